@@ -1,0 +1,1 @@
+//! Supabase Storage over its REST API (reqwest).

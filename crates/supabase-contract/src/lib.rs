@@ -1,0 +1,1 @@
+//! Supabase Storage API contract server (filled in next).
