@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// What went wrong, in terms a caller can branch on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// The object or bucket does not exist.
     NotFound,

@@ -288,7 +288,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn get(&self, path: &ObjectPath, range: Option<ByteRange>) -> Result<GetResult>;
     /// Metadata of `path`.
     async fn head(&self, path: &ObjectPath) -> Result<ObjectMeta>;
-    /// List a bucket, in ascending byte order of keys, paging to the end.
+    /// List a bucket, paging to the end. With `delimiter`, one level in ascending byte order;
+    /// without, every key once in the provider's order (byte order on AWS S3 and the local
+    /// store; path-segment order on SeaweedFS, which lists a folder's subtree first).
     fn list(&self, bucket: &str, options: ListOptions) -> BoxStream<'_, Result<ListEntry>>;
     /// Delete one object. Deleting a missing object is not an error.
     async fn delete(&self, path: &ObjectPath) -> Result<()>;

@@ -120,6 +120,8 @@ pub struct S3Store {
     client: Client,
     config: Arc<S3Config>,
     label: String,
+    /// Buckets seen to exist, so a put checks its bucket once per process.
+    known_buckets: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 impl std::fmt::Debug for S3Store {
@@ -194,6 +196,7 @@ impl S3Store {
             client: Client::from_conf(builder.build()),
             config: Arc::new(config),
             label,
+            known_buckets: Arc::default(),
         })
     }
 
@@ -214,6 +217,36 @@ impl S3Store {
             .part_size
             .max(MIN_PART)
             .max(min_for_count.next_multiple_of(MIB))
+    }
+
+    /// Some servers (SeaweedFS) create a missing bucket on PUT; a typo must not do that.
+    async fn ensure_bucket(&self, bucket: &str) -> Result<()> {
+        if self
+            .known_buckets
+            .lock()
+            .expect("bucket cache")
+            .contains(bucket)
+        {
+            return Ok(());
+        }
+        self.client
+            .head_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| {
+                let e = self.err(e, bucket, None);
+                if e.kind == ErrorKind::NotFound {
+                    e.hint("check the bucket name, or create it with `stowage buckets create`")
+                } else {
+                    e
+                }
+            })?;
+        self.known_buckets
+            .lock()
+            .expect("bucket cache")
+            .insert(bucket.to_string());
+        Ok(())
     }
 
     async fn exists(&self, path: &ObjectPath) -> Result<bool> {
@@ -243,6 +276,9 @@ impl S3Store {
             .metadata(SHA256_META, sha256)
             .set_content_type(options.content_type.clone())
             .body(ByteStream::from(data))
+            // The SHA-256 checksum header already protects the body: don't hash it twice.
+            .customize()
+            .disable_payload_signing()
             .send()
             .await
             .map_err(|e| self.err(e, &path.bucket, Some(&path.key)))?;
@@ -351,6 +387,9 @@ impl S3Store {
                         .content_length(len as i64)
                         .checksum_crc32(&crc)
                         .body(ByteStream::from(data))
+                        // The part's CRC32 header protects the body.
+                        .customize()
+                        .disable_payload_signing()
                         .send()
                         .await
                         .map_err(|e| self.err(e, &path.bucket, Some(&path.key)))?;
@@ -745,6 +784,26 @@ impl Store for S3Store {
 
     async fn delete_bucket(&self, name: &str) -> Result<()> {
         validate_bucket(&self.label, name)?;
+        // Some servers (SeaweedFS) delete a bucket with its objects; never lose data that way.
+        let listed = self
+            .client
+            .list_objects_v2()
+            .bucket(name)
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(|e| self.err(e, name, None))?;
+        if !listed.contents().is_empty() {
+            return Err(
+                Error::new(ErrorKind::Conflict, &self.label, "the bucket is not empty")
+                    .bucket(name)
+                    .hint("delete its objects first (`stowage rm --recursive`)"),
+            );
+        }
+        self.known_buckets
+            .lock()
+            .expect("bucket cache")
+            .remove(name);
         self.client
             .delete_bucket()
             .bucket(name)
@@ -768,6 +827,7 @@ impl Store for S3Store {
         options: &PutOptions,
     ) -> Result<PutResult> {
         validate_bucket(&self.label, &path.bucket)?;
+        self.ensure_bucket(&path.bucket).await?;
         if !options.overwrite && self.exists(path).await? {
             return Err(
                 Error::new(ErrorKind::AlreadyExists, &self.label, "the object exists")
@@ -1013,6 +1073,7 @@ impl Store for S3Store {
 
     async fn copy(&self, from: &ObjectPath, to: &ObjectPath, overwrite: bool) -> Result<()> {
         let meta = self.head(from).await?;
+        self.ensure_bucket(&to.bucket).await?;
         if !overwrite && self.exists(to).await? {
             return Err(Error::new(
                 ErrorKind::AlreadyExists,
