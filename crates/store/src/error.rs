@@ -49,9 +49,14 @@ impl ErrorKind {
     }
 }
 
-/// An error from a [`crate::Store`].
+/// An error from a [`crate::Store`]. The details sit behind one box so results stay small;
+/// their fields read through `Deref` (`err.kind`, `err.hint`).
 #[derive(Debug)]
-pub struct Error {
+pub struct Error(Box<ErrorDetails>);
+
+/// What an [`Error`] says.
+#[derive(Debug)]
+pub struct ErrorDetails {
     /// What went wrong.
     pub kind: ErrorKind,
     /// `local`, `s3`, `supabase` (plus the endpoint host when useful).
@@ -67,10 +72,23 @@ pub struct Error {
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
+impl std::ops::Deref for Error {
+    type Target = ErrorDetails;
+    fn deref(&self) -> &ErrorDetails {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut ErrorDetails {
+        &mut self.0
+    }
+}
+
 impl Error {
     /// A new error of `kind` from `provider`.
     pub fn new(kind: ErrorKind, provider: impl Into<String>, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(ErrorDetails {
             kind,
             provider: provider.into(),
             bucket: None,
@@ -78,7 +96,7 @@ impl Error {
             message: message.into(),
             hint: None,
             source: None,
-        }
+        }))
     }
 
     /// Attach the bucket.
@@ -168,7 +186,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.0
+            .source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }

@@ -657,7 +657,7 @@ where
                 (None, None) if status_code != 0 => format!("HTTP {status_code}"),
                 (None, None) => "the server refused the request".to_string(),
             };
-            let mut out = Error::new(kind.clone(), provider, message);
+            let mut out = Error::new(kind, provider, message);
             if kind == (ErrorKind::TooLarge { limit: None }) {
                 out = out.hint("the server refused the size; raise its limit or split the data");
             }

@@ -167,7 +167,7 @@ pub(crate) async fn prepare(
             let mut taken = (&mut reader).take(limit + 1);
             let mut buf = vec![0u8; READ_CHUNK.min(limit as usize + 1)];
             loop {
-                let n = taken.read(&mut buf).await.map_err(|e| reader_error(e))?;
+                let n = taken.read(&mut buf).await.map_err(reader_error)?;
                 if n == 0 {
                     break;
                 }
