@@ -1,1 +1,56 @@
-//! Stowage core.
+//! Stowage core: the product's logic with no user interface. The CLI and the desktop app both
+//! call these functions; nothing here prints.
+
+pub mod config;
+pub mod credentials;
+pub mod error;
+pub mod location;
+pub mod open;
+pub mod paths;
+pub mod transfer;
+
+use std::sync::Arc;
+
+use stowage_store::Store;
+
+pub use config::{Backend, Config, Profile, Selection};
+pub use error::{Error, Result};
+pub use location::{parse_duration, Location};
+pub use open::{credential_source, open_store};
+pub use paths::Paths;
+
+/// A selected profile and its open store.
+#[derive(Debug)]
+pub struct Session {
+    /// Stowage's directories.
+    pub paths: Paths,
+    /// The profile in use.
+    pub profile: Profile,
+    /// Why that profile was chosen.
+    pub selection: Selection,
+    /// Its store.
+    pub store: Arc<dyn Store>,
+}
+
+impl Session {
+    /// Load the configuration, select a profile (`flag`, then `STOWAGE_PROFILE`, then the
+    /// config's default, then the embedded `local`) and open its store.
+    pub async fn open(flag: Option<&str>) -> Result<Session> {
+        let paths = Paths::from_env()?;
+        let config = Config::load(&paths)?;
+        let env = std::env::var("STOWAGE_PROFILE").ok();
+        let (profile, selection) = config.select(flag, env.as_deref())?;
+        let store = open_store(profile, &paths).await?;
+        Ok(Session {
+            paths,
+            profile: profile.clone(),
+            selection,
+            store,
+        })
+    }
+
+    /// Whether puts create a missing bucket: only local folder stores do.
+    pub fn creates_buckets(&self) -> bool {
+        matches!(self.profile.backend, Backend::Local(_))
+    }
+}

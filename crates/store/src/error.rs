@@ -171,8 +171,9 @@ impl fmt::Display for Error {
         if let ErrorKind::TooLarge { limit: Some(limit) } = self.kind {
             write!(f, " (limit {limit} bytes)")?;
         }
-        if !self.message.is_empty() {
-            write!(f, ": {}", self.message)?;
+        let message = self.message.trim_end_matches('.');
+        if !message.is_empty() {
+            write!(f, ": {message}")?;
         }
         if let Some(source) = &self.source {
             write!(f, " ({source})")?;

@@ -670,6 +670,16 @@ where
             Error::new(ErrorKind::Unavailable, provider, "the request timed out")
         }
         SdkError::DispatchFailure(d) => {
+            let context = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
+            // Missing credentials surface as a request that could not be sent.
+            if context.contains("credential") || context.contains("identity") {
+                return Error::new(
+                    ErrorKind::Unauthorized,
+                    provider,
+                    "no AWS credentials were found (no AWS_* variables, ~/.aws files or instance role)",
+                )
+                .hint("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or configure ~/.aws and AWS_PROFILE");
+            }
             let why = if d.is_io() {
                 "could not connect"
             } else if d.is_timeout() {
@@ -681,8 +691,9 @@ where
                 .as_connector_error()
                 .map(|c| c.to_string())
                 .unwrap_or_default();
-            Error::new(ErrorKind::Unavailable, provider, format!("{why}: {detail}"))
-                .hint("check the endpoint URL and that the server is running; the transfer can be retried")
+            Error::new(ErrorKind::Unavailable, provider, format!("{why}: {detail}")).hint(
+                "check the endpoint URL and that the server is running; the transfer can be retried",
+            )
         }
         SdkError::ResponseError(_) => Error::new(
             ErrorKind::Unavailable,

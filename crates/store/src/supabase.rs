@@ -514,13 +514,14 @@ impl SupabaseStore {
                 PROVIDER,
                 "the project URL must not contain credentials",
             )
-            .hint("put the key in the profile's key setting, not in the URL"));
+            .hint("remove them from the URL; the key comes from SUPABASE_SERVICE_ROLE_KEY (or SUPABASE_ANON_KEY)"));
         }
         let key = config.key.trim();
         if key.is_empty() {
             return Err(
-                Error::new(ErrorKind::Unauthorized, PROVIDER, "no key is configured")
-                    .hint("set the profile's key to the project's service-role or anon key"),
+                Error::new(ErrorKind::Unauthorized, PROVIDER, "no key is configured").hint(
+                    "set SUPABASE_SERVICE_ROLE_KEY (or SUPABASE_ANON_KEY) to the project's key",
+                ),
             );
         }
         let bad_key = || {

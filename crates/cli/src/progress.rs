@@ -1,0 +1,103 @@
+//! Progress bars for transfers: one bar per file in flight, bytes, speed and ETA; a hashing
+//! phase shows as its own message. Hidden unless both stdout and stderr are terminals.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use stowage_core::transfer::{ItemEvent, ProgressFn};
+
+/// Bars for the items of one transfer.
+pub struct Bars {
+    multi: MultiProgress,
+    labels: Vec<String>,
+    verb: &'static str,
+    bars: Mutex<HashMap<usize, (ProgressBar, bool)>>,
+}
+
+fn style(phase: &str) -> ProgressStyle {
+    ProgressStyle::with_template(&format!(
+        "{{msg:30!}} {phase:>9} [{{bar:25}}] {{bytes:>10}}/{{total_bytes:<10}} {{binary_bytes_per_sec:>12}} ETA {{eta}}"
+    ))
+    .expect("valid template")
+    .progress_chars("=> ")
+}
+
+impl Bars {
+    /// Bars labelled by item, `verb` naming the transfer ("uploading"), drawn when `visible`.
+    pub fn new(labels: Vec<String>, verb: &'static str, visible: bool) -> Arc<Bars> {
+        let target = if visible {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        Arc::new(Bars {
+            multi: MultiProgress::with_draw_target(target),
+            labels,
+            verb,
+            bars: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A callback for core's transfer functions.
+    pub fn callback(self: &Arc<Self>) -> Option<ProgressFn> {
+        if self.multi.is_hidden() {
+            return None;
+        }
+        let me = self.clone();
+        Some(Arc::new(move |index, event| me.handle(index, event)))
+    }
+
+    fn handle(&self, index: usize, event: ItemEvent) {
+        let mut bars = self.bars.lock().expect("bars lock");
+        let label = self.labels.get(index).cloned().unwrap_or_default();
+        let mut bar = |len: u64| {
+            bars.entry(index)
+                .or_insert_with(|| {
+                    let pb = self.multi.add(ProgressBar::new(len));
+                    pb.set_style(style(self.verb));
+                    pb.set_message(label.clone());
+                    pb.enable_steady_tick(Duration::from_millis(200));
+                    (pb, false)
+                })
+                .clone()
+        };
+        match event {
+            ItemEvent::Started { size } => {
+                let (pb, _) = bar(size);
+                pb.set_length(size);
+            }
+            ItemEvent::Hashing { done, total } => {
+                let (pb, hashing) = bar(total);
+                if !hashing {
+                    pb.set_style(style("hashing"));
+                    pb.set_length(total);
+                    pb.reset();
+                    bars.get_mut(&index).expect("inserted").1 = true;
+                }
+                pb.set_position(done);
+            }
+            ItemEvent::Resumed { bytes } | ItemEvent::Moved { bytes } => {
+                let (pb, hashing) = bar(0);
+                if hashing {
+                    pb.set_style(style(self.verb));
+                    pb.reset();
+                    bars.get_mut(&index).expect("inserted").1 = false;
+                }
+                if matches!(event, ItemEvent::Resumed { .. }) {
+                    pb.set_position(bytes);
+                    pb.reset_eta();
+                } else {
+                    pb.inc(bytes);
+                }
+            }
+            ItemEvent::Done | ItemEvent::Failed => {
+                if let Some((pb, _)) = bars.remove(&index) {
+                    pb.finish_and_clear();
+                    self.multi.remove(&pb);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,613 @@
+//! Profiles: named stores in `config.toml`, holding only non-secret fields. Secrets come from
+//! the environment (and later the OS keyring); a config field that looks like one is refused
+//! without echoing its value. With no config file, the embedded `local` profile works alone.
+//!
+//! ```toml
+//! default_profile = "lab"
+//!
+//! [profiles.lab]
+//! kind = "s3"
+//! endpoint = "http://127.0.0.1:8333"
+//! region = "us-east-1"
+//! path_style = true
+//!
+//! [profiles.team]
+//! kind = "supabase"
+//! url = "https://abcd.supabase.co"
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::error::{Error, Result};
+use crate::paths::Paths;
+
+/// The name of the embedded profile used when nothing else is configured.
+pub const DEFAULT_PROFILE: &str = "local";
+
+/// Where secrets come from, for messages that refuse or miss one.
+pub const SECRETS_FROM_ENV: &str = "secrets come from the environment: AWS_ACCESS_KEY_ID and \
+     AWS_SECRET_ACCESS_KEY (or ~/.aws, AWS_PROFILE) for S3, SUPABASE_SERVICE_ROLE_KEY (or \
+     SUPABASE_ANON_KEY) for Supabase";
+
+/// The loaded configuration: every profile, the embedded one included.
+#[derive(Clone, Debug, Serialize)]
+pub struct Config {
+    /// The configuration file's path.
+    pub file: PathBuf,
+    /// Whether that file exists (without it only the embedded profile is known).
+    pub file_exists: bool,
+    /// `default_profile` from the file.
+    pub default_profile: Option<String>,
+    /// All profiles by name.
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+/// A named store and how to reach it, without secrets.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Profile {
+    /// Its name.
+    pub name: String,
+    /// Where it was defined.
+    pub source: ProfileSource,
+    /// The provider and its settings.
+    #[serde(flatten)]
+    pub backend: Backend,
+}
+
+/// Where a profile was defined.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ProfileSource {
+    /// Built into Stowage.
+    Embedded,
+    /// The configuration file.
+    ConfigFile,
+}
+
+/// A provider and its non-secret settings.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Backend {
+    /// A local folder (creates missing buckets on first put).
+    Local(LocalProfile),
+    /// An S3-compatible endpoint.
+    S3(S3Profile),
+    /// Supabase Storage.
+    Supabase(SupabaseProfile),
+}
+
+impl Backend {
+    /// `local`, `s3` or `supabase`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Backend::Local(_) => "local",
+            Backend::S3(_) => "s3",
+            Backend::Supabase(_) => "supabase",
+        }
+    }
+}
+
+/// Settings of a local folder store.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LocalProfile {
+    /// The folder holding one directory per bucket.
+    pub root: PathBuf,
+}
+
+/// Settings of an S3-compatible store.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct S3Profile {
+    /// Endpoint URL; None for AWS.
+    pub endpoint: Option<String>,
+    /// Region; None for the AWS chain's.
+    pub region: Option<String>,
+    /// Path-style addressing, which most self-hosted servers need.
+    pub path_style: bool,
+    /// A profile of `~/.aws/config`; None uses `AWS_PROFILE` or the default.
+    pub aws_profile: Option<String>,
+    /// Refuse uploads above this many bytes.
+    pub max_object_size: Option<u64>,
+    /// Multipart part size in bytes.
+    pub part_size: Option<u64>,
+    /// Parts in flight at once.
+    pub concurrency: Option<usize>,
+}
+
+/// Settings of a Supabase Storage store.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct SupabaseProfile {
+    /// The project URL; None takes `SUPABASE_URL`.
+    pub url: Option<String>,
+    /// Refuse uploads above this many bytes.
+    pub max_object_size: Option<u64>,
+}
+
+/// Why a profile was selected.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Selection {
+    /// `--profile`.
+    Flag,
+    /// `STOWAGE_PROFILE`.
+    Environment,
+    /// `default_profile` in the configuration file.
+    ConfigDefault,
+    /// Nothing chose: the embedded default.
+    BuiltIn,
+}
+
+impl fmt::Display for Selection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Selection::Flag => "--profile",
+            Selection::Environment => "STOWAGE_PROFILE",
+            Selection::ConfigDefault => "default_profile in the config file",
+            Selection::BuiltIn => "built-in default",
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    default_profile: Option<Spanned<String>>,
+    #[serde(default)]
+    profiles: BTreeMap<Spanned<String>, RawProfile>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum Kind {
+    Local,
+    S3,
+    Supabase,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    kind: Spanned<Kind>,
+    root: Option<Spanned<PathBuf>>,
+    endpoint: Option<Spanned<String>>,
+    region: Option<Spanned<String>>,
+    path_style: Option<Spanned<bool>>,
+    aws_profile: Option<Spanned<String>>,
+    max_object_size: Option<Spanned<u64>>,
+    part_size: Option<Spanned<u64>>,
+    concurrency: Option<Spanned<usize>>,
+    url: Option<Spanned<String>>,
+}
+
+impl Config {
+    /// Load `config.toml` from `paths.config_dir`; a missing file gives the embedded profile.
+    pub fn load(paths: &Paths) -> Result<Config> {
+        let file = paths.config_file();
+        match std::fs::read_to_string(&file) {
+            Ok(text) => Config::parse(&text, &file, paths),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::embedded(file, paths)),
+            Err(e) => Err(Error::Config(format!(
+                "cannot read the config file {}: {e}; check its permissions",
+                file.display()
+            ))),
+        }
+    }
+
+    fn embedded(file: PathBuf, paths: &Paths) -> Config {
+        let mut profiles = BTreeMap::new();
+        profiles.insert(DEFAULT_PROFILE.to_string(), embedded_profile(paths));
+        Config {
+            file,
+            file_exists: false,
+            default_profile: None,
+            profiles,
+        }
+    }
+
+    /// Parse configuration `text` read from `file`.
+    pub fn parse(text: &str, file: &Path, paths: &Paths) -> Result<Config> {
+        let at = |offset: usize, message: &str| {
+            let (line, col) = line_col(text, offset);
+            Error::Config(format!("{}:{line}:{col}: {message}", file.display()))
+        };
+        // Look for secrets before typed parsing: serde's messages may quote values.
+        let doc = toml::de::DeTable::parse(text).map_err(|e| {
+            at(
+                e.span().map_or(0, |s| s.start),
+                &format!("invalid TOML: {}", e.message().trim()),
+            )
+        })?;
+        if let Some((name, offset)) = find_secret(doc.get_ref()) {
+            return Err(at(
+                offset,
+                &format!(
+                    "`{name}` looks like a secret, and secrets are never kept in the config \
+                     file; remove it ({SECRETS_FROM_ENV})"
+                ),
+            ));
+        }
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            at(
+                e.span().map_or(0, |s| s.start),
+                &format!(
+                    "{}; see the profile fields in `stowage profile ls --help`",
+                    e.message().trim()
+                ),
+            )
+        })?;
+        let mut config = Config::embedded(file.to_path_buf(), paths);
+        config.file_exists = true;
+        let base = file.parent().unwrap_or(Path::new("."));
+        for (name, rp) in raw.profiles {
+            let span = name.span();
+            let name = name.into_inner();
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            {
+                return Err(at(
+                    span.start,
+                    "profile names use letters, digits, `-`, `_` and `.`",
+                ));
+            }
+            let backend = rp.into_backend(&at, base, paths)?;
+            config.profiles.insert(
+                name.clone(),
+                Profile {
+                    name,
+                    source: ProfileSource::ConfigFile,
+                    backend,
+                },
+            );
+        }
+        if let Some(default) = raw.default_profile {
+            if !config.profiles.contains_key(default.get_ref()) {
+                return Err(at(
+                    default.span().start,
+                    &format!(
+                        "default_profile `{}` is not defined; known profiles: {}",
+                        default.get_ref(),
+                        config.names()
+                    ),
+                ));
+            }
+            config.default_profile = Some(default.into_inner());
+        }
+        Ok(config)
+    }
+
+    fn names(&self) -> String {
+        self.profiles
+            .keys()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The profile to use: `flag` (`--profile`), else `env` (`STOWAGE_PROFILE`), else
+    /// `default_profile`, else the embedded `local`.
+    pub fn select(&self, flag: Option<&str>, env: Option<&str>) -> Result<(&Profile, Selection)> {
+        let (name, why) = match (flag, env.filter(|e| !e.is_empty()), &self.default_profile) {
+            (Some(f), _, _) => (f, Selection::Flag),
+            (None, Some(e), _) => (e, Selection::Environment),
+            (None, None, Some(d)) => (d.as_str(), Selection::ConfigDefault),
+            (None, None, None) => (DEFAULT_PROFILE, Selection::BuiltIn),
+        };
+        match self.profiles.get(name) {
+            Some(p) => Ok((p, why)),
+            None => Err(Error::Config(format!(
+                "no profile `{name}` (chosen by {why}); known profiles: {}. Define it in {} \
+                 or pick one listed by `stowage profile ls`",
+                self.names(),
+                self.file.display()
+            ))),
+        }
+    }
+}
+
+/// The embedded `local` profile: a folder store under the data directory.
+pub fn embedded_profile(paths: &Paths) -> Profile {
+    Profile {
+        name: DEFAULT_PROFILE.to_string(),
+        source: ProfileSource::Embedded,
+        backend: Backend::Local(LocalProfile {
+            root: paths.default_local_root(),
+        }),
+    }
+}
+
+impl RawProfile {
+    fn into_backend(
+        self,
+        at: &dyn Fn(usize, &str) -> Error,
+        base: &Path,
+        paths: &Paths,
+    ) -> Result<Backend> {
+        let kind = *self.kind.get_ref();
+        let kind_name = match kind {
+            Kind::Local => "local",
+            Kind::S3 => "s3",
+            Kind::Supabase => "supabase",
+        };
+        // Each field belongs to some kinds; a field of another kind is a mistake worth naming.
+        let check = |name: &str, span: Option<std::ops::Range<usize>>, kinds: &[Kind]| match span {
+            Some(s) if !kinds.contains(&kind) => Err(at(
+                s.start,
+                &format!("`{name}` is not a setting of `{kind_name}` profiles"),
+            )),
+            _ => Ok(()),
+        };
+        use Kind::*;
+        check("root", self.root.as_ref().map(|v| v.span()), &[Local])?;
+        check("endpoint", self.endpoint.as_ref().map(|v| v.span()), &[S3])?;
+        check("region", self.region.as_ref().map(|v| v.span()), &[S3])?;
+        check(
+            "path_style",
+            self.path_style.as_ref().map(|v| v.span()),
+            &[S3],
+        )?;
+        check(
+            "aws_profile",
+            self.aws_profile.as_ref().map(|v| v.span()),
+            &[S3],
+        )?;
+        check(
+            "part_size",
+            self.part_size.as_ref().map(|v| v.span()),
+            &[S3],
+        )?;
+        check(
+            "concurrency",
+            self.concurrency.as_ref().map(|v| v.span()),
+            &[S3],
+        )?;
+        check("url", self.url.as_ref().map(|v| v.span()), &[Supabase])?;
+        check(
+            "max_object_size",
+            self.max_object_size.as_ref().map(|v| v.span()),
+            &[S3, Supabase],
+        )?;
+        let check_url = |v: &Option<Spanned<String>>| -> Result<Option<String>> {
+            match v {
+                None => Ok(None),
+                Some(s) => match url::Url::parse(s.get_ref()) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                        Ok(Some(s.get_ref().clone()))
+                    }
+                    _ => Err(at(
+                        s.span().start,
+                        "expected an http:// or https:// URL like `https://s3.example.com`",
+                    )),
+                },
+            }
+        };
+        if let Some(c) = &self.concurrency {
+            if *c.get_ref() == 0 {
+                return Err(at(c.span().start, "concurrency must be at least 1"));
+            }
+        }
+        let val = |v: Option<Spanned<u64>>| v.map(Spanned::into_inner);
+        Ok(match kind {
+            Local => Backend::Local(LocalProfile {
+                root: match self.root {
+                    Some(r) => resolve_path(r.get_ref(), base),
+                    None => paths.default_local_root(),
+                },
+            }),
+            S3 => Backend::S3(S3Profile {
+                endpoint: check_url(&self.endpoint)?,
+                region: self.region.map(Spanned::into_inner),
+                path_style: self.path_style.is_some_and(|p| *p.get_ref()),
+                aws_profile: self.aws_profile.map(Spanned::into_inner),
+                max_object_size: val(self.max_object_size),
+                part_size: val(self.part_size),
+                concurrency: self.concurrency.map(Spanned::into_inner),
+            }),
+            Supabase => Backend::Supabase(SupabaseProfile {
+                url: check_url(&self.url)?,
+                max_object_size: val(self.max_object_size),
+            }),
+        })
+    }
+}
+
+/// `~/x` from the home directory, relative paths from the config file's folder.
+fn resolve_path(p: &Path, base: &Path) -> PathBuf {
+    if let Ok(rest) = p.strip_prefix("~") {
+        if let Some(home) = std::env::var_os("HOME") {
+            return PathBuf::from(home).join(rest);
+        }
+    }
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+/// Whether a field name looks like it holds a secret.
+pub fn looks_secret(name: &str) -> bool {
+    let n = name.to_ascii_lowercase().replace('-', "_");
+    n == "key"
+        || n.ends_with("_key")
+        || n.ends_with("key_id")
+        || n.starts_with("key_")
+        || n.contains("apikey")
+        || ["secret", "password", "passwd", "token", "credential", "jwt"]
+            .iter()
+            .any(|w| n.contains(w))
+}
+
+/// The first secret-looking key anywhere in the document, with its byte offset.
+fn find_secret(table: &toml::de::DeTable<'_>) -> Option<(String, usize)> {
+    for (k, v) in table.iter() {
+        if looks_secret(k.get_ref()) {
+            return Some((k.get_ref().to_string(), k.span().start));
+        }
+        if let Some(found) = find_secret_value(v.get_ref()) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+fn find_secret_value(v: &toml::de::DeValue<'_>) -> Option<(String, usize)> {
+    match v {
+        toml::de::DeValue::Table(t) => find_secret(t),
+        toml::de::DeValue::Array(a) => a.iter().find_map(|i| find_secret_value(i.get_ref())),
+        _ => None,
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..text.floor_char_boundary_compat(offset)];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+trait FloorCharBoundary {
+    fn floor_char_boundary_compat(&self, i: usize) -> usize;
+}
+
+impl FloorCharBoundary for str {
+    fn floor_char_boundary_compat(&self, mut i: usize) -> usize {
+        while !self.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths() -> Paths {
+        Paths {
+            config_dir: "/cfg".into(),
+            data_dir: "/data".into(),
+            cache_dir: "/cache".into(),
+        }
+    }
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(text, Path::new("/cfg/config.toml"), &paths())
+    }
+
+    #[test]
+    fn no_file_gives_the_embedded_local_profile() {
+        let c = Config::embedded("/cfg/config.toml".into(), &paths());
+        let (p, why) = c.select(None, None).unwrap();
+        assert_eq!(why, Selection::BuiltIn);
+        assert_eq!(
+            p.backend,
+            Backend::Local(LocalProfile {
+                root: "/data/store".into()
+            })
+        );
+    }
+
+    #[test]
+    fn parses_profiles_and_selects_by_precedence() {
+        let c = parse(
+            r#"
+default_profile = "lab"
+[profiles.lab]
+kind = "s3"
+endpoint = "http://127.0.0.1:8333"
+region = "us-east-1"
+path_style = true
+part_size = 8388608
+[profiles.team]
+kind = "supabase"
+url = "https://abcd.supabase.co"
+[profiles.scratch]
+kind = "local"
+root = "scratch"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.profiles.len(), 4);
+        assert_eq!(c.select(None, None).unwrap().0.name, "lab");
+        assert_eq!(
+            c.select(None, Some("team")).unwrap().1,
+            Selection::Environment
+        );
+        assert_eq!(
+            c.select(Some("local"), Some("team")).unwrap().0.name,
+            "local"
+        );
+        match &c.profiles["scratch"].backend {
+            Backend::Local(l) => assert_eq!(l.root, Path::new("/cfg/scratch")),
+            other => panic!("{other:?}"),
+        }
+        let err = c.select(Some("nope"), None).unwrap_err().to_string();
+        assert!(
+            err.contains("no profile `nope`") && err.contains("`lab`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_position() {
+        let err = parse("[profiles.lab]\nkind = \"s3\"\nendpiont = \"http://x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("/cfg/config.toml:3:1: unknown field `endpiont`"),
+            "{err}"
+        );
+        let err = parse("[profiles.lab]\nkind = \"local\"\nurl = \"http://x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(":3:7: `url` is not a setting of `local`"),
+            "{err}"
+        );
+        let err = parse("[profiles.lab]\nkind = \"ftp\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(":2:8:"), "{err}");
+        let err = parse("default_profile = \"x\"\n").unwrap_err().to_string();
+        assert!(
+            err.contains(":1:19: default_profile `x` is not defined"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn secrets_are_refused_without_echoing_them() {
+        for field in [
+            "secret_access_key",
+            "service_role_key",
+            "key",
+            "password",
+            "token",
+            "access_key_id",
+            "anon-key",
+        ] {
+            let text = format!("[profiles.lab]\nkind = \"s3\"\n{field} = \"hunter2-value\"\n");
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!(":3:1: `{field}` looks like a secret")),
+                "{err}"
+            );
+            assert!(err.contains("SUPABASE_SERVICE_ROLE_KEY"), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+        // Even in a syntax error the value is not quoted.
+        let err = parse("[profiles.lab]\npassword = hunter2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(!looks_secret("aws_profile") && !looks_secret("max_object_size"));
+    }
+}

@@ -1,0 +1,999 @@
+//! Transfers and object operations written once over [`Store`], for the CLI and the app: put
+//! many files with bounded concurrency and progress, download to a file without ever leaving a
+//! half-written one, list, remove, copy, move and share.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use stowage_store::{
+    BucketOptions, ErrorKind, Key, ListEntry, ListOptions, ObjectPath, PutOptions, PutSource,
+    Store, TransferEvent, UrlMethod,
+};
+use time::OffsetDateTime;
+use tokio::io::AsyncWriteExt;
+
+use crate::error::{local_error, Error, Result};
+use crate::location::Location;
+
+/// Files transferred at once by [`put_files`] and [`get_files`].
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// What happens to one item of a transfer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ItemEvent {
+    /// The transfer of `size` bytes starts.
+    Started {
+        /// Bytes in all.
+        size: u64,
+    },
+    /// The source is being hashed before upload.
+    Hashing {
+        /// Bytes hashed so far.
+        done: u64,
+        /// Bytes in all.
+        total: u64,
+    },
+    /// An interrupted upload resumes with this many bytes already stored.
+    Resumed {
+        /// Bytes already stored.
+        bytes: u64,
+    },
+    /// This many more bytes moved.
+    Moved {
+        /// Bytes in this step.
+        bytes: u64,
+    },
+    /// Finished and verified.
+    Done,
+    /// Failed (the error is returned with the item's result).
+    Failed,
+}
+
+fn key_str<S: serde::Serializer>(key: &Key, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(key.as_str())
+}
+
+/// Called with the item's index in the plan and what happened to it.
+pub type ProgressFn = Arc<dyn Fn(usize, ItemEvent) + Send + Sync>;
+
+fn report(progress: &Option<ProgressFn>, index: usize, event: ItemEvent) {
+    if let Some(p) = progress {
+        p(index, event)
+    }
+}
+
+/// One file to upload and where it goes.
+#[derive(Clone, Debug, Serialize)]
+pub struct PutItem {
+    /// The local file.
+    pub file: PathBuf,
+    /// The bucket.
+    pub bucket: String,
+    /// The key.
+    #[serde(serialize_with = "key_str")]
+    pub key: Key,
+    /// Its size when planned.
+    pub size: u64,
+}
+
+/// How to upload.
+#[derive(Clone, Debug)]
+pub struct PutFilesOptions {
+    /// Replace existing objects.
+    pub overwrite: bool,
+    /// Content type to record for every file.
+    pub content_type: Option<String>,
+    /// Check and report, change nothing.
+    pub dry_run: bool,
+    /// Create the bucket if it is missing (the local store only).
+    pub create_bucket: bool,
+    /// Files in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for PutFilesOptions {
+    fn default() -> Self {
+        PutFilesOptions {
+            overwrite: false,
+            content_type: None,
+            dry_run: false,
+            create_bucket: false,
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+}
+
+/// A finished (or, in a dry run, planned) upload.
+#[derive(Clone, Debug, Serialize)]
+pub struct PutOutcome {
+    /// The local file.
+    pub file: PathBuf,
+    /// The bucket.
+    pub bucket: String,
+    /// The key.
+    pub key: String,
+    /// Bytes stored.
+    pub size: u64,
+    /// SHA-256 of the content, verified (None in a dry run).
+    pub sha256: Option<String>,
+    /// The provider's ETag.
+    pub etag: Option<String>,
+    /// Bytes an earlier interrupted attempt had already stored.
+    pub resumed_from: u64,
+    /// Whether an existing object is (or would be) replaced.
+    pub replaced: bool,
+    /// Whether this was only planned.
+    pub dry_run: bool,
+}
+
+/// Plan an upload of `inputs` (files or folders, walked recursively) to `dest`. Several inputs
+/// or a folder make `dest` a folder; one file to a folder keeps its name.
+pub fn plan_put(inputs: &[PathBuf], dest: &Location) -> Result<Vec<PutItem>> {
+    let mut files: Vec<(PathBuf, String, u64)> = Vec::new();
+    let mut folder_mode = inputs.len() > 1;
+    for input in inputs {
+        let meta = std::fs::metadata(input).map_err(|e| io_local(input, "reading", e))?;
+        let name = file_name(input)?;
+        if meta.is_dir() {
+            folder_mode = true;
+            walk(input, &name, &mut files)?;
+        } else if meta.is_file() {
+            files.push((input.clone(), name, meta.len()));
+        } else {
+            return Err(local_error(
+                ErrorKind::Other,
+                input,
+                "is not a regular file or a folder",
+                "pass files or folders",
+            ));
+        }
+    }
+    let dest = if folder_mode {
+        dest.as_folder()
+    } else {
+        dest.clone()
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut items = Vec::with_capacity(files.len());
+    for (file, rel, size) in files {
+        let path = dest.object_for(&rel).map_err(|e| e.with_file(&file))?;
+        if !seen.insert(path.key.clone()) {
+            return Err(Error::Usage(format!(
+                "two files would be stored as `{path}` (the second is {}); upload them to \
+                 different folders",
+                file.display()
+            )));
+        }
+        items.push(PutItem {
+            file,
+            bucket: path.bucket,
+            key: path.key,
+            size,
+        });
+    }
+    Ok(items)
+}
+
+fn file_name(path: &Path) -> Result<String> {
+    // `.` or `..` have no name of their own: use the folder they resolve to.
+    let resolved;
+    let named = if path.file_name().is_none() {
+        resolved = std::fs::canonicalize(path).map_err(|e| io_local(path, "resolving", e))?;
+        resolved.as_path()
+    } else {
+        path
+    };
+    let name = named.file_name().map(|n| n.to_str());
+    match name {
+        Some(Some(n)) => Ok(n.to_string()),
+        Some(None) => Err(local_error(
+            ErrorKind::InvalidKey,
+            path,
+            "the file name is not valid UTF-8 and cannot become an object key",
+            "rename the file",
+        )),
+        None => Err(local_error(
+            ErrorKind::Other,
+            path,
+            "has no file name",
+            "pass a file or folder by name",
+        )),
+    }
+}
+
+/// Collect the regular files below `dir`, in name order. Symbolic links to folders are not
+/// followed, so a link loop cannot make this run forever.
+fn walk(dir: &Path, rel: &str, out: &mut Vec<(PathBuf, String, u64)>) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| io_local(dir, "listing", e))?
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| io_local(dir, "listing", e))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let name = file_name(&path)?;
+        let child = format!("{rel}/{name}");
+        let ft = entry
+            .file_type()
+            .map_err(|e| io_local(&path, "reading", e))?;
+        if ft.is_dir() {
+            walk(&path, &child, out)?;
+        } else if ft.is_file() || (ft.is_symlink() && path.is_file()) {
+            let size = std::fs::metadata(&path)
+                .map_err(|e| io_local(&path, "reading", e))?
+                .len();
+            out.push((path, child, size));
+        }
+    }
+    Ok(())
+}
+
+fn io_local(path: &Path, what: &str, e: std::io::Error) -> Error {
+    let kind = match e.kind() {
+        std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+        std::io::ErrorKind::AlreadyExists => ErrorKind::AlreadyExists,
+        _ => ErrorKind::Other,
+    };
+    let hint = match e.kind() {
+        std::io::ErrorKind::NotFound => "check the path",
+        std::io::ErrorKind::PermissionDenied => "check the file's permissions",
+        _ => "check the file and try again",
+    };
+    local_error(kind, path, format!("{what}: {e}"), hint)
+}
+
+/// Upload planned items, `options.concurrency` at a time. Returns one result per item, in plan
+/// order; a failed item does not stop the others.
+pub async fn put_files(
+    store: &dyn Store,
+    items: &[PutItem],
+    options: &PutFilesOptions,
+    progress: Option<ProgressFn>,
+) -> Vec<Result<PutOutcome>> {
+    if options.create_bucket && !options.dry_run {
+        let mut buckets: Vec<&str> = items.iter().map(|i| i.bucket.as_str()).collect();
+        buckets.dedup();
+        for b in buckets {
+            match store.create_bucket(b, &BucketOptions::default()).await {
+                Err(e) if e.kind != ErrorKind::AlreadyExists => {
+                    return items.iter().map(|_| Err(clone_error(&e))).collect();
+                }
+                _ => {}
+            }
+        }
+    }
+    stream::iter(items.iter().enumerate())
+        .map(|(index, item)| {
+            let progress = progress.clone();
+            async move {
+                let r = put_one(store, item, options, index, progress.clone()).await;
+                report(
+                    &progress,
+                    index,
+                    if r.is_ok() {
+                        ItemEvent::Done
+                    } else {
+                        ItemEvent::Failed
+                    },
+                );
+                r.map_err(|e| e.with_file(&item.file))
+            }
+        })
+        .buffered(options.concurrency.max(1))
+        .collect()
+        .await
+}
+
+fn clone_error(e: &stowage_store::Error) -> Error {
+    let mut c = stowage_store::Error::new(e.kind, e.provider.clone(), e.message.clone());
+    c.bucket = e.bucket.clone();
+    c.key = e.key.clone();
+    c.hint = e.hint.clone();
+    c.into()
+}
+
+async fn exists(store: &dyn Store, path: &ObjectPath) -> Result<bool> {
+    match store.head(path).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn put_one(
+    store: &dyn Store,
+    item: &PutItem,
+    options: &PutFilesOptions,
+    index: usize,
+    progress: Option<ProgressFn>,
+) -> Result<PutOutcome> {
+    let path = ObjectPath {
+        bucket: item.bucket.clone(),
+        key: item.key.clone(),
+    };
+    store.check_key(&path.key)?;
+    let size = std::fs::metadata(&item.file)
+        .map_err(|e| io_local(&item.file, "reading", e))?
+        .len();
+    let existed = exists(store, &path).await?;
+    if existed && !options.overwrite {
+        return Err(stowage_store::Error::new(
+            ErrorKind::AlreadyExists,
+            store.provider(),
+            "the object exists",
+        )
+        .at(&path.bucket, Some(path.key.as_str()))
+        .hint("pass --overwrite to replace it")
+        .into());
+    }
+    let mut outcome = PutOutcome {
+        file: item.file.clone(),
+        bucket: path.bucket.clone(),
+        key: path.key.to_string(),
+        size,
+        sha256: None,
+        etag: None,
+        resumed_from: 0,
+        replaced: existed,
+        dry_run: options.dry_run,
+    };
+    if options.dry_run {
+        return Ok(outcome);
+    }
+    report(&progress, index, ItemEvent::Started { size });
+    let put_options = PutOptions {
+        overwrite: options.overwrite,
+        content_type: options.content_type.clone(),
+        progress: progress.map(|p| {
+            Arc::new(move |e: TransferEvent| {
+                p(
+                    index,
+                    match e {
+                        TransferEvent::Hashing { done, total } => {
+                            ItemEvent::Hashing { done, total }
+                        }
+                        TransferEvent::Resumed(bytes) => ItemEvent::Resumed { bytes },
+                        TransferEvent::Sent(bytes) => ItemEvent::Moved { bytes },
+                    },
+                )
+            }) as stowage_store::Progress
+        }),
+    };
+    let r = store
+        .put(&path, PutSource::File(item.file.clone()), &put_options)
+        .await?;
+    outcome.size = r.size;
+    outcome.sha256 = Some(r.sha256);
+    outcome.etag = r.etag;
+    outcome.resumed_from = r.resumed_from;
+    Ok(outcome)
+}
+
+/// One object to download and the local file it becomes.
+#[derive(Clone, Debug, Serialize)]
+pub struct GetItem {
+    /// The object.
+    pub bucket: String,
+    /// Its key.
+    #[serde(serialize_with = "key_str")]
+    pub key: Key,
+    /// The local file to write.
+    pub file: PathBuf,
+}
+
+/// A finished (or planned) download.
+#[derive(Clone, Debug, Serialize)]
+pub struct GetOutcome {
+    /// The bucket.
+    pub bucket: String,
+    /// The key.
+    pub key: String,
+    /// The local file written.
+    pub file: PathBuf,
+    /// Bytes written (the object's size in a dry run).
+    pub size: u64,
+    /// SHA-256 of what was written (None in a dry run).
+    pub sha256: Option<String>,
+    /// Whether the stored SHA-256 was known and matched.
+    pub verified: bool,
+    /// Whether an existing local file is (or would be) replaced.
+    pub replaced: bool,
+    /// Whether this was only planned.
+    pub dry_run: bool,
+}
+
+/// How to download.
+#[derive(Clone, Debug)]
+pub struct GetFilesOptions {
+    /// Replace existing local files.
+    pub force: bool,
+    /// Check and report, write nothing.
+    pub dry_run: bool,
+    /// Files in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for GetFilesOptions {
+    fn default() -> Self {
+        GetFilesOptions {
+            force: false,
+            dry_run: false,
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+}
+
+/// Plan a download of `src` to `dest`: one object to a file (a folder, or a path ending in
+/// `/`, keeps the key's file name; no `dest` means the current folder), or with `recursive`
+/// every object under the folder `src` into the folder `dest`, laid out by key.
+pub async fn plan_get(
+    store: &dyn Store,
+    src: &Location,
+    dest: Option<&Path>,
+    recursive: bool,
+) -> Result<Vec<GetItem>> {
+    let dest_dir = |d: Option<&Path>| d.map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    if !recursive {
+        let path = src.object().map_err(|e| match e {
+            Error::Usage(m) => Error::Usage(format!("{m}, or pass --recursive to get a folder")),
+            e => e,
+        })?;
+        let file = match dest {
+            Some(d) if !d.is_dir() && !d.as_os_str().to_string_lossy().ends_with('/') => {
+                d.to_path_buf()
+            }
+            _ => dest_dir(dest).join(path.key.file_name()),
+        };
+        return Ok(vec![GetItem {
+            bucket: path.bucket,
+            key: path.key,
+            file,
+        }]);
+    }
+    let folder = src.as_folder();
+    let base = dest_dir(dest);
+    let entries = list(store, &folder, true).await?;
+    let items: Vec<GetItem> = entries
+        .into_iter()
+        .filter(|e| e.kind == EntryKind::Object)
+        .map(|e| {
+            let key = Key::parse(&e.name)?;
+            // Keys never hold `..` or empty segments, so this stays inside `base`.
+            let file = base.join(folder.relative(&key));
+            Ok(GetItem {
+                bucket: folder.bucket.clone(),
+                key,
+                file,
+            })
+        })
+        .collect::<Result<_>>()?;
+    if items.is_empty() {
+        return Err(stowage_store::Error::new(
+            ErrorKind::NotFound,
+            store.provider(),
+            "no objects in this folder",
+        )
+        .at(&folder.bucket, Some(&folder.path))
+        .hint("check the folder with `stowage ls`")
+        .into());
+    }
+    Ok(items)
+}
+
+/// Download planned items, `options.concurrency` at a time; one result per item, in order.
+pub async fn get_files(
+    store: &dyn Store,
+    items: &[GetItem],
+    options: &GetFilesOptions,
+    progress: Option<ProgressFn>,
+) -> Vec<Result<GetOutcome>> {
+    stream::iter(items.iter().enumerate())
+        .map(|(index, item)| {
+            let progress = progress.clone();
+            async move {
+                let r = get_one(store, item, options, index, &progress).await;
+                report(
+                    &progress,
+                    index,
+                    if r.is_ok() {
+                        ItemEvent::Done
+                    } else {
+                        ItemEvent::Failed
+                    },
+                );
+                r.map_err(|e| e.with_file(&item.file))
+            }
+        })
+        .buffered(options.concurrency.max(1))
+        .collect()
+        .await
+}
+
+/// Stream into a temporary file beside the target, verify, then move it into place: the
+/// target is never half-written, and never replaced without `force`.
+async fn get_one(
+    store: &dyn Store,
+    item: &GetItem,
+    options: &GetFilesOptions,
+    index: usize,
+    progress: &Option<ProgressFn>,
+) -> Result<GetOutcome> {
+    let path = ObjectPath {
+        bucket: item.bucket.clone(),
+        key: item.key.clone(),
+    };
+    let target = &item.file;
+    let existed = target.exists();
+    if existed && target.is_dir() {
+        return Err(local_error(
+            ErrorKind::Conflict,
+            target,
+            "is a folder",
+            "name a file, or a folder to download into",
+        ));
+    }
+    if existed && !options.force {
+        return Err(local_error(
+            ErrorKind::AlreadyExists,
+            target,
+            "the local file exists",
+            "pass --force to replace it, or choose another destination",
+        ));
+    }
+    if options.dry_run {
+        let meta = store.head(&path).await?;
+        return Ok(GetOutcome {
+            bucket: path.bucket,
+            key: path.key.to_string(),
+            file: target.clone(),
+            size: meta.size,
+            sha256: None,
+            verified: false,
+            replaced: existed,
+            dry_run: true,
+        });
+    }
+    let mut got = store.get(&path, None).await?;
+    report(
+        progress,
+        index,
+        ItemEvent::Started {
+            size: got.meta.size,
+        },
+    );
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| io_local(&dir, "creating the folder", e))?;
+    let temp = tempfile::Builder::new()
+        .prefix(".stowage-")
+        .suffix(".part")
+        // Created like any new file (umask applies), not with tempfile's private 0600.
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .tempfile_in(&dir)
+        .map_err(|e| io_local(&dir, "creating a temporary file", e))?;
+    let (file, temp_path) = temp.into_parts();
+    let mut out = tokio::fs::File::from_std(file);
+    let mut hasher = Sha256::new();
+    let mut written = 0u64;
+    while let Some(chunk) = got.body.try_next().await? {
+        hasher.update(&chunk);
+        out.write_all(&chunk)
+            .await
+            .map_err(|e| io_local(target, "writing", e))?;
+        written += chunk.len() as u64;
+        report(
+            progress,
+            index,
+            ItemEvent::Moved {
+                bytes: chunk.len() as u64,
+            },
+        );
+    }
+    out.flush()
+        .await
+        .map_err(|e| io_local(target, "writing", e))?;
+    out.sync_all()
+        .await
+        .map_err(|e| io_local(target, "syncing", e))?;
+    drop(out);
+    let sha256 = hex::encode(hasher.finalize());
+    let integrity = |message: String| -> Error {
+        stowage_store::Error::new(ErrorKind::Integrity, store.provider(), message)
+            .at(&path.bucket, Some(path.key.as_str()))
+            .hint("nothing was written; run the command again")
+            .into()
+    };
+    if written != got.meta.size {
+        return Err(integrity(format!(
+            "received {written} bytes, expected {}",
+            got.meta.size
+        )));
+    }
+    let verified = match &got.meta.sha256 {
+        Some(expected) if *expected != sha256 => {
+            return Err(integrity(format!(
+                "the download's SHA-256 is {sha256}, the stored object's is {expected}"
+            )))
+        }
+        Some(_) => true,
+        None => false,
+    };
+    if options.force {
+        temp_path
+            .persist(target)
+            .map_err(|e| io_local(target, "moving into place", e.error))?;
+    } else {
+        // Linking fails if the file appeared meanwhile: never replace one by accident.
+        temp_path.persist_noclobber(target).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                local_error(
+                    ErrorKind::AlreadyExists,
+                    target,
+                    "the local file appeared during the download",
+                    "pass --force to replace it",
+                )
+            } else {
+                io_local(target, "moving into place", e.error)
+            }
+        })?;
+    }
+    Ok(GetOutcome {
+        bucket: path.bucket,
+        key: path.key.to_string(),
+        file: target.clone(),
+        size: written,
+        sha256: Some(sha256),
+        verified,
+        replaced: existed,
+        dry_run: false,
+    })
+}
+
+/// Whether a listing entry is an object or a folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// An object.
+    Object,
+    /// A common prefix.
+    Folder,
+}
+
+/// One listed object or folder.
+#[derive(Clone, Debug, Serialize)]
+pub struct Entry {
+    /// Object or folder.
+    pub kind: EntryKind,
+    /// The key, or the prefix ending in `/`.
+    pub name: String,
+    /// Size in bytes (objects).
+    pub size: Option<u64>,
+    /// Last written (objects, when known).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_modified: Option<OffsetDateTime>,
+    /// The provider's ETag.
+    pub etag: Option<String>,
+}
+
+/// List a bucket or folder: one level (folders grouped) or, with `recursive`, every object.
+pub async fn list(store: &dyn Store, loc: &Location, recursive: bool) -> Result<Vec<Entry>> {
+    let options = ListOptions {
+        prefix: loc.path.clone(),
+        delimiter: !recursive,
+        page_size: None,
+    };
+    Ok(store
+        .list(&loc.bucket, options)
+        .map_ok(|e| match e {
+            ListEntry::Object(m) => Entry {
+                kind: EntryKind::Object,
+                name: m.key.to_string(),
+                size: Some(m.size),
+                last_modified: m.last_modified,
+                etag: m.etag,
+            },
+            ListEntry::Prefix(p) => Entry {
+                kind: EntryKind::Folder,
+                name: p,
+                size: None,
+                last_modified: None,
+                etag: None,
+            },
+        })
+        .try_collect()
+        .await?)
+}
+
+/// What a remove did (or would do).
+#[derive(Clone, Debug, Serialize)]
+pub struct RemoveOutcome {
+    /// The bucket.
+    pub bucket: String,
+    /// The keys removed.
+    pub keys: Vec<String>,
+    /// Whether this was only planned.
+    pub dry_run: bool,
+}
+
+/// Remove one object (a missing one is NotFound, so a typo is reported) or, with
+/// `recursive`, the object and everything in the folder of that name.
+pub async fn remove(
+    store: &dyn Store,
+    loc: &Location,
+    recursive: bool,
+    dry_run: bool,
+) -> Result<RemoveOutcome> {
+    let mut keys: Vec<Key> = Vec::new();
+    if !recursive {
+        let path = loc.object().map_err(|_| {
+            Error::Usage(format!(
+                "`{loc}` is a folder; pass --recursive to remove everything in it"
+            ))
+        })?;
+        if let Err(e) = store.head(&path).await {
+            if e.kind == ErrorKind::NotFound && has_objects(store, &loc.as_folder()).await {
+                return Err(e
+                    .hint(format!(
+                        "`{loc}` is a folder; pass --recursive to remove everything in it"
+                    ))
+                    .into());
+            }
+            return Err(e.into());
+        }
+        keys.push(path.key);
+    } else {
+        if !loc.is_folder() {
+            let path = loc.object()?;
+            if exists(store, &path).await? {
+                keys.push(path.key);
+            }
+        }
+        let folder = loc.as_folder();
+        for e in list(store, &folder, true).await? {
+            if e.kind == EntryKind::Object {
+                keys.push(Key::parse(&e.name)?);
+            }
+        }
+        if keys.is_empty() {
+            return Err(stowage_store::Error::new(
+                ErrorKind::NotFound,
+                store.provider(),
+                "nothing to remove",
+            )
+            .at(&loc.bucket, Some(&loc.path))
+            .hint("check the path with `stowage ls`")
+            .into());
+        }
+    }
+    if !dry_run {
+        if keys.len() == 1 && !recursive {
+            store
+                .delete(&ObjectPath {
+                    bucket: loc.bucket.clone(),
+                    key: keys[0].clone(),
+                })
+                .await?;
+        } else {
+            for chunk in keys.chunks(1000) {
+                let failures = store.delete_many(&loc.bucket, chunk).await?;
+                if let Some((_, e)) = failures.into_iter().next() {
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+    Ok(RemoveOutcome {
+        bucket: loc.bucket.clone(),
+        keys: keys.into_iter().map(|k| k.to_string()).collect(),
+        dry_run,
+    })
+}
+
+async fn has_objects(store: &dyn Store, folder: &Location) -> bool {
+    let options = ListOptions {
+        prefix: folder.path.clone(),
+        delimiter: true,
+        page_size: Some(1),
+    };
+    matches!(
+        store.list(&folder.bucket, options).next().await,
+        Some(Ok(_))
+    )
+}
+
+/// What a copy or move did (or would do).
+#[derive(Clone, Debug, Serialize)]
+pub struct CopyOutcome {
+    /// The source.
+    pub from: String,
+    /// The destination.
+    pub to: String,
+    /// Whether the source was removed (a move).
+    pub moved: bool,
+    /// Whether an existing destination is (or would be) replaced.
+    pub replaced: bool,
+    /// Whether this was only planned.
+    pub dry_run: bool,
+}
+
+/// Copy (or with `move_` move) one object within the store; a folder destination keeps the
+/// source's file name.
+pub async fn copy(
+    store: &dyn Store,
+    from: &Location,
+    to: &Location,
+    overwrite: bool,
+    move_: bool,
+    dry_run: bool,
+) -> Result<CopyOutcome> {
+    let src = from.object()?;
+    let dst = to.object_for(src.key.file_name())?;
+    store.check_key(&dst.key)?;
+    if src == dst {
+        return Err(Error::Usage(format!(
+            "`{src}` is both source and destination"
+        )));
+    }
+    store.head(&src).await?;
+    let replaced = exists(store, &dst).await?;
+    if replaced && !overwrite {
+        return Err(stowage_store::Error::new(
+            ErrorKind::AlreadyExists,
+            store.provider(),
+            "the destination exists",
+        )
+        .at(&dst.bucket, Some(dst.key.as_str()))
+        .hint("pass --overwrite to replace it")
+        .into());
+    }
+    if !dry_run {
+        if move_ {
+            store.rename(&src, &dst, overwrite).await?;
+        } else {
+            store.copy(&src, &dst, overwrite).await?;
+        }
+    }
+    Ok(CopyOutcome {
+        from: src.to_string(),
+        to: dst.to_string(),
+        moved: move_,
+        replaced,
+        dry_run,
+    })
+}
+
+/// A signed URL and when it stops working.
+#[derive(Clone, Debug, Serialize)]
+pub struct SignedUrl {
+    /// The object.
+    pub path: String,
+    /// The URL (carries a signature, not the credentials).
+    pub url: String,
+    /// `get` or `put`.
+    pub method: &'static str,
+    /// When it expires.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// An expiring URL for `loc`. A download URL is only made for an object that exists.
+pub async fn signed_url(
+    store: &dyn Store,
+    loc: &Location,
+    method: UrlMethod,
+    expires: Duration,
+) -> Result<SignedUrl> {
+    let path = loc.object()?;
+    if method == UrlMethod::Get {
+        store.head(&path).await?;
+    }
+    let url = store.signed_url(&path, method, expires).await?;
+    Ok(SignedUrl {
+        path: path.to_string(),
+        url,
+        method: match method {
+            UrlMethod::Get => "get",
+            UrlMethod::Put => "put",
+        },
+        expires_at: OffsetDateTime::now_utc() + expires,
+    })
+}
+
+/// A bucket as listed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Bucket {
+    /// Its name.
+    pub name: String,
+    /// Whether it is public, when the provider says.
+    pub public: Option<bool>,
+    /// When it was created, when the provider says.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub created: Option<OffsetDateTime>,
+}
+
+/// All buckets, by name.
+pub async fn list_buckets(store: &dyn Store) -> Result<Vec<Bucket>> {
+    let mut buckets: Vec<Bucket> = store
+        .list_buckets()
+        .await?
+        .into_iter()
+        .map(|b| Bucket {
+            name: b.name,
+            public: b.public,
+            created: b.created,
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(buckets)
+}
+
+/// Create a bucket (private unless `public`); in a dry run only check it does not exist.
+pub async fn create_bucket(
+    store: &dyn Store,
+    name: &str,
+    public: bool,
+    dry_run: bool,
+) -> Result<()> {
+    stowage_store::key::validate_bucket(store.provider(), name)?;
+    if dry_run {
+        if list_buckets(store).await?.iter().any(|b| b.name == name) {
+            return Err(stowage_store::Error::new(
+                ErrorKind::AlreadyExists,
+                store.provider(),
+                "the bucket exists",
+            )
+            .bucket(name)
+            .hint("choose another name")
+            .into());
+        }
+        return Ok(());
+    }
+    let options = BucketOptions {
+        public,
+        ..Default::default()
+    };
+    Ok(store.create_bucket(name, &options).await?)
+}
+
+/// Delete an empty bucket; in a dry run only check that it exists and is empty.
+pub async fn delete_bucket(store: &dyn Store, name: &str, dry_run: bool) -> Result<()> {
+    if dry_run {
+        if !list_buckets(store).await?.iter().any(|b| b.name == name) {
+            return Err(stowage_store::Error::new(
+                ErrorKind::NotFound,
+                store.provider(),
+                "no such bucket",
+            )
+            .bucket(name)
+            .hint("list buckets with `stowage buckets ls`")
+            .into());
+        }
+        let root = Location {
+            bucket: name.to_string(),
+            path: String::new(),
+        };
+        if has_objects(store, &root).await {
+            return Err(stowage_store::Error::new(
+                ErrorKind::Conflict,
+                store.provider(),
+                "the bucket is not empty",
+            )
+            .bucket(name)
+            .hint(format!(
+                "remove its objects first: `stowage rm --recursive {name}/`"
+            ))
+            .into());
+        }
+        return Ok(());
+    }
+    Ok(store.delete_bucket(name).await?)
+}
