@@ -20,7 +20,7 @@ use crate::error::{local_error, Error, Result};
 use crate::location::Location;
 
 /// Files transferred at once by [`put_files`] and [`get_files`].
-pub const DEFAULT_CONCURRENCY: usize = 4;
+pub const DEFAULT_CONCURRENCY: usize = 8;
 
 /// What happens to one item of a transfer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -320,7 +320,13 @@ async fn put_one(
     let size = std::fs::metadata(&item.file)
         .map_err(|e| io_local(&item.file, "reading", e))?
         .len();
-    let existed = exists(store, &path).await?;
+    // The store itself refuses to replace an object without `overwrite`; ask first only when
+    // there is something to report (a dry run's plan, or what an overwrite replaces).
+    let existed = if options.dry_run || options.overwrite {
+        exists(store, &path).await?
+    } else {
+        false
+    };
     if existed && !options.overwrite {
         return Err(stowage_store::Error::new(
             ErrorKind::AlreadyExists,

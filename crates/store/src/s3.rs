@@ -122,6 +122,9 @@ pub struct S3Store {
     label: String,
     /// Buckets seen to exist, so a put checks its bucket once per process.
     known_buckets: Arc<Mutex<std::collections::HashSet<String>>>,
+    /// Part buffers in flight across all uploads of this store: bounds memory however many
+    /// files are uploaded at once.
+    part_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for S3Store {
@@ -194,9 +197,10 @@ impl S3Store {
         };
         Ok(S3Store {
             client: Client::from_conf(builder.build()),
-            config: Arc::new(config),
             label,
             known_buckets: Arc::default(),
+            part_permits: Arc::new(tokio::sync::Semaphore::new(config.concurrency.max(1))),
+            config: Arc::new(config),
         })
     }
 
@@ -257,22 +261,25 @@ impl S3Store {
         }
     }
 
+    /// One PUT carrying the content's SHA-256 checksum. Returns the ETag and whether the
+    /// server echoed the checksum it validated (then the upload is verified without a HEAD).
     async fn put_single(
         &self,
         path: &ObjectPath,
         data: bytes::Bytes,
         sha256: &str,
         options: &PutOptions,
-    ) -> Result<Option<String>> {
+    ) -> Result<(Option<String>, bool)> {
         let len = data.len() as u64;
         let digest = hex::decode(sha256).expect("hex digest");
+        let checksum = base64::engine::general_purpose::STANDARD.encode(digest);
         let out = self
             .client
             .put_object()
             .bucket(&path.bucket)
             .key(path.key.as_str())
             .content_length(len as i64)
-            .checksum_sha256(base64::engine::general_purpose::STANDARD.encode(digest))
+            .checksum_sha256(&checksum)
             .metadata(SHA256_META, sha256)
             .set_content_type(options.content_type.clone())
             .body(ByteStream::from(data))
@@ -283,7 +290,8 @@ impl S3Store {
             .await
             .map_err(|e| self.err(e, &path.bucket, Some(&path.key)))?;
         options.report(TransferEvent::Sent(len));
-        Ok(out.e_tag)
+        let verified = out.checksum_sha256.as_deref() == Some(checksum.as_str());
+        Ok((out.e_tag, verified))
     }
 
     async fn put_multipart(
@@ -374,6 +382,7 @@ impl S3Store {
                 async move {
                     let offset = (number as u64 - 1) * part_size;
                     let len = part_len(file.size, part_size, number);
+                    let _permit = self.part_permits.acquire().await.expect("never closed");
                     let data = file.read_at(offset, len as usize).await?;
                     let crc = base64::engine::general_purpose::STANDARD
                         .encode(crc32fast::hash(&data).to_be_bytes());
@@ -860,20 +869,28 @@ impl Store for S3Store {
             .at(&path.bucket, Some(path.key.as_str()))
             .hint("raise the profile's max_object_size, or split the data"));
         }
-        let (etag, resumed_from) = match &prepared {
-            Prepared::Memory { data, sha256 } => (
-                self.put_single(path, data.clone(), sha256, options).await?,
-                0,
-            ),
-            Prepared::File(file) => self.put_multipart(path, file, options).await?,
+        let (etag, resumed_from, verified) = match &prepared {
+            Prepared::Memory { data, sha256 } => {
+                let (etag, verified) = self.put_single(path, data.clone(), sha256, options).await?;
+                (etag, 0, verified)
+            }
+            Prepared::File(file) => {
+                let (etag, resumed) = self.put_multipart(path, file, options).await?;
+                (etag, resumed, false)
+            }
         };
-        let meta = self
-            .verify(path, prepared.size(), prepared.sha256())
-            .await?;
+        let etag = if verified {
+            etag
+        } else {
+            let meta = self
+                .verify(path, prepared.size(), prepared.sha256())
+                .await?;
+            etag.or(meta.etag)
+        };
         Ok(PutResult {
             size: prepared.size(),
             sha256: prepared.sha256().to_string(),
-            etag: etag.or(meta.etag),
+            etag,
             resumed_from,
         })
     }

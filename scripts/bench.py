@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Side-by-side transfer benchmark (run by scripts/bench): stowage vs rclone vs the AWS CLI,
+against the S3 endpoint in STOWAGE_TEST_S3_ENDPOINT. Prints a Markdown table and writes the
+raw figures to target/bench-results.json."""
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+STOWAGE = sys.argv[1]
+ENDPOINT = os.environ["STOWAGE_TEST_S3_ENDPOINT"]
+AK = os.environ.get("STOWAGE_TEST_S3_ACCESS_KEY", "testak")
+SK = os.environ.get("STOWAGE_TEST_S3_SECRET_KEY", "testsecretkey123")
+REPS = int(os.environ.get("BENCH_REPS", "3"))
+HUGE = os.environ.get("BENCH_HUGE", "1") != "0"
+MIB = 1 << 20
+
+work = tempfile.mkdtemp(prefix="stowage-bench-", dir=os.environ.get("BENCH_DIR"))
+bucket = "bench-" + uuid.uuid4().hex[:10]
+
+
+def write_random(path, size):
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            n = min(left, 16 * MIB)
+            f.write(os.urandom(n))
+            left -= n
+
+
+def env_for(tool):
+    env = dict(os.environ)
+    env.update(AWS_ACCESS_KEY_ID=AK, AWS_SECRET_ACCESS_KEY=SK, AWS_DEFAULT_REGION="us-east-1",
+               AWS_REGION="us-east-1")
+    if tool == "rclone":
+        # rclone 1.60 refuses to start when AWS_CA_BUNDLE is set (see TESTING.md).
+        env.pop("AWS_CA_BUNDLE", None)
+        env.update(RCLONE_CONFIG_SW_TYPE="s3", RCLONE_CONFIG_SW_PROVIDER="Other",
+                   RCLONE_CONFIG_SW_ENDPOINT=ENDPOINT, RCLONE_CONFIG_SW_ACCESS_KEY_ID=AK,
+                   RCLONE_CONFIG_SW_SECRET_ACCESS_KEY=SK, RCLONE_CONFIG_SW_REGION="us-east-1",
+                   RCLONE_CONFIG=os.path.join(work, "rclone.conf"))
+    if tool == "stowage":
+        env.update(STOWAGE_CONFIG_DIR=os.path.join(work, "cfg"),
+                   STOWAGE_DATA_DIR=os.path.join(work, "sdata"),
+                   STOWAGE_CACHE_DIR=os.path.join(work, "scache"), STOWAGE_PROFILE="bench")
+    return env
+
+
+def run(tool, cmd):
+    """Run cmd; return (seconds, peak RSS in MB)."""
+    err = open(os.path.join(work, "stderr.txt"), "w+")
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, env=env_for(tool), stdout=subprocess.DEVNULL, stderr=err)
+    _, status, usage = os.wait4(p.pid, 0)
+    dt = time.perf_counter() - t0
+    if status != 0:
+        err.seek(0)
+        raise SystemExit(f"{' '.join(cmd)} failed: {err.read()[-2000:]}")
+    return dt, usage.ru_maxrss / 1024
+
+
+def commands(tool, op, rep, src, dest):
+    remote = f"{tool}/{rep}"
+    s3 = f"s3://{bucket}/{remote}"
+    aws = ["/usr/bin/aws", "--endpoint-url", ENDPOINT, "s3", "cp", "--quiet"]
+    st = [STOWAGE, "-q"]
+    table = {
+        ("stowage", "up1"): st + ["put", src, f"{bucket}/{remote}/big.bin"],
+        ("rclone", "up1"): ["rclone", "copyto", src, f"sw:{bucket}/{remote}/big.bin"],
+        ("aws", "up1"): aws + [src, f"{s3}/big.bin"],
+        ("stowage", "down1"): st + ["get", f"{bucket}/{remote}/big.bin", dest, "--force"],
+        ("rclone", "down1"): ["rclone", "copyto", f"sw:{bucket}/{remote}/big.bin", dest],
+        ("aws", "down1"): aws + [f"{s3}/big.bin", dest],
+        ("stowage", "upN"): st + ["put", str(src), f"{bucket}/{remote}/"],
+        ("rclone", "upN"): ["rclone", "copy", src, f"sw:{bucket}/{remote}/many"],
+        ("aws", "upN"): aws + ["--recursive", src, f"{s3}/many"],
+        ("stowage", "downN"): st + ["get", "-r", f"{bucket}/{remote}/many/", dest],
+        ("rclone", "downN"): ["rclone", "copy", f"sw:{bucket}/{remote}/many", dest],
+        ("aws", "downN"): aws + ["--recursive", f"{s3}/many", dest],
+    }
+    return table[(tool, op)]
+
+
+def main():
+    big = os.path.join(work, "big.bin")
+    many = os.path.join(work, "many")
+    os.makedirs(many)
+    print(f"scratch: {work}", file=sys.stderr)
+    write_random(big, 1 << 30)
+    for i in range(1000):
+        with open(os.path.join(many, f"f{i:04d}.bin"), "wb") as f:
+            f.write(os.urandom(100_000))
+    os.makedirs(os.path.join(work, "cfg"))
+    with open(os.path.join(work, "cfg", "config.toml"), "w") as f:
+        f.write(f'[profiles.bench]\nkind = "s3"\nendpoint = "{ENDPOINT}"\n'
+                'region = "us-east-1"\npath_style = true\n')
+    run("stowage", [STOWAGE, "-q", "buckets", "create", bucket])
+
+    tools = ["stowage", "rclone", "aws"]
+    ops = {"up1": (big, 1 << 30), "down1": (None, 1 << 30),
+           "upN": (many, 1000 * 100_000), "downN": (None, 1000 * 100_000)}
+    results = {t: {o: [] for o in ops} for t in tools}
+    for rep in range(REPS):
+        # Rotate the order so no tool always runs first (or last) on a warm server.
+        order = tools[rep % 3:] + tools[:rep % 3]
+        for op, (src, _) in ops.items():
+            for tool in order:
+                dest = os.path.join(work, "dl", f"{tool}-{rep}-{op}")
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                if op == "downN":
+                    os.makedirs(dest, exist_ok=True)
+                dt, rss = run(tool, commands(tool, op, rep, src, dest))
+                results[tool][op].append((dt, rss))
+                print(f"{op:6} {tool:8} rep {rep}: {dt:6.2f} s  {rss:6.0f} MB", file=sys.stderr)
+            shutil.rmtree(os.path.join(work, "dl"), ignore_errors=True)
+
+    huge = None
+    if HUGE:
+        path = os.path.join(work, "huge.bin")
+        write_random(path, 5 << 30)
+        dt, rss = run("stowage", [STOWAGE, "-q", "put", path, f"{bucket}/huge/huge.bin"])
+        huge = {"seconds": dt, "peak_rss_mb": rss, "bytes": 5 << 30}
+        os.remove(path)
+        print(f"5 GiB upload: {dt:.1f} s, peak RSS {rss:.0f} MB", file=sys.stderr)
+
+    names = {"up1": "upload 1 GiB file", "down1": "download 1 GiB file",
+             "upN": "upload 1,000 × 100 KB", "downN": "download 1,000 × 100 KB"}
+    med = {t: {o: statistics.median(x[0] for x in results[t][o]) for o in ops} for t in tools}
+    rss = {t: {o: max(x[1] for x in results[t][o]) for o in ops} for t in tools}
+    print(f"\nSeaweedFS 4.48 on loopback, {os.cpu_count()} cores; median of {REPS} runs; "
+          "throughput in MB/s (10^6 bytes); peak RSS in MB.\n")
+    print("| operation | stowage | rclone 1.60 | AWS CLI 2.9 | stowage ÷ rclone | stowage ÷ AWS CLI |")
+    print("|---|---|---|---|---|---|")
+    for op, (_, size) in ops.items():
+        cells = [f"{size / 1e6 / med[t][op]:.0f} MB/s ({med[t][op]:.2f} s, {rss[t][op]:.0f} MB)"
+                 for t in tools]
+        r1 = med["rclone"][op] / med["stowage"][op]
+        r2 = med["aws"][op] / med["stowage"][op]
+        print(f"| {names[op]} | {' | '.join(cells)} | {r1:.2f}× | {r2:.2f}× |")
+    if huge:
+        print(f"\nstowage upload of a 5 GiB file: {huge['seconds']:.1f} s "
+              f"({huge['bytes'] / 1e6 / huge['seconds']:.0f} MB/s), peak RSS {huge['peak_rss_mb']:.0f} MB.")
+    with open(os.path.join(os.path.dirname(STOWAGE), "..", "bench-results.json"), "w") as f:
+        json.dump({"results": results, "huge": huge, "reps": REPS}, f, indent=1)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
