@@ -14,7 +14,6 @@ use stowage_store::{
     Store, TransferEvent, UrlMethod,
 };
 use time::OffsetDateTime;
-use tokio::io::AsyncWriteExt;
 
 use crate::error::{local_error, Error, Result};
 use crate::location::Location;
@@ -587,30 +586,36 @@ async fn get_one(
         .tempfile_in(&dir)
         .map_err(|e| io_local(&dir, "creating a temporary file", e))?;
     let (file, temp_path) = temp.into_parts();
-    let mut out = tokio::fs::File::from_std(file);
-    let mut hasher = Sha256::new();
-    let mut written = 0u64;
+    // Hashing and writing run on one blocking thread, fed chunks through a bounded channel:
+    // the network keeps flowing while the disk and SHA-256 work, and memory stays flat.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(64);
+    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, Sha256)> {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let mut hasher = Sha256::new();
+        let mut written = 0u64;
+        for chunk in rx {
+            hasher.update(&chunk);
+            out.write_all(&chunk)?;
+            written += chunk.len() as u64;
+        }
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        // Durable before it takes the target's name: a crash never leaves a torn file there.
+        file.sync_all()?;
+        Ok((written, hasher))
+    });
     while let Some(chunk) = got.body.try_next().await? {
-        hasher.update(&chunk);
-        out.write_all(&chunk)
-            .await
-            .map_err(|e| io_local(target, "writing", e))?;
-        written += chunk.len() as u64;
-        report(
-            progress,
-            index,
-            ItemEvent::Moved {
-                bytes: chunk.len() as u64,
-            },
-        );
+        let n = chunk.len() as u64;
+        if tx.send(chunk).is_err() {
+            break; // the writer failed; its error is reported below
+        }
+        report(progress, index, ItemEvent::Moved { bytes: n });
     }
-    out.flush()
+    drop(tx);
+    let (written, hasher) = writer
         .await
+        .map_err(|e| io_local(target, "writing", std::io::Error::other(e)))?
         .map_err(|e| io_local(target, "writing", e))?;
-    out.sync_all()
-        .await
-        .map_err(|e| io_local(target, "syncing", e))?;
-    drop(out);
     let sha256 = hex::encode(hasher.finalize());
     let integrity = |message: String| -> Error {
         stowage_store::Error::new(ErrorKind::Integrity, store.provider(), message)
