@@ -266,24 +266,47 @@ pub async fn put_files(
             }
         }
     }
+    run_batch(
+        items,
+        options.concurrency,
+        progress,
+        |index, item, progress| async move {
+            put_one(store, item, options, index, progress)
+                .await
+                .map_err(|e| e.with_file(&item.file))
+        },
+    )
+    .await
+}
+
+/// Run `one` over `items`, `concurrency` at a time, reporting each item's end; results come
+/// back in item order and a failed item does not stop the others.
+async fn run_batch<'a, I, T, F, Fut>(
+    items: &'a [I],
+    concurrency: usize,
+    progress: Option<ProgressFn>,
+    one: F,
+) -> Vec<Result<T>>
+where
+    F: Fn(usize, &'a I, Option<ProgressFn>) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
     stream::iter(items.iter().enumerate())
         .map(|(index, item)| {
             let progress = progress.clone();
+            let fut = one(index, item, progress.clone());
             async move {
-                let r = put_one(store, item, options, index, progress.clone()).await;
-                report(
-                    &progress,
-                    index,
-                    if r.is_ok() {
-                        ItemEvent::Done
-                    } else {
-                        ItemEvent::Failed
-                    },
-                );
-                r.map_err(|e| e.with_file(&item.file))
+                let r = fut.await;
+                let end = if r.is_ok() {
+                    ItemEvent::Done
+                } else {
+                    ItemEvent::Failed
+                };
+                report(&progress, index, end);
+                r
             }
         })
-        .buffered(options.concurrency.max(1))
+        .buffered(concurrency.max(1))
         .collect()
         .await
 }
@@ -497,26 +520,17 @@ pub async fn get_files(
     options: &GetFilesOptions,
     progress: Option<ProgressFn>,
 ) -> Vec<Result<GetOutcome>> {
-    stream::iter(items.iter().enumerate())
-        .map(|(index, item)| {
-            let progress = progress.clone();
-            async move {
-                let r = get_one(store, item, options, index, &progress).await;
-                report(
-                    &progress,
-                    index,
-                    if r.is_ok() {
-                        ItemEvent::Done
-                    } else {
-                        ItemEvent::Failed
-                    },
-                );
-                r.map_err(|e| e.with_file(&item.file))
-            }
-        })
-        .buffered(options.concurrency.max(1))
-        .collect()
-        .await
+    run_batch(
+        items,
+        options.concurrency,
+        progress,
+        |index, item, progress| async move {
+            get_one(store, item, options, index, &progress)
+                .await
+                .map_err(|e| e.with_file(&item.file))
+        },
+    )
+    .await
 }
 
 /// Stream into a temporary file beside the target, verify, then move it into place: the

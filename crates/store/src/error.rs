@@ -134,6 +134,13 @@ impl Error {
         self
     }
 
+    /// The error for deleting a bucket that still holds objects.
+    pub fn bucket_not_empty(provider: impl Into<String>, bucket: &str) -> Self {
+        Error::new(ErrorKind::Conflict, provider, "the bucket is not empty")
+            .bucket(bucket)
+            .hint("delete its objects first (`stowage rm --recursive BUCKET/`)")
+    }
+
     /// Whether retrying the same request later may succeed.
     pub fn is_retryable(&self) -> bool {
         self.kind == ErrorKind::Unavailable

@@ -445,11 +445,7 @@ impl Store for LocalStore {
             .next()
             .is_some();
         if has_files {
-            return Err(
-                Error::new(ErrorKind::Conflict, PROVIDER, "the bucket is not empty")
-                    .bucket(name)
-                    .hint("delete its objects first (`stowage rm --recursive`)"),
-            );
+            return Err(Error::bucket_not_empty(PROVIDER, name));
         }
         std::fs::remove_dir_all(&dir)
             .map_err(|e| io_error(PROVIDER, "deleting the bucket", e).bucket(name))?;

@@ -238,14 +238,7 @@ impl S3Store {
             .bucket(bucket)
             .send()
             .await
-            .map_err(|e| {
-                let e = self.err(e, bucket, None);
-                if e.kind == ErrorKind::NotFound {
-                    e.hint("check the bucket name, or create it with `stowage buckets create`")
-                } else {
-                    e
-                }
-            })?;
+            .map_err(|e| self.err(e, bucket, None))?;
         self.known_buckets
             .lock()
             .expect("bucket cache")
@@ -814,11 +807,7 @@ impl Store for S3Store {
             .await
             .map_err(|e| self.err(e, name, None))?;
         if !listed.contents().is_empty() {
-            return Err(
-                Error::new(ErrorKind::Conflict, &self.label, "the bucket is not empty")
-                    .bucket(name)
-                    .hint("delete its objects first (`stowage rm --recursive`)"),
-            );
+            return Err(Error::bucket_not_empty(&self.label, name));
         }
         self.known_buckets
             .lock()
@@ -829,13 +818,9 @@ impl Store for S3Store {
             .bucket(name)
             .send()
             .await
-            .map_err(|e| {
-                let e = self.err(e, name, None);
-                if e.kind == ErrorKind::Conflict {
-                    e.hint("delete its objects first (`stowage rm --recursive`)")
-                } else {
-                    e
-                }
+            .map_err(|e| match self.err(e, name, None) {
+                e if e.kind == ErrorKind::Conflict => Error::bucket_not_empty(&self.label, name),
+                e => e,
             })?;
         Ok(())
     }

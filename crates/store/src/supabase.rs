@@ -1116,6 +1116,67 @@ impl SupabaseStore {
         }
     }
 
+    /// Sign download URLs for many objects of one bucket in one request. Each key gets its
+    /// URL, or the server's reason (a missing object) as a NotFound error.
+    pub async fn signed_urls(
+        &self,
+        bucket: &str,
+        keys: &[Key],
+        expires: Duration,
+    ) -> Result<Vec<(Key, Result<String>)>> {
+        validate_bucket(PROVIDER, bucket)?;
+        for key in keys {
+            self.check_key(key)?;
+        }
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let secs = expires.as_secs() + u64::from(expires.subsec_nanos() > 0);
+        let url = bucket_url(&self.api, "object/sign", bucket);
+        let paths: Vec<&str> = keys.iter().map(Key::as_str).collect();
+        let resp = self
+            .send(
+                self.request(Method::POST, &url)
+                    .json(&json!({ "expiresIn": secs.max(1), "paths": paths })),
+                "signing download URLs",
+                bucket,
+                None,
+            )
+            .await?;
+        let answers: Vec<Value> = self
+            .json(resp, "signing download URLs", bucket, None)
+            .await?;
+        Ok(keys
+            .iter()
+            .map(|key| {
+                let answer = answers
+                    .iter()
+                    .find(|a| a.get("path").and_then(Value::as_str) == Some(key.as_str()));
+                let signed = answer
+                    .and_then(|a| a.get("signedURL").or_else(|| a.get("signedUrl")))
+                    .and_then(Value::as_str);
+                let result = match signed {
+                    Some(rel) => Ok(signed_url_for(
+                        &self.api,
+                        "object/sign",
+                        bucket,
+                        key.as_str(),
+                        rel,
+                    )),
+                    None => {
+                        let why = answer
+                            .and_then(|a| a.get("error"))
+                            .and_then(Value::as_str)
+                            .unwrap_or("the server did not sign this path");
+                        Err(Error::new(ErrorKind::NotFound, PROVIDER, why)
+                            .at(bucket, Some(key.as_str())))
+                    }
+                };
+                (key.clone(), result)
+            })
+            .collect())
+    }
+
     // ----- buckets ---------------------------------------------------------------------------
 
     /// Ask the server to delete every object of `bucket`. The server does it in the
@@ -1254,8 +1315,8 @@ impl Store for SupabaseStore {
         )
         .await
         .map_err(|e| {
-            if e.kind == ErrorKind::Conflict && e.hint.is_none() {
-                e.hint("delete its objects first (`stowage rm --recursive`, or empty the bucket)")
+            if e.kind == ErrorKind::Conflict {
+                Error::bucket_not_empty(PROVIDER, name)
             } else {
                 e
             }

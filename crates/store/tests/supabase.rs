@@ -9,8 +9,8 @@ use bytes::Bytes;
 use stowage_store::conformance as c;
 use stowage_store::supabase::{SupabaseConfig, SupabaseStore};
 use stowage_store::{
-    BucketOptions, ByteRange, ErrorKind, ObjectPath, PutOptions, PutSource, Store, TransferEvent,
-    UrlMethod,
+    BucketOptions, ByteRange, ErrorKind, Key, ObjectPath, PutOptions, PutSource, Store,
+    TransferEvent, UrlMethod,
 };
 use stowage_supabase_contract::{RunningServer, ServerConfig};
 
@@ -414,4 +414,35 @@ async fn empty_bucket_then_delete() {
     f.store.delete_bucket(&f.bucket).await.unwrap();
     let err = f.store.empty_bucket(&f.bucket).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
+}
+
+#[tokio::test]
+async fn batch_signing_returns_a_url_or_a_reason_per_key() {
+    let f = Fixture::new("batch-sign").await;
+    let present = Key::parse("sign/a b.txt").unwrap();
+    let missing = Key::parse("sign/missing.txt").unwrap();
+    let p = ObjectPath {
+        bucket: f.bucket.clone(),
+        key: present.clone(),
+    };
+    f.store
+        .put(&p, b"signed".to_vec().into(), &Default::default())
+        .await
+        .unwrap();
+    let answers = f
+        .store
+        .signed_urls(
+            &f.bucket,
+            &[present.clone(), missing.clone()],
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answers.len(), 2);
+    let url = answers[0].1.as_ref().unwrap();
+    let body = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    assert_eq!(&body[..], b"signed");
+    let err = answers[1].1.as_ref().unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
+    assert!(err.to_string().contains("sign/missing.txt"), "{err}");
 }
