@@ -423,17 +423,22 @@ async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
     let results = transfer::put_files(&*session.store, &items, &options, bars.callback()).await;
     let verb = ctx.would("uploaded", "upload");
     batch(ctx, "uploaded", results, |o| {
+        let mut notes = vec![HumanBytes(o.size).to_string()];
+        if o.sha256.is_some() {
+            notes.push("SHA-256 verified".into());
+        }
+        if o.resumed_from > 0 {
+            notes.push(format!("resumed after {}", HumanBytes(o.resumed_from)));
+        }
+        if o.replaced {
+            notes.push("replacing the old one".into());
+        }
         format!(
-            "{verb} {} → {}/{} ({}{})",
+            "{verb} {} → {}/{} ({})",
             o.file.display(),
             o.bucket,
             o.key,
-            HumanBytes(o.size),
-            if o.replaced {
-                ", replacing the old one"
-            } else {
-                ""
-            }
+            notes.join(", ")
         )
     })
 }
