@@ -409,10 +409,10 @@ pub(crate) fn api_error(status: StatusCode, body: &[u8]) -> Error {
             (ErrorKind::AlreadyExists, None)
         }
         409 => (ErrorKind::Conflict, None),
-        401 | 403 => (ErrorKind::Unauthorized, Some("check the profile's Supabase key (a service-role or anon JWT of this project) and that its role may use this bucket (row-level security)")),
+        401 | 403 => (ErrorKind::Unauthorized, Some("check SUPABASE_SERVICE_ROLE_KEY (a service-role or anon JWT of this project) and that its role may use this bucket (row-level security)")),
         413 => (
             ErrorKind::TooLarge { limit: None },
-            Some("raise the bucket's file_size_limit in Supabase (and the project's global upload limit), or upload a smaller object"),
+            Some("raise the bucket's file_size_limit in Supabase, and the project's global upload limit (Storage settings); uploads above 6 MB already go resumable (TUS), which the standard-upload cap does not apply to"),
         ),
         415 => (
             ErrorKind::Other,
@@ -423,7 +423,7 @@ pub(crate) fn api_error(status: StatusCode, body: &[u8]) -> Error {
         }
         400 if lower.contains("required property 'authorization'") => (
             ErrorKind::Unauthorized,
-            Some("configure the project's service-role or anon key in the profile"),
+            Some("set SUPABASE_SERVICE_ROLE_KEY (or SUPABASE_ANON_KEY) to the project's key"),
         ),
         400 if lower.contains("bucket name invalid") => (
             ErrorKind::InvalidKey,
