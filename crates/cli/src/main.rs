@@ -4,15 +4,19 @@
 mod exit;
 mod progress;
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::HumanBytes;
 use serde::Serialize;
 use serde_json::{json, Value};
+use stowage_core::catalog::{self, Catalog};
+use stowage_core::sync;
 use stowage_core::transfer::{self, GetFilesOptions, PutFilesOptions};
 use stowage_core::{Config, Error, Location, Paths, Session};
 use stowage_store::UrlMethod;
@@ -67,9 +71,23 @@ enum Command {
     Cp(CopyArgs),
     /// Print an expiring signed URL for an object.
     Url(UrlArgs),
+    /// Estimate storage, egress and request costs from the catalog, with growth and forecast.
+    Cost(CostArgs),
     /// Show profiles.
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Sync a project folder by policy: classify, version, compress, upload, record.
+    Sync(SyncArgs),
+    /// List an artifact's versions with sizes, locations, labels and metrics.
+    Versions(VersionsArgs),
+    /// Download a recorded version (decompressed) to a local file.
+    Restore(RestoreArgs),
+    /// Point a label (e.g. `production`) at a version; the label moves if set.
+    Label(LabelArgs),
+    /// Delete old versions' objects: never a labelled one, never the latest.
+    Gc(GcArgs),
+    /// Say which policy rule a file matches, where it would go and why (uploads nothing).
+    Explain(ExplainArgs),
 }
 
 #[derive(Subcommand)]
@@ -127,6 +145,11 @@ struct GetArgs {
     /// Download every object under the folder SRC, laid out by key.
     #[arg(short, long)]
     recursive: bool,
+    /// Keep gzipped objects as stored. Without it, a key ending in .gz (not .tar.gz) is
+    /// decompressed (`get B/data.json.gz` writes data.json; an explicit DEST is used as
+    /// named), and `get B/data.json` falls back to B/data.json.gz when only that exists.
+    #[arg(long)]
+    raw: bool,
 }
 
 #[derive(Args)]
@@ -173,6 +196,87 @@ struct UrlArgs {
     /// A URL to upload to instead of download from.
     #[arg(long)]
     put: bool,
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    /// Files to classify; their paths count from the current folder.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Organization prefix for keys [default: `org` in policy.toml].
+    #[arg(long, value_name = "ORG")]
+    org: Option<String>,
+}
+
+#[derive(Args)]
+struct SyncArgs {
+    /// The project folder (e.g. `.beast-mode`), walked recursively.
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+    /// Organization prefix for keys [default: `org` in policy.toml].
+    #[arg(long, value_name = "ORG")]
+    org: Option<String>,
+}
+
+#[derive(Args)]
+struct VersionsArgs {
+    /// The artifact family, e.g. `model-notable-quality` [default: every family].
+    #[arg(value_name = "FAMILY")]
+    family: Option<String>,
+    /// Order: version (newest first), created, accuracy (highest first) or loss (lowest first).
+    #[arg(long, default_value = "version", value_name = "BY")]
+    sort: String,
+    /// Keep versions whose metric compares so, e.g. `accuracy>0.9` (repeatable).
+    #[arg(long, value_name = "COND")]
+    filter: Vec<String>,
+    /// Show at most this many.
+    #[arg(long, value_name = "N")]
+    limit: Option<u64>,
+    /// Only this organization's artifacts.
+    #[arg(long, value_name = "ORG")]
+    org: Option<String>,
+}
+
+#[derive(Args)]
+struct RestoreArgs {
+    /// FAMILY (the latest), FAMILY@VERSION or FAMILY@LABEL.
+    #[arg(value_name = "FAMILY[@VERSION|@LABEL]")]
+    spec: String,
+    /// A file, or a folder to restore into [default: the original name, here].
+    #[arg(value_name = "DEST")]
+    dest: Option<PathBuf>,
+    /// Replace a local file that exists.
+    #[arg(long)]
+    force: bool,
+    /// The artifact's organization, when the family exists in several.
+    #[arg(long, value_name = "ORG")]
+    org: Option<String>,
+}
+
+#[derive(Args)]
+struct LabelArgs {
+    /// FAMILY@VERSION.
+    #[arg(value_name = "FAMILY@VERSION")]
+    spec: String,
+    /// The label, e.g. `production`; a label names one version per family, so it moves.
+    #[arg(value_name = "NAME")]
+    name: String,
+    /// The artifact's organization, when the family exists in several.
+    #[arg(long, value_name = "ORG")]
+    org: Option<String>,
+}
+
+#[derive(Args)]
+struct GcArgs {
+    /// Keep this many newest versions of each family.
+    #[arg(long, value_name = "N")]
+    keep_last: usize,
+    /// Only remove versions recorded longer ago than this: 30d, 12h…
+    #[arg(long, value_name = "DURATION")]
+    older_than: String,
+    /// Only this family [default: every family].
+    #[arg(value_name = "FAMILY")]
+    family: Option<String>,
 }
 
 /// Global output settings.
@@ -331,7 +435,14 @@ async fn run(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Mv(a) => copy(ctx, a, true).await,
         Command::Cp(a) => copy(ctx, a, false).await,
         Command::Url(a) => url(ctx, a).await,
+        Command::Cost(a) => cost(ctx, a),
         Command::Profile(ProfileCommand::Ls) => profiles(ctx),
+        Command::Sync(a) => sync_cmd(ctx, a).await,
+        Command::Versions(a) => versions_cmd(ctx, a),
+        Command::Restore(a) => restore_cmd(ctx, a).await,
+        Command::Label(a) => label_cmd(ctx, a),
+        Command::Gc(a) => gc_cmd(ctx, a).await,
+        Command::Explain(a) => explain(ctx, a),
     }
 }
 
@@ -446,7 +557,9 @@ async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
 async fn get(ctx: &Ctx, a: GetArgs) -> CmdResult {
     let session = ctx.session().await?;
     let src = Location::parse(&a.src)?;
-    let items = transfer::plan_get(&*session.store, &src, a.dest.as_deref(), a.recursive).await?;
+    let items =
+        transfer::plan_get_with(&*session.store, &src, a.dest.as_deref(), a.recursive, a.raw)
+            .await?;
     let labels = items
         .iter()
         .map(|i| i.key.file_name().to_string())
@@ -455,17 +568,23 @@ async fn get(ctx: &Ctx, a: GetArgs) -> CmdResult {
     let options = GetFilesOptions {
         force: a.force,
         dry_run: ctx.dry_run,
+        raw: a.raw,
         ..Default::default()
     };
     let results = transfer::get_files(&*session.store, &items, &options, bars.callback()).await;
     let verb = ctx.would("downloaded", "download");
     batch(ctx, "downloaded", results, |o| {
         format!(
-            "{verb} {}/{} → {} ({}{})",
+            "{verb} {}/{} → {} ({}{}{})",
             o.bucket,
             o.key,
             o.file.display(),
             HumanBytes(o.size),
+            if o.decompressed {
+                format!(", decompressed from {}", HumanBytes(o.stored_size))
+            } else {
+                String::new()
+            },
             if o.verified { ", SHA-256 verified" } else { "" }
         )
     })
@@ -657,4 +776,521 @@ fn profiles(ctx: &Ctx) -> CmdResult {
         "selected_by": sel_why,
         "profiles": list,
     }))
+}
+
+/// `explain FILE…`: the policy's decision for each file, with the rules it passed over.
+fn explain(ctx: &Ctx, a: ExplainArgs) -> CmdResult {
+    use stowage_core::policy::{self, Policy};
+    let paths = Paths::from_env()?;
+    let policy = Policy::load(&paths)?;
+    let org = a
+        .org
+        .as_deref()
+        .map(policy::validate_org)
+        .transpose()
+        .map_err(|m| Error::Usage(format!("--org: {m}")))?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::Usage(format!("cannot read the current folder: {e}")))?;
+    let from = policy
+        .source
+        .as_ref()
+        .map_or("built-in defaults".to_string(), |p| p.display().to_string());
+    ctx.data(format!("policy: {from}"));
+    let (total, mut failed, mut first, mut items) = (a.files.len(), 0, None, Vec::new());
+    for file in &a.files {
+        let size = match std::fs::metadata(file) {
+            Ok(m) if m.is_dir() => Err(Error::Usage(format!(
+                "{} is a folder; explain takes files (try `{}/*`)",
+                file.display(),
+                file.display()
+            ))),
+            Ok(m) => Ok(m.len()),
+            Err(e) => {
+                let kind = if e.kind() == std::io::ErrorKind::NotFound {
+                    stowage_store::ErrorKind::NotFound
+                } else {
+                    stowage_store::ErrorKind::Other
+                };
+                Err(Error::from(
+                    stowage_store::Error::new(kind, "local file", e.to_string())
+                        .hint("check the path"),
+                )
+                .with_file(file))
+            }
+        };
+        let size = match size {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                items.push(json!({"file": file, "ok": false, "error": error_json(&e)}));
+                failed += 1;
+                first.get_or_insert(e);
+                continue;
+            }
+        };
+        let rel = relative_path(&cwd, file);
+        let e = policy.explain(&rel, size, org.as_deref());
+        let d = &e.decision;
+        let key = match (&d.key, &d.key_error) {
+            (Some(k), _) if d.compress => format!("{k} (stored with .gz appended)"),
+            (Some(k), _) => k.clone(),
+            (None, Some(why)) => format!("none: {why}"),
+            (None, None) => "none (not uploaded)".into(),
+        };
+        let mut text = format!(
+            "{rel}\n  rule:        {} ({})\n  kind:        {}\n  size:        {} ({} bytes)\n  \
+             destination: {}\n  key:         {key}\n  compress:    {}",
+            d.rule,
+            e.matched,
+            d.kind,
+            policy::human_size(size),
+            size,
+            d.destination,
+            if d.compress { "yes (gzip)" } else { "no" },
+        );
+        for (rule, why) in &e.skipped {
+            text.push_str(&format!("\n  skipped {rule}: {why}"));
+        }
+        ctx.data(text);
+        let mut v = serde_json::to_value(&e).expect("serialisable");
+        v["file"] = json!(file);
+        v["path"] = json!(rel);
+        v["ok"] = json!(true);
+        items.push(v);
+    }
+    let doc = json!({ "policy": policy.source, "files": items });
+    match first {
+        None => Ok(doc),
+        Some(e) => Err(Failed {
+            error: if total == 1 {
+                e
+            } else {
+                Error::Several {
+                    failed,
+                    total,
+                    first: Box::new(e),
+                }
+            },
+            partial: Some(doc),
+            printed: true,
+        }),
+    }
+}
+
+/// `file` relative to `cwd` with `/` separators, `.` and `..` resolved lexically; a file
+/// outside `cwd` keeps its whole path so folder patterns like `cache/**` still apply.
+fn relative_path(cwd: &std::path::Path, file: &std::path::Path) -> String {
+    use std::path::Component;
+    let joined = cwd.join(file);
+    let mut parts: Vec<Component> = Vec::new();
+    for c in joined.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    let normal: PathBuf = parts.iter().collect();
+    let rel = normal.strip_prefix(cwd).unwrap_or(&normal);
+    rel.components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[derive(Args)]
+struct CostArgs {
+    /// What each row is.
+    #[arg(long, default_value = "provider", value_parser = ["provider", "bucket", "folder", "kind", "org"])]
+    by: String,
+}
+
+/// `stowage cost`: estimates from the catalog at the config's `[prices]`.
+fn cost(ctx: &Ctx, a: CostArgs) -> CmdResult {
+    let by: stowage_core::cost::GroupBy = a.by.parse()?;
+    let paths = Paths::from_env()?;
+    let config = Config::load(&paths)?;
+    let catalog = stowage_core::catalog::Catalog::open(&paths)?;
+    let (objects, transfers) = catalog.cost_inputs()?;
+    let report = stowage_core::cost::report(
+        &objects,
+        &transfers,
+        &config.prices,
+        by,
+        time::OffsetDateTime::now_utc(),
+    );
+    ctx.data(stowage_core::cost::render_text(&report).trim_end());
+    Ok(serde_json::to_value(&report).expect("serialisable"))
+}
+
+/// `--org`, checked like the policy file's `org`.
+fn org_arg(org: Option<&str>) -> Result<Option<String>, Error> {
+    org.map(stowage_core::policy::validate_org)
+        .transpose()
+        .map_err(|m| Error::Usage(format!("--org: {m}")))
+}
+
+/// The stores sync writes to: `--profile`, else `[sync] primary`, else the selected profile;
+/// plus `[sync] secondary`.
+async fn sync_targets(ctx: &Ctx, config: &Config, paths: &Paths) -> Result<sync::Targets, Error> {
+    let env = std::env::var("STOWAGE_PROFILE").ok();
+    let primary = match (&ctx.profile, &config.sync.primary) {
+        (None, Some(p)) => config.select(Some(p.as_str()), None)?.0,
+        (flag, _) => config.select(flag.as_deref(), env.as_deref())?.0,
+    };
+    let target = |p: &stowage_core::Profile| {
+        let p = p.clone();
+        async move {
+            Ok::<_, Error>(sync::Target {
+                store: stowage_core::open_store(&p, paths).await?,
+                create_bucket: matches!(p.backend, stowage_core::Backend::Local(_)),
+                profile: p.name,
+            })
+        }
+    };
+    let secondary = match &config.sync.secondary {
+        Some(s) if *s != primary.name => {
+            Some(target(config.select(Some(s.as_str()), None)?.0).await?)
+        }
+        _ => None,
+    };
+    Ok(sync::Targets {
+        primary: target(primary).await?,
+        secondary,
+        bucket: config.sync.bucket.clone(),
+    })
+}
+
+/// Every configured profile's store that opens (for reading recorded locations).
+async fn stores_for(
+    config: &Config,
+    paths: &Paths,
+    wanted: impl IntoIterator<Item = String>,
+) -> HashMap<String, Arc<dyn stowage_store::Store>> {
+    let mut stores = HashMap::new();
+    for name in wanted {
+        if stores.contains_key(&name) {
+            continue;
+        }
+        if let Some(p) = config.profiles.get(&name) {
+            if let Ok(s) = stowage_core::open_store(p, paths).await {
+                stores.insert(name, s);
+            }
+        }
+    }
+    stores
+}
+
+/// `sync DIR`: one pass over a project folder by policy.
+async fn sync_cmd(ctx: &Ctx, a: SyncArgs) -> CmdResult {
+    let paths = Paths::from_env()?;
+    let config = Config::load(&paths)?;
+    let policy = stowage_core::policy::Policy::load(&paths)?;
+    let org = org_arg(a.org.as_deref())?;
+    // A dry run reads the catalog (or an empty one) and writes nothing at all.
+    let catalog = if ctx.dry_run {
+        Catalog::open_read_only(&paths)?
+    } else {
+        Catalog::open(&paths)?
+    };
+    let plan = sync::plan(&a.dir, &policy, &catalog, org.as_deref())?;
+    if ctx.dry_run {
+        for f in &plan.files {
+            ctx.data(format!(
+                "{} → {} → {} → {} → {}{}",
+                f.file,
+                f.kind,
+                f.destination,
+                f.key.as_deref().unwrap_or("-"),
+                if f.compress { "gzip" } else { "as is" },
+                match f.action {
+                    sync::Action::Unchanged => " (unchanged)",
+                    sync::Action::Refused => " (refused)",
+                    _ => "",
+                }
+            ));
+        }
+        return Ok(json!({
+            "dir": plan.dir, "org": plan.org, "plan": plan.files, "dry_run": true
+        }));
+    }
+    let targets = sync_targets(ctx, &config, &paths).await?;
+    let labels = plan.files.iter().map(|f| f.file.clone()).collect();
+    let bars = Bars::new(labels, "uploading", ctx.bars);
+    let mut report = sync::run(&plan, &catalog, &targets, bars.callback()).await?;
+    for o in &report.files {
+        for u in &o.uploads {
+            ctx.say(format!(
+                "uploaded {} → {}:{}/{} ({}{})",
+                o.planned.file,
+                u.profile,
+                u.bucket,
+                u.key,
+                HumanBytes(u.size),
+                o.version
+                    .as_ref()
+                    .map(|v| format!(", version {v}"))
+                    .unwrap_or_default()
+            ));
+        }
+        for w in &o.warnings {
+            eprintln!("warning: {}: {w}", o.planned.file);
+        }
+        if let Some(e) = o.planned.error.as_ref().filter(|_| o.result == "failed") {
+            eprintln!("error: {e}");
+        }
+    }
+    ctx.say(format!(
+        "{} uploaded ({}), {} unchanged, {} new versions, {} failed",
+        report.uploaded,
+        HumanBytes(report.bytes_uploaded),
+        report.unchanged,
+        report.new_versions,
+        report.failed
+    ));
+    let error = report.error.take();
+    let doc = json!({ "sync": report, "uploaded": report.uploaded, "dry_run": false });
+    match error {
+        None => Ok(doc),
+        Some(error) => Err(Failed {
+            error,
+            partial: Some(doc),
+            printed: true,
+        }),
+    }
+}
+
+/// `versions [FAMILY]`: every version with sizes, locations, labels and metrics.
+fn versions_cmd(ctx: &Ctx, a: VersionsArgs) -> CmdResult {
+    let paths = Paths::from_env()?;
+    let catalog = Catalog::open_read_only(&paths)?;
+    let query = catalog::VersionQuery {
+        family: a.family.clone(),
+        org: org_arg(a.org.as_deref())?,
+        filters: a
+            .filter
+            .iter()
+            .map(|f| catalog::Filter::parse(f))
+            .collect::<Result<_, _>>()?,
+        sort: a.sort.parse()?,
+        limit: a.limit,
+    };
+    let versions = catalog.versions(&query)?;
+    if versions.is_empty() {
+        if let Some(f) = &a.family {
+            if catalog.artifacts_named(f)?.is_empty() {
+                return Err(catalog.resolve(None, f, None).unwrap_err().into());
+            }
+        }
+    }
+    for v in &versions {
+        let mut line = format!(
+            "{}{}@{}{}  {} stored / {} original",
+            v.org.as_ref().map(|o| format!("{o}/")).unwrap_or_default(),
+            v.family,
+            v.version,
+            if v.latest { " (latest)" } else { "" },
+            HumanBytes(v.size),
+            HumanBytes(v.original_size),
+        );
+        if !v.labels.is_empty() {
+            line.push_str(&format!("  [{}]", v.labels.join(", ")));
+        }
+        let m = &v.metrics;
+        let mut metrics = Vec::new();
+        if let Some(x) = m.accuracy {
+            metrics.push(format!("accuracy={x}"));
+        }
+        if let Some(x) = m.loss {
+            metrics.push(format!("loss={x}"));
+        }
+        if let Some(x) = m.epochs {
+            metrics.push(format!("epochs={x}"));
+        }
+        if let Some(x) = &m.model_type {
+            metrics.push(format!("model_type={x}"));
+        }
+        if let Some(x) = m.dataset_count {
+            metrics.push(format!("dataset_count={x}"));
+        }
+        if let Some(x) = &m.training_split {
+            metrics.push(format!("training_split={x}"));
+        }
+        if !metrics.is_empty() {
+            line.push_str(&format!("  {}", metrics.join(" ")));
+        }
+        line.push_str(&format!(
+            "\n    created {}  sha256 {}",
+            v.created_at.date(),
+            &v.sha256[..v.sha256.len().min(12)]
+        ));
+        if v.locations.is_empty() {
+            line.push_str("\n    local only");
+        }
+        for l in &v.locations {
+            line.push_str(&format!(
+                "\n    at {}:{}/{} ({})",
+                l.profile,
+                l.bucket,
+                l.key,
+                HumanBytes(l.size)
+            ));
+        }
+        ctx.data(line);
+    }
+    Ok(json!({ "versions": versions }))
+}
+
+/// Split `FAMILY@WHICH`.
+fn family_at(spec: &str) -> (&str, Option<&str>) {
+    match spec.rsplit_once('@') {
+        Some((f, w)) if !f.is_empty() && !w.is_empty() => (f, Some(w)),
+        _ => (spec, None),
+    }
+}
+
+/// `restore FAMILY[@VERSION|@LABEL] [DEST]`.
+async fn restore_cmd(ctx: &Ctx, a: RestoreArgs) -> CmdResult {
+    let paths = Paths::from_env()?;
+    let config = Config::load(&paths)?;
+    let catalog = if ctx.dry_run {
+        Catalog::open_read_only(&paths)?
+    } else {
+        Catalog::open(&paths)?
+    };
+    let (family, which) = family_at(&a.spec);
+    let org = org_arg(a.org.as_deref())?;
+    let v = catalog.resolve(org.as_deref(), family, which)?;
+    let dest = match a.dest {
+        Some(d) if d.is_dir() => d.join(restore_name(&v)),
+        Some(d) => d,
+        None => PathBuf::from(restore_name(&v)),
+    };
+    let stores = stores_for(
+        &config,
+        &paths,
+        v.locations.iter().map(|l| l.profile.clone()),
+    )
+    .await;
+    let r = sync::restore(&catalog, &v, &stores, &dest, a.force, ctx.dry_run).await?;
+    ctx.say(format!(
+        "{} {}@{} from {} → {} ({}{})",
+        ctx.would("restored", "restore"),
+        r.family,
+        r.version,
+        r.from,
+        r.file.display(),
+        HumanBytes(r.size),
+        if r.decompressed { ", decompressed" } else { "" }
+    ));
+    let mut doc = serde_json::to_value(&r).expect("serialisable");
+    doc["dry_run"] = json!(ctx.dry_run);
+    Ok(doc)
+}
+
+/// The file name a restored version gets: its source file's name, else the key's.
+fn restore_name(v: &catalog::VersionInfo) -> String {
+    v.source_path
+        .as_deref()
+        .and_then(|p| p.rsplit('/').next())
+        .map(str::to_string)
+        .or_else(|| {
+            v.locations.first().map(|l| {
+                let key = stowage_core::compress::original_key(&l.key);
+                key.rsplit('/').next().unwrap_or(key).to_string()
+            })
+        })
+        .unwrap_or_else(|| format!("{}-{}", v.family, v.version))
+}
+
+/// `label FAMILY@VERSION NAME`.
+fn label_cmd(ctx: &Ctx, a: LabelArgs) -> CmdResult {
+    let paths = Paths::from_env()?;
+    let (family, which) = family_at(&a.spec);
+    let Some(which) = which else {
+        return Err(Error::Usage(format!(
+            "`{}` names no version; write FAMILY@VERSION, e.g. `{family}@v2`",
+            a.spec
+        ))
+        .into());
+    };
+    if a.name.is_empty() || a.name.contains(['@', '/']) || a.name.chars().any(char::is_control) {
+        return Err(Error::Usage(format!(
+            "`{}` cannot be a label; use letters, digits, `-`, `_` or `.`",
+            a.name.escape_debug()
+        ))
+        .into());
+    }
+    let org = org_arg(a.org.as_deref())?;
+    let catalog = if ctx.dry_run {
+        Catalog::open_read_only(&paths)?
+    } else {
+        Catalog::open(&paths)?
+    };
+    let v = catalog.resolve(org.as_deref(), family, Some(which))?;
+    if !ctx.dry_run {
+        catalog.batch(|c| {
+            c.set_label(v.id, &a.name)?;
+            c.audit(&catalog::AuditEvent {
+                action: "label",
+                detail: Some(format!(
+                    "{} version {} labelled {}",
+                    v.family, v.version, a.name
+                )),
+                ..Default::default()
+            })
+        })?;
+    }
+    ctx.say(format!(
+        "{} {}@{} as {}",
+        ctx.would("labelled", "label"),
+        v.family,
+        v.version,
+        a.name
+    ));
+    Ok(json!({
+        "family": v.family, "version": v.version, "label": a.name, "dry_run": ctx.dry_run
+    }))
+}
+
+/// `gc --keep-last N --older-than D`.
+async fn gc_cmd(ctx: &Ctx, a: GcArgs) -> CmdResult {
+    let paths = Paths::from_env()?;
+    let config = Config::load(&paths)?;
+    let older_than = stowage_core::parse_duration(&a.older_than)?;
+    let catalog = if ctx.dry_run {
+        Catalog::open_read_only(&paths)?
+    } else {
+        Catalog::open(&paths)?
+    };
+    let profiles = config.profiles.keys().cloned().collect::<Vec<_>>();
+    let stores = stores_for(&config, &paths, profiles).await;
+    let retention = sync::Retention {
+        keep_last: a.keep_last,
+        older_than,
+        family: a.family,
+    };
+    let removed = sync::gc(&catalog, &retention, &stores, ctx.dry_run).await?;
+    let verb = ctx.would("removed", "remove");
+    for c in &removed {
+        ctx.say(format!(
+            "{verb} {}@{} ({}: {})",
+            c.family,
+            c.version,
+            HumanBytes(c.bytes),
+            c.objects.join(", ")
+        ));
+    }
+    ctx.say(format!(
+        "{} {} versions, {}",
+        verb,
+        removed.len(),
+        HumanBytes(removed.iter().map(|c| c.bytes).sum())
+    ));
+    Ok(json!({ "removed": removed, "dry_run": ctx.dry_run }))
 }

@@ -734,3 +734,682 @@ async fn s3_put_resumes_after_kill_9() {
         "the resume record is removed once the upload is done"
     );
 }
+
+/// Create `rel` under the working folder with `size` bytes (sparse: only the size matters).
+fn sized_file(sb: &Sandbox, rel: &str, size: u64) {
+    let path = sb.work(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::File::create(&path).unwrap().set_len(size).unwrap();
+}
+
+#[test]
+fn explain_follows_the_decision_matrix() {
+    let sb = Sandbox::new();
+    // (file, size, rule, kind, destination, key, compress): the storage strategy's files.
+    type Case = (
+        &'static str,
+        u64,
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        bool,
+    );
+    let cases: &[Case] = &[
+        (
+            "enhanced-features-2026-01-06T05-13-48-424Z.json",
+            3_400_000,
+            "training-data",
+            "dataset",
+            "primary",
+            Some("training-data/enhanced-features-2026-01-06T05-13-48-424Z.json"),
+            true,
+        ),
+        (
+            "model-notable-quality-2026-01-05T21-01-16.json",
+            1_700_000,
+            "models",
+            "model",
+            "primary",
+            Some("models/model-notable-quality-2026-01-05T21-01-16.json"),
+            true,
+        ),
+        (
+            "model-notable-quality-2026-01-06T01-48-25.json",
+            648_000,
+            "models",
+            "model",
+            "primary",
+            Some("models/model-notable-quality-2026-01-06T01-48-25.json"),
+            true,
+        ),
+        (
+            "COMPLETE_CATALOG_FIXED.json",
+            5_500_000,
+            "catalogs",
+            "catalog",
+            "primary",
+            Some("catalogs/COMPLETE_CATALOG_FIXED.json"),
+            true,
+        ),
+        (
+            "scans/scan-owner-repo.json",
+            20_000,
+            "small-files",
+            "other",
+            "local",
+            None,
+            false,
+        ),
+        ("train.log", 250_000, "logs", "log", "never", None, false),
+        (
+            "cache/x.bin",
+            2_000_000,
+            "caches",
+            "cache",
+            "never",
+            None,
+            false,
+        ),
+    ];
+    for (file, size, ..) in cases {
+        sized_file(&sb, file, *size);
+    }
+    let mut args = vec!["--json", "explain"];
+    args.extend(cases.iter().map(|c| c.0));
+    let doc = sb.run(&args).ok().json();
+    assert_eq!(doc["policy"], Value::Null, "built-in defaults: {doc}");
+    let files = doc["files"].as_array().unwrap();
+    assert_eq!(files.len(), cases.len());
+    for (got, (file, size, rule, kind, dest, key, compress)) in files.iter().zip(cases) {
+        let want = serde_json::json!({
+            "path": file, "size": size, "rule": rule, "kind": kind, "destination": dest,
+            "key": key, "compress": compress,
+        });
+        for field in [
+            "path",
+            "size",
+            "rule",
+            "kind",
+            "destination",
+            "key",
+            "compress",
+        ] {
+            assert_eq!(got[field], want[field], "{file}: {field} in {got}");
+        }
+    }
+    // The 648 KB model passed over the three never-leave rules and the dataset rule.
+    let skipped: Vec<&str> = files[2]["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        skipped,
+        ["temporary-files", "caches", "logs", "training-data"]
+    );
+
+    // Text: rule, kind, size, destination, key, compression and the skipped rules.
+    let out = sb
+        .run(&["explain", "--org", "acme", cases[2].0])
+        .ok()
+        .stdout;
+    for line in [
+        "policy: built-in defaults",
+        "rule:        models (matches `model-*`; size 648 KB is at least 100 KB)",
+        "kind:        model",
+        "size:        648 KB (648000 bytes)",
+        "destination: primary",
+        "key:         acme/models/model-notable-quality-2026-01-06T01-48-25.json (stored with .gz appended)",
+        "compress:    yes (gzip)",
+        "skipped training-data: matches none of `enhanced-features-*.json`, `dataset*.json`",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in\n{out}");
+    }
+    // Paths count from the current folder: `./cache/../train.log` is `train.log`.
+    let doc = sb
+        .run(&["--json", "explain", "./cache/../train.log"])
+        .ok()
+        .json();
+    assert_eq!(doc["files"][0]["path"], "train.log");
+    // A missing file is "not found", and the others are still explained.
+    let doc = sb
+        .run(&["--json", "explain", "train.log", "nope.json"])
+        .code(3)
+        .json();
+    assert_eq!(doc["files"][0]["rule"], "logs");
+    assert_eq!(doc["error"]["kind"], "not_found");
+}
+
+#[test]
+fn explain_uses_policy_toml_and_rejects_a_bad_one() {
+    let sb = Sandbox::new();
+    sized_file(&sb, "weights.bin", 6 << 20);
+    std::fs::write(
+        sb.path("config/policy.toml"),
+        "org = \"lab\"\n[[rule]]\nname = \"weights\"\npatterns = [\"*.bin\"]\nmin_size = \"5MiB\"\n\
+         destination = \"primary+secondary\"\nfolder = \"models/raw/\"\nkind = \"model\"\n",
+    )
+    .unwrap();
+    let doc = sb.run(&["--json", "explain", "weights.bin"]).ok().json();
+    let f = &doc["files"][0];
+    assert_eq!(f["rule"], "weights", "{doc}");
+    assert_eq!(f["destination"], "primary+secondary");
+    assert_eq!(f["key"], "lab/models/raw/weights.bin");
+    assert!(doc["policy"].as_str().unwrap().ends_with("policy.toml"));
+
+    std::fs::write(
+        sb.path("config/policy.toml"),
+        "[[rule]]\nname = \"broken\"\npatterns = [\"*.json\", \"[abc\"]\ndestination = \"primary\"\n",
+    )
+    .unwrap();
+    let run = sb.run(&["explain", "weights.bin"]).code(2);
+    assert!(
+        run.stderr
+            .contains("policy.toml:3:23: invalid pattern `[abc` in rule `broken`"),
+        "{run:?}"
+    );
+    std::fs::write(
+        sb.path("config/policy.toml"),
+        "[[rule]]\nname = \"x\"\ndestination = \"cloud\"\n",
+    )
+    .unwrap();
+    let doc = sb.run(&["--json", "explain", "weights.bin"]).code(2).json();
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("policy.toml:3:15: unknown variant `cloud`"),
+        "{doc}"
+    );
+    assert_eq!(doc["error"]["kind"], "config");
+}
+
+#[test]
+fn cost_estimates_on_an_empty_catalog_then_after_a_local_sync() {
+    let sb = Sandbox::new();
+    // Empty catalog: zero figures, still labelled estimates.
+    let doc = sb.run(&["--json", "cost"]).ok().json();
+    assert_eq!(doc["estimate"], true, "{doc}");
+    assert_eq!(doc["group_by"], "provider");
+    assert_eq!(doc["total"]["objects"], 0);
+    assert_eq!(doc["total"]["total_monthly_usd_est"], 0.0);
+    assert!(doc["notes"][0].as_str().unwrap().contains("estimate"));
+    let text = sb.run(&["cost"]).ok().stdout;
+    assert!(
+        text.contains("est.") && text.contains("Estimates, not bills"),
+        "{text}"
+    );
+    sb.run(&["--json", "cost", "--by", "size"]).code(2);
+
+    // A small project synced to the built-in local profile.
+    let dir = sb.work("project");
+    std::fs::create_dir_all(dir.join("models")).unwrap();
+    std::fs::create_dir_all(dir.join("training-data")).unwrap();
+    std::fs::write(dir.join("models/model.pt"), data(300 * 1024, 7)).unwrap();
+    let rows: String = (0..40_000)
+        .map(|i| format!("{{\"id\":{i},\"text\":\"sample {}\"}}\n", i % 97))
+        .collect();
+    std::fs::write(dir.join("training-data/train.jsonl"), rows).unwrap();
+    sb.run(&["sync", dir.to_str().unwrap()]).ok();
+
+    let doc = sb.run(&["--json", "cost", "--by", "folder"]).ok().json();
+    let total = &doc["total"];
+    assert!(total["objects"].as_u64().unwrap() >= 1, "{doc}");
+    assert!(total["stored_bytes"].as_u64().unwrap() > 0, "{doc}");
+    assert!(total["original_bytes"].as_u64() >= total["stored_bytes"].as_u64());
+    // A local folder costs nothing; the same bytes in Postgres would.
+    assert_eq!(total["storage_monthly_usd_est"], 0.0, "{doc}");
+    assert!(total["postgres_jsonb_monthly_usd_est"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        total["growth_bytes_30d"], total["stored_bytes"],
+        "everything was stored just now"
+    );
+    assert_eq!(doc["providers"][0]["kind"], "local", "{doc}");
+    let text = sb.run(&["cost", "--by", "kind"]).ok().stdout;
+    assert!(
+        text.contains("Largest artifacts") && text.contains("#") && text.contains("est."),
+        "{text}"
+    );
+}
+
+// ---- sync, versions, restore, label, gc ----
+
+/// Deterministic JSON of exactly `len` bytes (compressible, like real training files), with
+/// top-level metrics so the catalog has something to record.
+fn json_file(len: usize, seed: u64) -> Vec<u8> {
+    let head = format!(
+        "{{\"model_type\":\"xgboost\",\"accuracy\":0.{:02},\"loss\":0.{:02},\"epochs\":{},\"rows\":[",
+        80 + seed % 19,
+        10 + seed % 30,
+        5 + seed % 20
+    );
+    let mut out = head.into_bytes();
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let tail = b"\"end\"]}";
+    while out.len() + 64 + tail.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(
+            format!("{{\"id\":{},\"score\":{}}},", x % 100_000, x % 1000).as_bytes(),
+        );
+    }
+    while out.len() + tail.len() < len {
+        out.push(b' ');
+    }
+    out.extend_from_slice(tail);
+    assert_eq!(out.len(), len);
+    out
+}
+
+/// The `.beast-mode` folder of the ML storage strategy, at its stated sizes (decimal units, as
+/// the strategy writes them), returned as (relative path, content seed).
+fn seed_layout(root: &Path) -> Vec<(&'static str, usize)> {
+    let files: Vec<(&str, usize)> = vec![
+        ("enhanced-features-2026-01-06T05-13-48-424Z.json", 3_400_000),
+        ("enhanced-features-2026-01-06T02-54-15-865Z.json", 3_300_000),
+        ("enhanced-features-2026-01-06T02-53-58-291Z.json", 3_000_000),
+        ("model-notable-quality-2026-01-05T21-01-16.json", 1_700_000),
+        ("model-notable-quality-2026-01-06T01-48-25.json", 648_000),
+        ("model-notable-quality-2026-01-06T03-27-22.json", 624_000),
+        ("COMPLETE_CATALOG_FIXED.json", 5_500_000),
+        ("TOP_REPOS_WITH_CODE.json", 4_400_000),
+        ("COMPLETE_CATALOG.json", 1_100_000),
+        ("dataset.json", 2_000_000),
+        ("audit-2026-01-05.json", 150_000),
+        ("model-small-2026-01-04T10-00-00.json", 60_000),
+        ("scans/repo-scan-alpha.json", 12_000),
+        ("scans/repo-scan-beta.json", 45_000),
+        ("train.log", 20_000),
+        ("cache/features-cache.json", 30_000),
+        ("training.tmp", 5_000),
+    ];
+    for (i, (rel, len)) in files.iter().enumerate() {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, json_file(*len, i as u64 + 1)).unwrap();
+    }
+    files
+}
+
+/// The decision matrix for the seed layout: (file, kind, destination, key, compress).
+fn seed_plan() -> Vec<(
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<String>,
+    bool,
+)> {
+    let up = |file, kind, folder: &str| {
+        (
+            file,
+            kind,
+            "primary",
+            Some(format!("{folder}/{file}.gz")),
+            true,
+        )
+    };
+    vec![
+        up("COMPLETE_CATALOG.json", "catalog", "catalogs"),
+        up("COMPLETE_CATALOG_FIXED.json", "catalog", "catalogs"),
+        up("TOP_REPOS_WITH_CODE.json", "catalog", "catalogs"),
+        up("audit-2026-01-05.json", "export", "exports"),
+        ("cache/features-cache.json", "cache", "never", None, false),
+        up("dataset.json", "dataset", "training-data"),
+        up(
+            "enhanced-features-2026-01-06T02-53-58-291Z.json",
+            "dataset",
+            "training-data",
+        ),
+        up(
+            "enhanced-features-2026-01-06T02-54-15-865Z.json",
+            "dataset",
+            "training-data",
+        ),
+        up(
+            "enhanced-features-2026-01-06T05-13-48-424Z.json",
+            "dataset",
+            "training-data",
+        ),
+        up(
+            "model-notable-quality-2026-01-05T21-01-16.json",
+            "model",
+            "models",
+        ),
+        up(
+            "model-notable-quality-2026-01-06T01-48-25.json",
+            "model",
+            "models",
+        ),
+        up(
+            "model-notable-quality-2026-01-06T03-27-22.json",
+            "model",
+            "models",
+        ),
+        (
+            "model-small-2026-01-04T10-00-00.json",
+            "model",
+            "local",
+            None,
+            false,
+        ),
+        ("scans/repo-scan-alpha.json", "other", "local", None, false),
+        ("scans/repo-scan-beta.json", "other", "local", None, false),
+        ("train.log", "log", "never", None, false),
+        ("training.tmp", "temp", "never", None, false),
+    ]
+}
+
+fn bucket_keys(sb: &Sandbox, bucket: &str) -> Vec<String> {
+    let doc = sb.run(&["--json", "ls", "--recursive", bucket]).ok().json();
+    let mut keys: Vec<String> = doc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_string())
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn sync_seed_layout_to_seaweedfs() {
+    let sb = s3_sandbox();
+    let bucket = unique("stowage-sync");
+    let config = std::fs::read_to_string(sb.path("config/config.toml")).unwrap();
+    sb.write_config(&format!(
+        "{config}\n[sync]\nprimary = \"seaweed\"\nbucket = \"{bucket}\"\n"
+    ));
+    let _guard = BucketGuard {
+        sb: &sb,
+        bucket: bucket.clone(),
+    };
+    sb.run(&["buckets", "create", &bucket]).ok();
+    let root = sb.work(".beast-mode");
+    let files = seed_layout(&root);
+
+    // The dry run's plan is the strategy's decision matrix, and it changes nothing.
+    let doc = sb
+        .run(&["--json", "--dry-run", "sync", ".beast-mode"])
+        .ok()
+        .json();
+    let plan: Vec<_> = doc["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["file"].as_str().unwrap().to_string(),
+                p["kind"].as_str().unwrap().to_string(),
+                p["destination"].as_str().unwrap().to_string(),
+                p["key"].as_str().map(str::to_string),
+                p["compress"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<_> = seed_plan()
+        .into_iter()
+        .map(|(f, k, d, key, c)| (f.to_string(), k.to_string(), d.to_string(), key, c))
+        .collect();
+    assert_eq!(plan, expected);
+    assert!(!sb.path("data/catalog.sqlite3").exists());
+    assert!(bucket_keys(&sb, &bucket).is_empty());
+    let text = sb.run(&["--dry-run", "sync", ".beast-mode"]).ok();
+    assert!(
+        text.stdout
+            .contains("dataset.json → dataset → primary → training-data/dataset.json.gz → gzip"),
+        "{text:?}"
+    );
+
+    // The real sync produces exactly that layout in the bucket.
+    let doc = sb.run(&["--json", "sync", ".beast-mode"]).ok().json();
+    let mut want: Vec<String> = expected.iter().filter_map(|p| p.3.clone()).collect();
+    want.sort();
+    assert_eq!(doc["uploaded"], want.len());
+    assert_eq!(bucket_keys(&sb, &bucket), want);
+    let model = doc["sync"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"] == "model-notable-quality-2026-01-05T21-01-16.json")
+        .unwrap()
+        .clone();
+    assert_eq!(model["version"], "2026-01-05T21-01-16");
+    assert_eq!(model["family"], "model-notable-quality");
+    assert!(model["uploads"][0]["size"].as_u64().unwrap() < 1_700_000);
+
+    // A second sync uploads nothing; nor does one after a file is rewritten unchanged.
+    let doc = sb.run(&["--json", "sync", ".beast-mode"]).ok().json();
+    assert_eq!(doc["uploaded"], 0, "{doc}");
+    std::fs::write(root.join("dataset.json"), json_file(2_000_000, 10)).unwrap();
+    let doc = sb.run(&["--json", "sync", ".beast-mode"]).ok().json();
+    assert_eq!(doc["uploaded"], 0, "{doc}");
+
+    // New content: a new version; the old one is kept under .versions/ and listed.
+    let original = std::fs::read(root.join("dataset.json")).unwrap();
+    assert_eq!(files[9].0, "dataset.json");
+    std::fs::write(root.join("dataset.json"), json_file(2_000_000, 99)).unwrap();
+    let doc = sb.run(&["--json", "sync", ".beast-mode"]).ok().json();
+    assert_eq!(doc["uploaded"], 1, "{doc}");
+    let keys = bucket_keys(&sb, &bucket);
+    assert_eq!(keys.len(), want.len() + 1, "{keys:?}");
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with("training-data/_versions/dataset.json/") && k.ends_with(".gz")),
+        "{keys:?}"
+    );
+    let doc = sb.run(&["--json", "versions", "dataset"]).ok().json();
+    let versions = doc["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2, "{doc}");
+    assert_eq!(versions[0]["version"], "2");
+    assert_eq!(versions[0]["latest"], true);
+    assert_eq!(versions[1]["version"], "1");
+    assert_eq!(versions[1]["original_size"], 2_000_000);
+    assert!(versions[1]["size"].as_u64().unwrap() < 2_000_000);
+    assert_eq!(versions[1]["encoding"], "gzip");
+    let text = sb.run(&["versions", "dataset"]).ok();
+    assert!(text.stdout.contains("dataset@2 (latest)"), "{text:?}");
+    assert!(text.stdout.contains("at seaweed:"), "{text:?}");
+    assert!(text.stdout.contains("accuracy="), "{text:?}");
+
+    // Restore the older version: byte-identical, never over a local file without --force.
+    sb.run(&["restore", "dataset@1", "old-dataset.json"]).ok();
+    assert_eq!(
+        std::fs::read(sb.work("old-dataset.json")).unwrap(),
+        original
+    );
+    let again = sb
+        .run(&["restore", "dataset@1", "old-dataset.json"])
+        .code(4);
+    assert!(again.stderr.contains("--force"), "{again:?}");
+    sb.run(&["restore", "--force", "dataset", "old-dataset.json"])
+        .ok();
+    assert_eq!(
+        std::fs::read(sb.work("old-dataset.json")).unwrap(),
+        json_file(2_000_000, 99)
+    );
+    sb.run(&["restore", "dataset@7"]).code(3);
+
+    // Label version 1, add a third; gc keeps the labelled and the latest, removes version 2.
+    sb.run(&["label", "dataset@1", "production"]).ok();
+    std::fs::write(root.join("dataset.json"), json_file(2_000_000, 123)).unwrap();
+    sb.run(&["sync", ".beast-mode"]).ok();
+    // Durations are whole seconds: let version 2 become older than one.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let dry = sb
+        .run(&[
+            "--json",
+            "--dry-run",
+            "gc",
+            "--keep-last",
+            "1",
+            "--older-than",
+            "1s",
+            "dataset",
+        ])
+        .ok()
+        .json();
+    assert_eq!(dry["removed"].as_array().unwrap().len(), 1, "{dry}");
+    assert_eq!(bucket_keys(&sb, &bucket).len(), want.len() + 2);
+    let doc = sb
+        .run(&[
+            "--json",
+            "gc",
+            "--keep-last",
+            "1",
+            "--older-than",
+            "1s",
+            "dataset",
+        ])
+        .ok()
+        .json();
+    let removed = doc["removed"].as_array().unwrap();
+    assert_eq!(removed.len(), 1, "{doc}");
+    assert_eq!(removed[0]["family"], "dataset");
+    assert_eq!(removed[0]["version"], "2");
+    let doc = sb.run(&["--json", "versions", "dataset"]).ok().json();
+    let tags: Vec<_> = doc["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(tags, ["3", "1"]);
+    assert_eq!(doc["versions"][1]["labels"][0], "production");
+    assert_eq!(bucket_keys(&sb, &bucket).len(), want.len() + 1);
+    sb.run(&[
+        "restore",
+        "--force",
+        "dataset@production",
+        "old-dataset.json",
+    ])
+    .ok();
+    assert_eq!(
+        std::fs::read(sb.work("old-dataset.json")).unwrap(),
+        original
+    );
+}
+
+#[test]
+fn sync_local_profile_versions_filters_and_refusals() {
+    let sb = Sandbox::new();
+    let root = sb.work("proj");
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    std::fs::write(root.join("model-a-v1.json"), json_file(200_000, 1)).unwrap();
+    std::fs::write(root.join("model-a-v2.json"), json_file(300_000, 2)).unwrap();
+    std::fs::write(root.join("sub/run.log"), b"log").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&root, root.join("sub/loop")).unwrap();
+    let doc = sb.run(&["--json", "sync", "proj"]).ok().json();
+    assert_eq!(doc["uploaded"], 2, "{doc}");
+    let store = sb.path("data/store/ml-artifacts/models");
+    assert!(store.join("model-a-v1.json.gz").is_file());
+
+    // Sort, filter, limit.
+    let doc = sb
+        .run(&["--json", "versions", "model-a", "--sort", "accuracy"])
+        .ok()
+        .json();
+    let acc: Vec<f64> = doc["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["metrics"]["accuracy"].as_f64().unwrap())
+        .collect();
+    assert_eq!(acc.len(), 2);
+    assert!(acc[0] >= acc[1], "{acc:?}");
+    let doc = sb
+        .run(&[
+            "--json",
+            "versions",
+            "model-a",
+            "--filter",
+            "accuracy>0.815",
+        ])
+        .ok()
+        .json();
+    assert_eq!(doc["versions"].as_array().unwrap().len(), 1, "{doc}");
+    assert_eq!(doc["versions"][0]["version"], "v2");
+    let doc = sb
+        .run(&["--json", "versions", "model-a", "--limit", "1"])
+        .ok()
+        .json();
+    assert_eq!(doc["versions"][0]["version"], "v2");
+    sb.run(&["versions", "model-a", "--filter", "accuracy~1"])
+        .code(2);
+    sb.run(&["versions", "model-a", "--sort", "size"]).code(2);
+    sb.run(&["versions", "no-such-family"]).code(3);
+    sb.run(&["label", "model-a", "production"]).code(2);
+
+    // An object Stowage did not write is never replaced.
+    std::fs::write(root.join("model-b-v1.json"), json_file(200_000, 3)).unwrap();
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::write(store.join("model-b-v1.json.gz"), b"someone else's").unwrap();
+    let run = sb.run(&["--json", "sync", "proj"]).code(4);
+    let doc = run.json();
+    assert_eq!(doc["sync"]["failed"], 1, "{doc}");
+    assert_eq!(
+        std::fs::read(store.join("model-b-v1.json.gz")).unwrap(),
+        b"someone else's"
+    );
+    assert!(run.stderr.contains("never replaces"), "{run:?}");
+}
+
+#[test]
+fn get_decompresses_gz_objects_unless_raw() {
+    let sb = Sandbox::new();
+    let json = format!("{{\"loss\":0.1,\"rows\":[{}0]}}", "0.125,".repeat(50_000));
+    let gz = std::process::Command::new("gzip")
+        .args(["-6", "-c"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        gz.stdin
+            .as_ref()
+            .unwrap()
+            .write_all(json.as_bytes())
+            .unwrap();
+    }
+    let packed = gz.wait_with_output().unwrap().stdout;
+    std::fs::write(sb.work("results.json.gz"), &packed).unwrap();
+    sb.run(&["put", "results.json.gz", "runs/"]).ok();
+
+    // The .gz key: decompressed, named without .gz.
+    let run = sb.run(&["get", "runs/results.json.gz", "out/"]).ok();
+    assert!(run.stdout.contains("decompressed from"), "{run:?}");
+    assert_eq!(
+        std::fs::read_to_string(sb.work("out/results.json")).unwrap(),
+        json
+    );
+    // The name without .gz finds the .gz object.
+    sb.run(&["get", "runs/results.json", "plain.json"]).ok();
+    assert_eq!(
+        std::fs::read_to_string(sb.work("plain.json")).unwrap(),
+        json
+    );
+    // --raw keeps the stored bytes and name.
+    sb.run(&["get", "--raw", "runs/results.json.gz", "raw/"])
+        .ok();
+    assert_eq!(
+        std::fs::read(sb.work("raw/results.json.gz")).unwrap(),
+        packed
+    );
+    let help = sb.run(&["get", "--help"]).ok();
+    assert!(help.stdout.contains("--raw"), "{help:?}");
+
+    // A damaged .gz: a clear error, no partial file, the existing local file untouched.
+    std::fs::write(sb.work("bad.json.gz"), &packed[..packed.len() / 2]).unwrap();
+    sb.run(&["put", "bad.json.gz", "runs/"]).ok();
+    std::fs::write(sb.work("bad.json"), b"precious").unwrap();
+    let run = sb.run(&["get", "--force", "runs/bad.json.gz", "bad.json"]);
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("stored object is damaged"), "{run:?}");
+    assert_eq!(std::fs::read(sb.work("bad.json")).unwrap(), b"precious");
+    sb.run(&["get", "runs/bad.json.gz", "fresh/"]);
+    assert!(!sb.work("fresh/bad.json").exists());
+    let parts = store_tree(&sb.work("fresh"));
+    assert!(parts.is_empty(), "{parts:?}");
+}

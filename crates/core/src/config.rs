@@ -14,6 +14,11 @@
 //! [profiles.team]
 //! kind = "supabase"
 //! url = "https://abcd.supabase.co"
+//!
+//! [sync]                    # optional: where `stowage sync` uploads
+//! primary = "lab"           # default: the selected profile
+//! secondary = "team"        # optional: primary+secondary rules also go here
+//! bucket = "ml-artifacts"   # the default
 //! ```
 
 use std::collections::BTreeMap;
@@ -45,6 +50,34 @@ pub struct Config {
     pub default_profile: Option<String>,
     /// All profiles by name.
     pub profiles: BTreeMap<String, Profile>,
+    /// The `[sync]` section.
+    pub sync: SyncConfig,
+    /// The `[prices]` section over the defaults, for cost estimates.
+    pub prices: crate::cost::PriceTable,
+}
+
+/// The bucket `stowage sync` uploads to when none is configured (from the storage strategy).
+pub const DEFAULT_SYNC_BUCKET: &str = "ml-artifacts";
+
+/// Where `stowage sync` uploads: the `[sync]` section.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct SyncConfig {
+    /// The primary store's profile; None uses the selected profile.
+    pub primary: Option<String>,
+    /// The secondary store's profile, for primary+secondary rules.
+    pub secondary: Option<String>,
+    /// The bucket on both stores.
+    pub bucket: String,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            primary: None,
+            secondary: None,
+            bucket: DEFAULT_SYNC_BUCKET.to_string(),
+        }
+    }
 }
 
 /// A named store and how to reach it, without secrets.
@@ -158,6 +191,16 @@ struct RawConfig {
     default_profile: Option<Spanned<String>>,
     #[serde(default)]
     profiles: BTreeMap<Spanned<String>, RawProfile>,
+    sync: Option<RawSync>,
+    prices: Option<RawPrices>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSync {
+    primary: Option<Spanned<String>>,
+    secondary: Option<Spanned<String>>,
+    bucket: Option<Spanned<String>>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -205,6 +248,8 @@ impl Config {
             file_exists: false,
             default_profile: None,
             profiles,
+            sync: SyncConfig::default(),
+            prices: crate::cost::PriceTable::default(),
         }
     }
 
@@ -277,6 +322,46 @@ impl Config {
                 ));
             }
             config.default_profile = Some(default.into_inner());
+        }
+        if let Some(prices) = raw.prices {
+            config.prices = prices.into_table(&at)?;
+        }
+        if let Some(sync) = raw.sync {
+            for p in [&sync.primary, &sync.secondary].into_iter().flatten() {
+                if !config.profiles.contains_key(p.get_ref()) {
+                    return Err(at(
+                        p.span().start,
+                        &format!(
+                            "[sync] names profile `{}`, which is not defined; known profiles: {}",
+                            p.get_ref(),
+                            config.names()
+                        ),
+                    ));
+                }
+            }
+            if let (Some(p), Some(s)) = (&sync.primary, &sync.secondary) {
+                if p.get_ref() == s.get_ref() {
+                    return Err(at(
+                        s.span().start,
+                        "[sync] secondary must differ from primary, or a second copy adds nothing",
+                    ));
+                }
+            }
+            if let Some(b) = &sync.bucket {
+                if stowage_store::key::validate_bucket("stowage", b.get_ref()).is_err() {
+                    return Err(at(
+                        b.span().start,
+                        "[sync] bucket must be 3-63 lowercase letters, digits, `-` and `.`",
+                    ));
+                }
+            }
+            config.sync = SyncConfig {
+                primary: sync.primary.map(Spanned::into_inner),
+                secondary: sync.secondary.map(Spanned::into_inner),
+                bucket: sync
+                    .bucket
+                    .map_or_else(|| DEFAULT_SYNC_BUCKET.to_string(), Spanned::into_inner),
+            };
         }
         Ok(config)
     }
@@ -413,6 +498,102 @@ impl RawProfile {
                 max_object_size: val(self.max_object_size),
             }),
         })
+    }
+}
+
+/// The `[prices]` section: USD, each field optional over the defaults of DESIGN.md.
+///
+/// ```toml
+/// [prices]
+/// s3_storage_gb_month = 0.0125   # S3 Standard-IA
+/// supabase_storage_included_gb = 8
+/// ```
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrices {
+    s3_storage_gb_month: Option<Spanned<f64>>,
+    s3_put_per_1000: Option<Spanned<f64>>,
+    s3_get_per_1000: Option<Spanned<f64>>,
+    s3_egress_gb: Option<Spanned<f64>>,
+    s3_egress_free_gb: Option<Spanned<f64>>,
+    supabase_storage_gb_month: Option<Spanned<f64>>,
+    supabase_storage_included_gb: Option<Spanned<f64>>,
+    supabase_egress_gb: Option<Spanned<f64>>,
+    supabase_egress_included_gb: Option<Spanned<f64>>,
+    postgres_jsonb_gb_month: Option<Spanned<f64>>,
+    local_storage_gb_month: Option<Spanned<f64>>,
+}
+
+impl RawPrices {
+    fn into_table(self, at: &dyn Fn(usize, &str) -> Error) -> Result<crate::cost::PriceTable> {
+        let mut t = crate::cost::PriceTable::default();
+        let fields = [
+            (
+                "s3_storage_gb_month",
+                self.s3_storage_gb_month,
+                &mut t.s3_storage_gb_month,
+            ),
+            (
+                "s3_put_per_1000",
+                self.s3_put_per_1000,
+                &mut t.s3_put_per_1000,
+            ),
+            (
+                "s3_get_per_1000",
+                self.s3_get_per_1000,
+                &mut t.s3_get_per_1000,
+            ),
+            ("s3_egress_gb", self.s3_egress_gb, &mut t.s3_egress_gb),
+            (
+                "s3_egress_free_gb",
+                self.s3_egress_free_gb,
+                &mut t.s3_egress_free_gb,
+            ),
+            (
+                "supabase_storage_gb_month",
+                self.supabase_storage_gb_month,
+                &mut t.supabase_storage_gb_month,
+            ),
+            (
+                "supabase_storage_included_gb",
+                self.supabase_storage_included_gb,
+                &mut t.supabase_storage_included_gb,
+            ),
+            (
+                "supabase_egress_gb",
+                self.supabase_egress_gb,
+                &mut t.supabase_egress_gb,
+            ),
+            (
+                "supabase_egress_included_gb",
+                self.supabase_egress_included_gb,
+                &mut t.supabase_egress_included_gb,
+            ),
+            (
+                "postgres_jsonb_gb_month",
+                self.postgres_jsonb_gb_month,
+                &mut t.postgres_jsonb_gb_month,
+            ),
+            (
+                "local_storage_gb_month",
+                self.local_storage_gb_month,
+                &mut t.local_storage_gb_month,
+            ),
+        ];
+        for (name, value, slot) in fields {
+            if let Some(v) = value {
+                let x = *v.get_ref();
+                // A negative or infinite price would make every estimate nonsense.
+                if !x.is_finite() || x < 0.0 {
+                    return Err(at(
+                        v.span().start,
+                        &format!("`{name}` must be a price in USD, 0 or more"),
+                    ));
+                }
+                *slot = x;
+            }
+        }
+        Ok(t)
     }
 }
 
@@ -557,6 +738,39 @@ root = "scratch"
     }
 
     #[test]
+    fn sync_section_defaults_names_profiles_and_refuses_unknown_keys() {
+        let c = parse("[profiles.lab]\nkind = \"local\"\n").unwrap();
+        assert_eq!(c.sync, SyncConfig::default());
+        assert_eq!(c.sync.bucket, "ml-artifacts");
+        let c = parse(
+            "[profiles.lab]\nkind = \"local\"\n[sync]\nprimary = \"lab\"\nsecondary = \"local\"\nbucket = \"team-ml\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.sync.primary.as_deref(), Some("lab"));
+        assert_eq!(c.sync.secondary.as_deref(), Some("local"));
+        assert_eq!(c.sync.bucket, "team-ml");
+        let err = parse("[sync]\nprimary = \"nope\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(":2:11: [sync] names profile `nope`"), "{err}");
+        let err = parse("[sync]\nbucket = \"x\"\nprimry = \"local\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `primry`"), "{err}");
+        let err = parse("[sync]\naccess_key = \"hunter2\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("looks like a secret") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let err = parse("[sync]\nbucket = \"Bad_Bucket\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[sync] bucket"), "{err}");
+    }
+
+    #[test]
     fn unknown_keys_are_refused_with_their_position() {
         let err = parse("[profiles.lab]\nkind = \"s3\"\nendpiont = \"http://x\"\n")
             .unwrap_err()
@@ -579,6 +793,33 @@ root = "scratch"
         let err = parse("default_profile = \"x\"\n").unwrap_err().to_string();
         assert!(
             err.contains(":1:19: default_profile `x` is not defined"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn prices_override_defaults_and_refuse_unknown_or_negative_fields() {
+        let c = parse("[prices]\ns3_storage_gb_month = 0.0125\nsupabase_storage_included_gb = 8\n")
+            .unwrap();
+        assert_eq!(c.prices.s3_storage_gb_month, 0.0125);
+        assert_eq!(c.prices.supabase_storage_included_gb, 8.0);
+        assert_eq!(c.prices.s3_egress_gb, 0.09);
+        assert_eq!(
+            parse("").unwrap().prices,
+            crate::cost::PriceTable::default()
+        );
+        let err = parse("[prices]\ns3_storage_gb_month = 0.02\ns3_storrage = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("/cfg/config.toml:3:1: unknown field `s3_storrage`"),
+            "{err}"
+        );
+        let err = parse("[prices]\ns3_egress_gb = -1.0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(":2:16: `s3_egress_gb` must be a price in USD"),
             "{err}"
         );
     }

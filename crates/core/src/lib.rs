@@ -1,13 +1,21 @@
 //! Stowage core: the product's logic with no user interface. The CLI and the desktop app both
 //! call these functions; nothing here prints.
 
+pub mod catalog;
+pub mod compress;
 pub mod config;
+pub mod cost;
 pub mod credentials;
 pub mod error;
 pub mod location;
+pub mod metadata;
 pub mod open;
 pub mod paths;
+pub mod policy;
+pub mod sync;
+pub mod testdata;
 pub mod transfer;
+pub mod version;
 
 use std::sync::Arc;
 

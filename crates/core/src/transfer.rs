@@ -423,9 +423,13 @@ pub struct GetOutcome {
     pub key: String,
     /// The local file written.
     pub file: PathBuf,
-    /// Bytes written (the object's size in a dry run).
+    /// Bytes written (the object's size in a dry run); decompressed bytes for a `.gz` object.
     pub size: u64,
-    /// SHA-256 of what was written (None in a dry run).
+    /// Bytes stored: `size` unless the object was decompressed on the way.
+    pub stored_size: u64,
+    /// Whether a gzipped object was decompressed (see [`GetFilesOptions::raw`]).
+    pub decompressed: bool,
+    /// SHA-256 of the stored bytes, checked against the store's (None in a dry run).
     pub sha256: Option<String>,
     /// Whether the stored SHA-256 was known and matched.
     pub verified: bool,
@@ -444,6 +448,9 @@ pub struct GetFilesOptions {
     pub dry_run: bool,
     /// Files in flight at once.
     pub concurrency: usize,
+    /// Keep gzipped objects as stored. Without it a key ending in `.gz` (not `.tar.gz`) is
+    /// decompressed, and a missing KEY falls back to KEY.gz, decompressed.
+    pub raw: bool,
 }
 
 impl Default for GetFilesOptions {
@@ -452,19 +459,40 @@ impl Default for GetFilesOptions {
             force: false,
             dry_run: false,
             concurrency: DEFAULT_CONCURRENCY,
+            raw: false,
         }
     }
 }
 
 /// Plan a download of `src` to `dest`: one object to a file (a folder, or a path ending in
 /// `/`, keeps the key's file name; no `dest` means the current folder), or with `recursive`
-/// every object under the folder `src` into the folder `dest`, laid out by key.
+/// every object under the folder `src` into the folder `dest`, laid out by key. Names taken
+/// from `.gz` keys drop the `.gz`, as their content is decompressed (see [`plan_get_with`]).
 pub async fn plan_get(
     store: &dyn Store,
     src: &Location,
     dest: Option<&Path>,
     recursive: bool,
 ) -> Result<Vec<GetItem>> {
+    plan_get_with(store, src, dest, recursive, false).await
+}
+
+/// [`plan_get`]; with `raw`, names taken from `.gz` keys keep the `.gz`.
+pub async fn plan_get_with(
+    store: &dyn Store,
+    src: &Location,
+    dest: Option<&Path>,
+    recursive: bool,
+    raw: bool,
+) -> Result<Vec<GetItem>> {
+    // A decompressed object's local name is its name before compression.
+    let local_name = |name: &str| -> String {
+        if !raw && crate::compress::is_transparent(name) {
+            crate::compress::original_key(name).to_string()
+        } else {
+            name.to_string()
+        }
+    };
     let dest_dir = |d: Option<&Path>| d.map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     if !recursive {
         let path = src.object().map_err(|e| match e {
@@ -475,7 +503,7 @@ pub async fn plan_get(
             Some(d) if !d.is_dir() && !d.as_os_str().to_string_lossy().ends_with('/') => {
                 d.to_path_buf()
             }
-            _ => dest_dir(dest).join(path.key.file_name()),
+            _ => dest_dir(dest).join(local_name(path.key.file_name())),
         };
         return Ok(vec![GetItem {
             bucket: path.bucket,
@@ -492,7 +520,7 @@ pub async fn plan_get(
         .map(|e| {
             let key = Key::parse(&e.name)?;
             // Keys never hold `..` or empty segments, so this stays inside `base`.
-            let file = base.join(folder.relative(&key));
+            let file = base.join(local_name(folder.relative(&key)));
             Ok(GetItem {
                 bucket: folder.bucket.clone(),
                 key,
@@ -564,20 +592,53 @@ async fn get_one(
             "pass --force to replace it, or choose another destination",
         ));
     }
+    // The object may be stored gzipped under KEY.gz (see `GetFilesOptions::raw`).
+    let gz_fallback = |path: &ObjectPath| -> Option<ObjectPath> {
+        if options.raw || crate::compress::is_transparent(path.key.as_str()) {
+            return None;
+        }
+        let key = Key::parse(&crate::compress::stored_key(path.key.as_str())).ok()?;
+        Some(ObjectPath {
+            bucket: path.bucket.clone(),
+            key,
+        })
+    };
     if options.dry_run {
-        let meta = store.head(&path).await?;
+        let (path, meta) = match store.head(&path).await {
+            Err(e) if e.kind == ErrorKind::NotFound => match gz_fallback(&path) {
+                Some(gz) => match store.head(&gz).await {
+                    Ok(meta) => (gz, meta),
+                    Err(_) => return Err(e.into()),
+                },
+                None => return Err(e.into()),
+            },
+            r => (path, r?),
+        };
+        let decompressed = !options.raw && crate::compress::is_transparent(path.key.as_str());
         return Ok(GetOutcome {
             bucket: path.bucket,
             key: path.key.to_string(),
             file: target.clone(),
             size: meta.size,
+            stored_size: meta.size,
+            decompressed,
             sha256: None,
             verified: false,
             replaced: existed,
             dry_run: true,
         });
     }
-    let mut got = store.get(&path, None).await?;
+    let (path, mut got) = match store.get(&path, None).await {
+        Err(e) if e.kind == ErrorKind::NotFound => match gz_fallback(&path) {
+            Some(gz) => match store.get(&gz, None).await {
+                Ok(got) => (gz, got),
+                Err(_) => return Err(e.into()),
+            },
+            None => return Err(e.into()),
+        },
+        r => (path, r?),
+    };
+    let decompress = !options.raw && crate::compress::is_transparent(path.key.as_str());
     report(
         progress,
         index,
@@ -618,28 +679,60 @@ async fn get_one(
         file.sync_all()?;
         Ok((written, hasher))
     });
-    while let Some(chunk) = got.body.try_next().await? {
+    // A gzipped object is hashed as stored (that is what the store's SHA-256 covers) and
+    // counted for progress on the way into the decoder; the writer sees decompressed bytes.
+    let stored = std::sync::Arc::new(std::sync::Mutex::new((Sha256::new(), 0u64)));
+    let mut body = if decompress {
+        let (tally, progress) = (stored.clone(), progress.clone());
+        let body = std::mem::replace(&mut got.body, stream::empty().boxed());
+        let counted = body
+            .map_ok(move |chunk| {
+                let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
+                t.0.update(&chunk);
+                t.1 += chunk.len() as u64;
+                report(
+                    &progress,
+                    index,
+                    ItemEvent::Moved {
+                        bytes: chunk.len() as u64,
+                    },
+                );
+                chunk
+            })
+            .boxed();
+        crate::compress::gunzip_stream(counted, &path.to_string())
+    } else {
+        std::mem::replace(&mut got.body, stream::empty().boxed())
+    };
+    while let Some(chunk) = body.try_next().await? {
         let n = chunk.len() as u64;
         if tx.send(chunk).is_err() {
             break; // the writer failed; its error is reported below
         }
-        report(progress, index, ItemEvent::Moved { bytes: n });
+        if !decompress {
+            report(progress, index, ItemEvent::Moved { bytes: n });
+        }
     }
     drop(tx);
     let (written, hasher) = writer
         .await
         .map_err(|e| io_local(target, "writing", std::io::Error::other(e)))?
         .map_err(|e| io_local(target, "writing", e))?;
-    let sha256 = hex::encode(hasher.finalize());
+    let (received, sha256) = if decompress {
+        let t = stored.lock().unwrap_or_else(|e| e.into_inner());
+        (t.1, hex::encode(t.0.clone().finalize()))
+    } else {
+        (written, hex::encode(hasher.finalize()))
+    };
     let integrity = |message: String| -> Error {
         stowage_store::Error::new(ErrorKind::Integrity, store.provider(), message)
             .at(&path.bucket, Some(path.key.as_str()))
             .hint("nothing was written; run the command again")
             .into()
     };
-    if written != got.meta.size {
+    if received != got.meta.size {
         return Err(integrity(format!(
-            "received {written} bytes, expected {}",
+            "received {received} bytes, expected {}",
             got.meta.size
         )));
     }
@@ -676,6 +769,8 @@ async fn get_one(
         key: path.key.to_string(),
         file: target.clone(),
         size: written,
+        stored_size: received,
+        decompressed: decompress,
         sha256: Some(sha256),
         verified,
         replaced: existed,

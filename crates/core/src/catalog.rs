@@ -1,0 +1,1591 @@
+//! The catalog (M4): one SQLite file per user data folder (`<data dir>/catalog.sqlite3`) that
+//! records artifacts, their versions and metrics, where each version is stored, transfers,
+//! labels, registered project folders, sync file state and an audit log.
+//!
+//! Nothing in these rows is a secret: profiles are recorded by name, never by credential.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
+use serde::Serialize;
+use stowage_store::ErrorKind;
+use time::OffsetDateTime;
+
+use crate::cost::{Direction, StoredObject, TransferRecord};
+use crate::error::{Error, Result};
+use crate::paths::Paths;
+
+/// The catalog's file name inside the data folder.
+pub const FILE_NAME: &str = "catalog.sqlite3";
+
+/// Schema migrations, applied in order; `PRAGMA user_version` counts how many ran. Never edit
+/// one that has shipped: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    CREATE TABLE artifacts (
+        id          INTEGER PRIMARY KEY,
+        org         TEXT NOT NULL DEFAULT '',
+        family      TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        framework   TEXT,
+        folder      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        UNIQUE (family, org)
+    );
+    CREATE TABLE versions (
+        id              INTEGER PRIMARY KEY,
+        artifact_id     INTEGER NOT NULL REFERENCES artifacts(id) ON DELETE CASCADE,
+        version         TEXT NOT NULL,
+        sort_key        TEXT NOT NULL,
+        sha256          TEXT NOT NULL,
+        size            INTEGER NOT NULL,
+        original_size   INTEGER NOT NULL,
+        encoding        TEXT,
+        mtime_ns        INTEGER,
+        source_path     TEXT,
+        created_at      INTEGER NOT NULL,
+        accuracy        REAL,
+        loss            REAL,
+        epochs          INTEGER,
+        model_type      TEXT,
+        dataset_count   INTEGER,
+        training_split  TEXT,
+        other_metrics   TEXT,
+        UNIQUE (artifact_id, version)
+    );
+    CREATE INDEX versions_by_artifact_sort ON versions(artifact_id, sort_key);
+    CREATE INDEX versions_by_artifact_sha ON versions(artifact_id, sha256);
+    CREATE INDEX versions_by_accuracy ON versions(accuracy) WHERE accuracy IS NOT NULL;
+    CREATE INDEX versions_by_loss ON versions(loss) WHERE loss IS NOT NULL;
+    CREATE INDEX versions_by_created ON versions(created_at);
+    CREATE TABLE locations (
+        id          INTEGER PRIMARY KEY,
+        version_id  INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
+        profile     TEXT NOT NULL,
+        provider    TEXT NOT NULL,
+        bucket      TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        etag        TEXT,
+        sha256      TEXT,
+        stored_at   INTEGER NOT NULL,
+        last_read   INTEGER,
+        UNIQUE (profile, bucket, key)
+    );
+    CREATE INDEX locations_by_version ON locations(version_id);
+    CREATE TABLE transfers (
+        id          INTEGER PRIMARY KEY,
+        profile     TEXT NOT NULL,
+        provider    TEXT NOT NULL,
+        bucket      TEXT NOT NULL,
+        direction   TEXT NOT NULL CHECK (direction IN ('upload', 'download')),
+        bytes       INTEGER NOT NULL,
+        requests    INTEGER NOT NULL,
+        at          INTEGER NOT NULL
+    );
+    CREATE INDEX transfers_by_at ON transfers(at);
+    CREATE TABLE audit_events (
+        id       INTEGER PRIMARY KEY,
+        at       INTEGER NOT NULL,
+        action   TEXT NOT NULL
+                 CHECK (action IN ('put', 'get', 'url', 'delete', 'restore', 'label', 'gc')),
+        profile  TEXT,
+        bucket   TEXT,
+        key      TEXT,
+        detail   TEXT
+    );
+    CREATE INDEX audit_by_at ON audit_events(at);
+    CREATE TABLE labels (
+        id           INTEGER PRIMARY KEY,
+        artifact_id  INTEGER NOT NULL REFERENCES artifacts(id) ON DELETE CASCADE,
+        name         TEXT NOT NULL,
+        version_id   INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
+        set_at       INTEGER NOT NULL,
+        UNIQUE (artifact_id, name)
+    );
+    CREATE INDEX labels_by_version ON labels(version_id);
+    CREATE TABLE folders (
+        path      TEXT PRIMARY KEY,
+        org       TEXT,
+        added_at  INTEGER NOT NULL
+    );
+    CREATE TABLE file_state (
+        path       TEXT PRIMARY KEY,
+        size       INTEGER NOT NULL,
+        mtime_ns   INTEGER NOT NULL,
+        sha256     TEXT NOT NULL,
+        synced_at  INTEGER NOT NULL
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// The embedded catalog.
+#[derive(Debug)]
+pub struct Catalog {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// Nanoseconds since the epoch, as stored.
+fn to_ns(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp_nanos() as i64
+}
+
+fn from_ns(ns: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(ns as i128).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// The current time, as stored.
+pub fn now_ns() -> i64 {
+    to_ns(OffsetDateTime::now_utc())
+}
+
+fn db_error(path: &Path, e: rusqlite::Error) -> Error {
+    let busy = matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    );
+    let (kind, hint) = if busy {
+        (
+            ErrorKind::Unavailable,
+            "another Stowage process is writing the catalog; try again in a moment",
+        )
+    } else {
+        (
+            ErrorKind::Other,
+            "check that the data folder is writable; the catalog can be rebuilt by syncing again",
+        )
+    };
+    Error::Store {
+        source: Box::new(stowage_store::Error::new(kind, "catalog", e.to_string()).hint(hint)),
+        file: Some(path.to_path_buf()),
+    }
+}
+
+/// An artifact: one family of versions (`model-notable-quality`, `dataset`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Artifact {
+    /// Its row id.
+    pub id: i64,
+    /// Organization prefix, if any.
+    pub org: Option<String>,
+    /// The family name.
+    pub family: String,
+    /// The policy kind (`dataset`, `model`, …).
+    pub kind: String,
+    /// The framework, from the extension.
+    pub framework: Option<String>,
+    /// The storage folder (`models/`).
+    pub folder: String,
+}
+
+/// Metrics recorded with a version (from training-result JSON).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct VersionMetrics {
+    /// Accuracy.
+    pub accuracy: Option<f64>,
+    /// Loss.
+    pub loss: Option<f64>,
+    /// Epochs trained.
+    pub epochs: Option<i64>,
+    /// Model type.
+    pub model_type: Option<String>,
+    /// Number of examples in the dataset.
+    pub dataset_count: Option<i64>,
+    /// The training split, as written.
+    pub training_split: Option<String>,
+    /// Other top-level numeric metrics.
+    pub other: BTreeMap<String, f64>,
+}
+
+impl VersionMetrics {
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        *self == VersionMetrics::default()
+    }
+}
+
+/// A version to record.
+#[derive(Clone, Debug)]
+pub struct NewVersion {
+    /// The artifact.
+    pub artifact_id: i64,
+    /// Version tag as shown.
+    pub version: String,
+    /// SHA-256 of the original content.
+    pub sha256: String,
+    /// Stored size (after compression).
+    pub size: u64,
+    /// Original size.
+    pub original_size: u64,
+    /// `gzip` when stored compressed.
+    pub encoding: Option<String>,
+    /// The source file's mtime.
+    pub mtime_ns: Option<i64>,
+    /// The source file.
+    pub source_path: Option<String>,
+    /// When recorded.
+    pub created_at: OffsetDateTime,
+    /// Metrics.
+    pub metrics: VersionMetrics,
+}
+
+/// Where a version is stored, to record.
+#[derive(Clone, Debug)]
+pub struct NewLocation {
+    /// The profile's name.
+    pub profile: String,
+    /// `local`, `s3` or `supabase`.
+    pub provider: String,
+    /// The bucket.
+    pub bucket: String,
+    /// The key.
+    pub key: String,
+    /// Bytes stored.
+    pub size: u64,
+    /// The provider's ETag.
+    pub etag: Option<String>,
+    /// SHA-256 of the stored bytes.
+    pub sha256: Option<String>,
+    /// When stored.
+    pub stored_at: OffsetDateTime,
+}
+
+/// A recorded location.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StoredLocation {
+    /// Its row id.
+    pub id: i64,
+    /// The version it holds.
+    pub version_id: i64,
+    /// The profile's name.
+    pub profile: String,
+    /// The provider.
+    pub provider: String,
+    /// The bucket.
+    pub bucket: String,
+    /// The key.
+    pub key: String,
+    /// Bytes stored.
+    pub size: u64,
+    /// The provider's ETag.
+    pub etag: Option<String>,
+    /// SHA-256 of the stored bytes.
+    pub sha256: Option<String>,
+    /// When stored.
+    #[serde(with = "time::serde::rfc3339")]
+    pub stored_at: OffsetDateTime,
+}
+
+/// A version as listed by [`Catalog::versions`].
+#[derive(Clone, Debug, Serialize)]
+pub struct VersionInfo {
+    /// Its row id.
+    pub id: i64,
+    /// The artifact's row id.
+    pub artifact_id: i64,
+    /// The artifact's organization.
+    pub org: Option<String>,
+    /// The family.
+    pub family: String,
+    /// The kind.
+    pub kind: String,
+    /// The framework.
+    pub framework: Option<String>,
+    /// The version tag.
+    pub version: String,
+    /// SHA-256 of the original content.
+    pub sha256: String,
+    /// Stored size.
+    pub size: u64,
+    /// Original size.
+    pub original_size: u64,
+    /// `gzip` when stored compressed.
+    pub encoding: Option<String>,
+    /// The source file.
+    pub source_path: Option<String>,
+    /// When recorded.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Whether this is the family's newest version.
+    pub latest: bool,
+    /// Labels pointing at it.
+    pub labels: Vec<String>,
+    /// Where it is stored (empty: local only).
+    pub locations: Vec<StoredLocation>,
+    /// Its metrics.
+    pub metrics: VersionMetrics,
+}
+
+/// How to order [`Catalog::versions`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum VersionSort {
+    /// Newest version first (by version tag).
+    #[default]
+    Version,
+    /// Most recently recorded first.
+    Created,
+    /// Highest accuracy first.
+    Accuracy,
+    /// Lowest loss first.
+    Loss,
+}
+
+impl std::str::FromStr for VersionSort {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "version" => VersionSort::Version,
+            "created" => VersionSort::Created,
+            "accuracy" => VersionSort::Accuracy,
+            "loss" => VersionSort::Loss,
+            _ => {
+                return Err(Error::Usage(format!(
+                    "cannot sort by `{s}`; use accuracy, loss, created or version"
+                )))
+            }
+        })
+    }
+}
+
+/// A comparison on a metric, like `accuracy>0.9`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Filter {
+    column: &'static str,
+    op: &'static str,
+    value: FilterValue,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum FilterValue {
+    Number(f64),
+    Text(String),
+}
+
+impl Filter {
+    /// Parse `FIELD OP VALUE` with OP one of `> >= < <= = !=`; fields: accuracy, loss, epochs,
+    /// dataset_count, size, original_size, model_type, training_split.
+    pub fn parse(raw: &str) -> Result<Filter> {
+        let bad = |why: &str| {
+            Error::Usage(format!(
+                "`{raw}` is not a filter ({why}); write FIELD OP VALUE like `accuracy>0.9` with \
+                 OP one of > >= < <= = != and FIELD one of accuracy, loss, epochs, \
+                 dataset_count, size, original_size, model_type, training_split"
+            ))
+        };
+        let pos = raw
+            .find(['<', '>', '=', '!'])
+            .ok_or_else(|| bad("no comparison"))?;
+        let (field, rest) = raw.split_at(pos);
+        let (op, value) = ["<=", ">=", "!=", "<", ">", "="]
+            .iter()
+            .find_map(|op| rest.strip_prefix(op).map(|v| (*op, v)))
+            .ok_or_else(|| bad("unknown comparison"))?;
+        let (column, numeric) = match field.trim() {
+            "accuracy" => ("v.accuracy", true),
+            "loss" => ("v.loss", true),
+            "epochs" => ("v.epochs", true),
+            "dataset_count" => ("v.dataset_count", true),
+            "size" => ("v.size", true),
+            "original_size" => ("v.original_size", true),
+            "model_type" => ("v.model_type", false),
+            "training_split" => ("v.training_split", false),
+            _ => return Err(bad("unknown field")),
+        };
+        let value = value.trim();
+        let value = if numeric {
+            FilterValue::Number(value.parse().map_err(|_| bad("not a number"))?)
+        } else {
+            FilterValue::Text(value.to_string())
+        };
+        if !numeric && !matches!(op, "=" | "!=") {
+            return Err(bad("text fields compare with = or !="));
+        }
+        Ok(Filter { column, op, value })
+    }
+}
+
+/// What [`Catalog::versions`] returns.
+#[derive(Clone, Debug, Default)]
+pub struct VersionQuery {
+    /// Only this family (every family when None).
+    pub family: Option<String>,
+    /// Only this organization.
+    pub org: Option<String>,
+    /// Metric conditions, all of which must hold.
+    pub filters: Vec<Filter>,
+    /// The order.
+    pub sort: VersionSort,
+    /// At most this many.
+    pub limit: Option<u64>,
+}
+
+/// What sync remembers about a local file, to skip it unread when unchanged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileState {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time in nanoseconds.
+    pub mtime_ns: i64,
+    /// SHA-256 of the content.
+    pub sha256: String,
+}
+
+/// One audit event to record.
+#[derive(Clone, Debug, Default)]
+pub struct AuditEvent<'a> {
+    /// `put`, `get`, `url`, `delete`, `restore`, `label` or `gc`.
+    pub action: &'a str,
+    /// The profile used.
+    pub profile: Option<&'a str>,
+    /// The bucket.
+    pub bucket: Option<&'a str>,
+    /// The key.
+    pub key: Option<&'a str>,
+    /// Free text (never a secret).
+    pub detail: Option<String>,
+}
+
+/// A zero-padded natural sort key: runs of digits compare by value, so `v10` follows `v9` and
+/// `2026-01-06T03-27-22` follows `2026-01-05T21-01-16`.
+pub fn sort_key(tag: &str) -> String {
+    let mut out = String::with_capacity(tag.len() + 16);
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if !digits.is_empty() {
+            let trimmed = digits.trim_start_matches('0');
+            let trimmed = if trimmed.is_empty() { "0" } else { trimmed };
+            // Length first keeps arbitrarily long numbers ordered by value.
+            out.push_str(&format!("{:03}{trimmed}", trimmed.len()));
+            digits.clear();
+        }
+    };
+    for c in tag.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
+}
+
+impl Catalog {
+    /// Open (creating and migrating) the catalog in the data folder.
+    pub fn open(paths: &Paths) -> Result<Catalog> {
+        std::fs::create_dir_all(&paths.data_dir).map_err(|e| {
+            crate::error::local_error(
+                ErrorKind::Other,
+                &paths.data_dir,
+                format!("creating the data folder: {e}"),
+                "check the folder's permissions or set STOWAGE_DATA_DIR",
+            )
+        })?;
+        Catalog::open_at(&paths.data_dir.join(FILE_NAME))
+    }
+
+    /// The catalog's path in the data folder.
+    pub fn path_in(paths: &Paths) -> PathBuf {
+        paths.data_dir.join(FILE_NAME)
+    }
+
+    /// Open (creating and migrating) the catalog at `path`.
+    pub fn open_at(path: &Path) -> Result<Catalog> {
+        let conn = Connection::open(path).map_err(|e| db_error(path, e))?;
+        let mut catalog = Catalog {
+            conn,
+            path: path.to_path_buf(),
+        };
+        catalog.configure(true)?;
+        catalog.migrate()?;
+        Ok(catalog)
+    }
+
+    /// For dry runs: the existing catalog opened read-only, or an empty one in memory; either
+    /// way nothing on disk changes.
+    pub fn open_read_only(paths: &Paths) -> Result<Catalog> {
+        let path = Catalog::path_in(paths);
+        if !path.exists() {
+            return Catalog::in_memory();
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| db_error(&path, e))?;
+        let catalog = Catalog { conn, path };
+        catalog.configure(false)?;
+        let version = catalog.schema_version()?;
+        if version != SCHEMA_VERSION {
+            return Err(Error::Config(format!(
+                "the catalog {} has schema version {version}, this Stowage uses \
+                 {SCHEMA_VERSION}; run the command once without --dry-run to upgrade it",
+                catalog.path.display()
+            )));
+        }
+        Ok(catalog)
+    }
+
+    /// An empty catalog in memory (tests, dry runs on a fresh machine).
+    pub fn in_memory() -> Result<Catalog> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|e| db_error(&path, e))?;
+        let mut catalog = Catalog { conn, path };
+        catalog.configure(true)?;
+        catalog.migrate()?;
+        Ok(catalog)
+    }
+
+    fn configure(&self, writable: bool) -> Result<()> {
+        let err = |e| db_error(&self.path, e);
+        // Several CLI runs (and the app) may share the file: wait for a lock, don't fail.
+        self.conn
+            .busy_timeout(Duration::from_secs(10))
+            .map_err(err)?;
+        self.conn
+            .pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
+        if writable {
+            let _mode: String = self
+                .conn
+                .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+                .map_err(err)?;
+            self.conn
+                .pragma_update(None, "synchronous", "NORMAL")
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// The schema version recorded in the file.
+    pub fn schema_version(&self) -> Result<u32> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| db_error(&self.path, e))
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        let err = |e| db_error(&path, e);
+        let current = self.schema_version()?;
+        if current > SCHEMA_VERSION {
+            return Err(Error::Config(format!(
+                "the catalog {} was written by a newer Stowage (schema {current}, this one \
+                 knows {SCHEMA_VERSION}); upgrade Stowage",
+                self.path.display()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            // Each migration and its version bump commit together, or not at all.
+            let tx = self.conn.transaction().map_err(err)?;
+            tx.execute_batch(sql).map_err(err)?;
+            tx.pragma_update(None, "user_version", (i + 1) as u32)
+                .map_err(err)?;
+            tx.commit().map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// The catalog file's path (`:memory:` for an in-memory one).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        move |e| db_error(&self.path, e)
+    }
+
+    /// Run `f` in one transaction: everything it records commits together, or nothing does.
+    /// Inside another batch, `f` simply joins it.
+    pub fn batch<T>(&self, f: impl FnOnce(&Catalog) -> Result<T>) -> Result<T> {
+        if !self.conn.is_autocommit() {
+            return f(self);
+        }
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(self.err())?;
+        match f(self) {
+            Ok(v) => {
+                self.conn.execute_batch("COMMIT").map_err(self.err())?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// The artifact `family` of `org`, created with these details when new.
+    pub fn upsert_artifact(
+        &self,
+        org: Option<&str>,
+        family: &str,
+        kind: &str,
+        framework: Option<&str>,
+        folder: &str,
+    ) -> Result<i64> {
+        let org = org.unwrap_or("");
+        self.conn
+            .prepare_cached(
+                "INSERT INTO artifacts (org, family, kind, framework, folder, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (family, org) DO UPDATE SET kind = excluded.kind,
+                   framework = COALESCE(excluded.framework, framework), folder = excluded.folder",
+            )
+            .and_then(|mut s| s.execute(params![org, family, kind, framework, folder, now_ns()]))
+            .map_err(self.err())?;
+        self.conn
+            .prepare_cached("SELECT id FROM artifacts WHERE family = ?1 AND org = ?2")
+            .and_then(|mut s| s.query_row(params![family, org], |r| r.get(0)))
+            .map_err(self.err())
+    }
+
+    /// The artifact `family` of `org`.
+    pub fn artifact(&self, org: Option<&str>, family: &str) -> Result<Option<Artifact>> {
+        self.conn
+            .prepare_cached(
+                "SELECT id, org, family, kind, framework, folder FROM artifacts
+                 WHERE family = ?1 AND org = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![family, org.unwrap_or("")], artifact_row)
+                    .optional()
+            })
+            .map_err(self.err())
+    }
+
+    /// Every artifact named `family`, whatever its organization.
+    pub fn artifacts_named(&self, family: &str) -> Result<Vec<Artifact>> {
+        let mut s = self
+            .conn
+            .prepare_cached(
+                "SELECT id, org, family, kind, framework, folder FROM artifacts
+                 WHERE family = ?1 ORDER BY org",
+            )
+            .map_err(self.err())?;
+        let rows = s
+            .query_map([family], artifact_row)
+            .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
+    /// Record a version, sorted by its tag read naturally ([`sort_key`]); returns its id.
+    pub fn insert_version(&self, v: &NewVersion) -> Result<i64> {
+        self.insert_version_sorted(v, None)
+    }
+
+    /// Record a version with an explicit sort key (None: [`sort_key`] of the tag).
+    pub fn insert_version_sorted(&self, v: &NewVersion, sort: Option<&str>) -> Result<i64> {
+        let m = &v.metrics;
+        let other = if m.other.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&m.other).expect("numbers serialise"))
+        };
+        self.conn
+            .prepare_cached(
+                "INSERT INTO versions (artifact_id, version, sort_key, sha256, size,
+                   original_size, encoding, mtime_ns, source_path, created_at, accuracy, loss,
+                   epochs, model_type, dataset_count, training_split, other_metrics)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                   ?17)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    v.artifact_id,
+                    v.version,
+                    sort.map_or_else(|| sort_key(&v.version), str::to_string),
+                    v.sha256,
+                    v.size as i64,
+                    v.original_size as i64,
+                    v.encoding,
+                    v.mtime_ns,
+                    v.source_path,
+                    to_ns(v.created_at),
+                    m.accuracy,
+                    m.loss,
+                    m.epochs,
+                    m.model_type,
+                    m.dataset_count,
+                    m.training_split,
+                    other,
+                ])
+            })
+            .map_err(self.err())?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The version of `artifact` with this content, if recorded.
+    pub fn version_with_sha(&self, artifact: i64, sha256: &str) -> Result<Option<(i64, String)>> {
+        self.conn
+            .prepare_cached(
+                "SELECT id, version FROM versions WHERE artifact_id = ?1 AND sha256 = ?2
+                 ORDER BY sort_key DESC LIMIT 1",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![artifact, sha256], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(self.err())
+    }
+
+    /// The newest version of `artifact` (id, tag, SHA-256); with `base`, only among the tag
+    /// `base` and its content successors `base+N`.
+    pub fn latest_version_of(
+        &self,
+        artifact: i64,
+        base: Option<&str>,
+    ) -> Result<Option<(i64, String, String)>> {
+        let row = |r: &Row<'_>| Ok((r.get(0)?, r.get(1)?, r.get(2)?));
+        match base {
+            None => self
+                .conn
+                .prepare_cached(
+                    "SELECT id, version, sha256 FROM versions WHERE artifact_id = ?1
+                     ORDER BY sort_key DESC LIMIT 1",
+                )
+                .and_then(|mut s| s.query_row([artifact], row).optional()),
+            // substr, not LIKE: tags hold `_`, which LIKE reads as a wildcard.
+            Some(b) => self
+                .conn
+                .prepare_cached(
+                    "SELECT id, version, sha256 FROM versions WHERE artifact_id = ?1
+                       AND (version = ?2 OR substr(version, 1, length(?2) + 1) = ?2 || '+')
+                     ORDER BY sort_key DESC LIMIT 1",
+                )
+                .and_then(|mut s| s.query_row(params![artifact, b], row).optional()),
+        }
+        .map_err(self.err())
+    }
+
+    /// The SHA-256 of a version's original content.
+    pub fn version_sha(&self, version_id: i64) -> Result<String> {
+        self.conn
+            .prepare_cached("SELECT sha256 FROM versions WHERE id = ?1")
+            .and_then(|mut s| s.query_row([version_id], |r| r.get(0)))
+            .map_err(self.err())
+    }
+
+    /// Whether `artifact` has a version tagged `tag`.
+    pub fn has_version(&self, artifact: i64, tag: &str) -> Result<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM versions WHERE artifact_id = ?1 AND version = ?2")
+            .and_then(|mut s| s.exists(params![artifact, tag]))
+            .map_err(self.err())
+    }
+
+    /// How many versions `artifact` has.
+    pub fn version_count(&self, artifact: i64) -> Result<u64> {
+        self.conn
+            .prepare_cached("SELECT COUNT(*) FROM versions WHERE artifact_id = ?1")
+            .and_then(|mut s| s.query_row([artifact], |r| r.get::<_, i64>(0)))
+            .map(|n| n as u64)
+            .map_err(self.err())
+    }
+
+    /// Record where a version is stored (replacing what was recorded at that key).
+    pub fn add_location(&self, version_id: i64, l: &NewLocation) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO locations (version_id, profile, provider, bucket, key, size, etag,
+                   sha256, stored_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (profile, bucket, key) DO UPDATE SET version_id = excluded.version_id,
+                   provider = excluded.provider, size = excluded.size, etag = excluded.etag,
+                   sha256 = excluded.sha256, stored_at = excluded.stored_at, last_read = NULL",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    version_id,
+                    l.profile,
+                    l.provider,
+                    l.bucket,
+                    l.key,
+                    l.size as i64,
+                    l.etag,
+                    l.sha256,
+                    to_ns(l.stored_at),
+                ])
+            })
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// The location recorded at `profile`/`bucket`/`key`, if any: the catalog's claim that
+    /// Stowage wrote that object.
+    pub fn location_at(
+        &self,
+        profile: &str,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<StoredLocation>> {
+        self.conn
+            .prepare_cached(
+                "SELECT id, version_id, profile, provider, bucket, key, size, etag, sha256,
+                   stored_at FROM locations WHERE profile = ?1 AND bucket = ?2 AND key = ?3",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![profile, bucket, key], location_row)
+                    .optional()
+            })
+            .map_err(self.err())
+    }
+
+    /// Every location of a version.
+    pub fn locations_of(&self, version_id: i64) -> Result<Vec<StoredLocation>> {
+        let mut s = self
+            .conn
+            .prepare_cached(
+                "SELECT id, version_id, profile, provider, bucket, key, size, etag, sha256,
+                   stored_at FROM locations WHERE version_id = ?1 ORDER BY id",
+            )
+            .map_err(self.err())?;
+        let rows = s
+            .query_map([version_id], location_row)
+            .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
+    /// Point a location at a new key (after the object was moved there).
+    pub fn move_location(&self, location_id: i64, key: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE locations SET key = ?2 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![location_id, key]))
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Forget a location (its object was deleted).
+    pub fn remove_location(&self, location_id: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM locations WHERE id = ?1")
+            .and_then(|mut s| s.execute([location_id]))
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Note that a location was read now.
+    pub fn touch_location(&self, location_id: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE locations SET last_read = ?2 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![location_id, now_ns()]))
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Forget a version (and, by cascade, its locations and labels).
+    pub fn remove_version(&self, version_id: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM versions WHERE id = ?1")
+            .and_then(|mut s| s.execute([version_id]))
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Record a transfer's bytes and requests (the cost dashboard's input).
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_transfer(
+        &self,
+        profile: &str,
+        provider: &str,
+        bucket: &str,
+        direction: Direction,
+        bytes: u64,
+        requests: u64,
+    ) -> Result<()> {
+        let direction = match direction {
+            Direction::Upload => "upload",
+            Direction::Download => "download",
+        };
+        self.conn
+            .prepare_cached(
+                "INSERT INTO transfers (profile, provider, bucket, direction, bytes, requests, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    profile,
+                    provider,
+                    bucket,
+                    direction,
+                    bytes as i64,
+                    requests as i64,
+                    now_ns()
+                ])
+            })
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Append an audit event.
+    pub fn audit(&self, e: &AuditEvent<'_>) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO audit_events (at, action, profile, bucket, key, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    now_ns(),
+                    e.action,
+                    e.profile,
+                    e.bucket,
+                    e.key,
+                    e.detail
+                ])
+            })
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// The audit log, oldest first: (time, action, profile, bucket, key, detail).
+    #[allow(clippy::type_complexity)]
+    pub fn audit_log(
+        &self,
+    ) -> Result<
+        Vec<(
+            OffsetDateTime,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        )>,
+    > {
+        let mut s = self
+            .conn
+            .prepare_cached(
+                "SELECT at, action, profile, bucket, key, detail FROM audit_events ORDER BY id",
+            )
+            .map_err(self.err())?;
+        let rows = s
+            .query_map([], |r| {
+                Ok((
+                    from_ns(r.get(0)?),
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
+            .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
+    /// Point label `name` of the version's family at this version (moving it if set).
+    pub fn set_label(&self, version_id: i64, name: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO labels (artifact_id, name, version_id, set_at)
+                 SELECT artifact_id, ?2, id, ?3 FROM versions WHERE id = ?1
+                 ON CONFLICT (artifact_id, name) DO UPDATE SET version_id = excluded.version_id,
+                   set_at = excluded.set_at",
+            )
+            .and_then(|mut s| s.execute(params![version_id, name, now_ns()]))
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// The version a label of `artifact` points at.
+    pub fn labelled(&self, artifact: i64, name: &str) -> Result<Option<i64>> {
+        self.conn
+            .prepare_cached("SELECT version_id FROM labels WHERE artifact_id = ?1 AND name = ?2")
+            .and_then(|mut s| {
+                s.query_row(params![artifact, name], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(self.err())
+    }
+
+    /// Register a project folder that sync works on.
+    pub fn register_folder(&self, path: &Path, org: Option<&str>) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO folders (path, org, added_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (path) DO UPDATE SET org = excluded.org",
+            )
+            .and_then(|mut s| s.execute(params![path.to_string_lossy(), org, now_ns()]))
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Registered project folders and their organizations.
+    pub fn folders(&self) -> Result<Vec<(PathBuf, Option<String>)>> {
+        let mut s = self
+            .conn
+            .prepare_cached("SELECT path, org FROM folders ORDER BY path")
+            .map_err(self.err())?;
+        let rows = s
+            .query_map([], |r| {
+                Ok((PathBuf::from(r.get::<_, String>(0)?), r.get(1)?))
+            })
+            .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
+    /// Every file state whose path starts with `prefix`, by path.
+    pub fn file_states(&self, prefix: &str) -> Result<HashMap<String, FileState>> {
+        let mut s = self
+            .conn
+            .prepare_cached(
+                "SELECT path, size, mtime_ns, sha256 FROM file_state
+                 WHERE substr(path, 1, length(?1)) = ?1",
+            )
+            .map_err(self.err())?;
+        let rows = s
+            .query_map([prefix], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    FileState {
+                        size: r.get::<_, i64>(1)? as u64,
+                        mtime_ns: r.get(2)?,
+                        sha256: r.get(3)?,
+                    },
+                ))
+            })
+            .and_then(|r| r.collect::<rusqlite::Result<HashMap<_, _>>>())
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
+    /// The file state recorded for `path`.
+    pub fn file_state(&self, path: &str) -> Result<Option<FileState>> {
+        self.conn
+            .prepare_cached("SELECT size, mtime_ns, sha256 FROM file_state WHERE path = ?1")
+            .and_then(|mut s| {
+                s.query_row([path], |r| {
+                    Ok(FileState {
+                        size: r.get::<_, i64>(0)? as u64,
+                        mtime_ns: r.get(1)?,
+                        sha256: r.get(2)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(self.err())
+    }
+
+    /// Remember a local file as synced in this state.
+    pub fn set_file_state(&self, path: &str, state: &FileState) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO file_state (path, size, mtime_ns, sha256, synced_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (path) DO UPDATE SET size = excluded.size,
+                   mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256,
+                   synced_at = excluded.synced_at",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    path,
+                    state.size as i64,
+                    state.mtime_ns,
+                    state.sha256,
+                    now_ns()
+                ])
+            })
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Versions matching `q`, with labels, locations and metrics.
+    pub fn versions(&self, q: &VersionQuery) -> Result<Vec<VersionInfo>> {
+        let mut sql = String::from(
+            "SELECT v.id, v.artifact_id, a.org, a.family, a.kind, a.framework, v.version,
+               v.sha256, v.size, v.original_size, v.encoding, v.source_path, v.created_at,
+               v.accuracy, v.loss, v.epochs, v.model_type, v.dataset_count, v.training_split,
+               v.other_metrics,
+               v.sort_key = (SELECT MAX(sort_key) FROM versions l WHERE l.artifact_id = v.artifact_id)
+             FROM versions v JOIN artifacts a ON a.id = v.artifact_id WHERE 1=1",
+        );
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(f) = &q.family {
+            args.push(f.clone().into());
+            sql.push_str(&format!(" AND a.family = ?{}", args.len()));
+        }
+        if let Some(o) = &q.org {
+            args.push(o.clone().into());
+            sql.push_str(&format!(" AND a.org = ?{}", args.len()));
+        }
+        for f in &q.filters {
+            args.push(match &f.value {
+                FilterValue::Number(n) => (*n).into(),
+                FilterValue::Text(t) => t.clone().into(),
+            });
+            // Column and operator come from fixed lists in Filter::parse, never from input.
+            sql.push_str(&format!(" AND {} {} ?{}", f.column, f.op, args.len()));
+        }
+        sql.push_str(match q.sort {
+            VersionSort::Version => " ORDER BY a.family, a.org, v.sort_key DESC",
+            VersionSort::Created => " ORDER BY v.created_at DESC, v.id DESC",
+            VersionSort::Accuracy => {
+                " ORDER BY v.accuracy IS NULL, v.accuracy DESC, v.created_at DESC"
+            }
+            VersionSort::Loss => " ORDER BY v.loss IS NULL, v.loss ASC, v.created_at DESC",
+        });
+        if let Some(limit) = q.limit {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        let mut s = self.conn.prepare_cached(&sql).map_err(self.err())?;
+        let mut rows = s
+            .query_map(rusqlite::params_from_iter(args), |r| {
+                let other: Option<String> = r.get(19)?;
+                Ok(VersionInfo {
+                    id: r.get(0)?,
+                    artifact_id: r.get(1)?,
+                    org: r
+                        .get::<_, String>(2)
+                        .map(|o| (!o.is_empty()).then_some(o))?,
+                    family: r.get(3)?,
+                    kind: r.get(4)?,
+                    framework: r.get(5)?,
+                    version: r.get(6)?,
+                    sha256: r.get(7)?,
+                    size: r.get::<_, i64>(8)? as u64,
+                    original_size: r.get::<_, i64>(9)? as u64,
+                    encoding: r.get(10)?,
+                    source_path: r.get(11)?,
+                    created_at: from_ns(r.get(12)?),
+                    metrics: VersionMetrics {
+                        accuracy: r.get(13)?,
+                        loss: r.get(14)?,
+                        epochs: r.get(15)?,
+                        model_type: r.get(16)?,
+                        dataset_count: r.get(17)?,
+                        training_split: r.get(18)?,
+                        other: other
+                            .and_then(|o| serde_json::from_str(&o).ok())
+                            .unwrap_or_default(),
+                    },
+                    latest: r.get(20)?,
+                    labels: Vec::new(),
+                    locations: Vec::new(),
+                })
+            })
+            .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(self.err())?;
+        let mut labels = self
+            .conn
+            .prepare_cached("SELECT name FROM labels WHERE version_id = ?1 ORDER BY name")
+            .map_err(self.err())?;
+        for v in &mut rows {
+            v.labels = labels
+                .query_map([v.id], |r| r.get(0))
+                .and_then(|r| r.collect::<rusqlite::Result<Vec<String>>>())
+                .map_err(self.err())?;
+            v.locations = self.locations_of(v.id)?;
+        }
+        Ok(rows)
+    }
+
+    /// One version of `family` (of `org`): by tag, by label, or the latest when `which` is
+    /// None. Errors name what exists.
+    pub fn resolve(
+        &self,
+        org: Option<&str>,
+        family: &str,
+        which: Option<&str>,
+    ) -> Result<VersionInfo> {
+        let candidates: Vec<Artifact> = match org {
+            Some(o) => self.artifact(Some(o), family)?.into_iter().collect(),
+            None => self.artifacts_named(family)?,
+        };
+        let artifact = match candidates.as_slice() {
+            [] => {
+                return Err(not_found(format!(
+                    "no artifact `{family}` in the catalog; `stowage versions` lists what sync \
+                     recorded"
+                )))
+            }
+            [a] => a.clone(),
+            many => {
+                return Err(Error::Usage(format!(
+                    "`{family}` exists in several organizations ({}); pass --org",
+                    many.iter()
+                        .map(|a| a.org.clone().unwrap_or_else(|| "(none)".into()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
+            }
+        };
+        let all = self.versions(&VersionQuery {
+            family: Some(family.to_string()),
+            org: Some(artifact.org.clone().unwrap_or_default()),
+            ..Default::default()
+        })?;
+        let found = match which {
+            None => all.iter().find(|v| v.latest),
+            Some(w) => all
+                .iter()
+                .find(|v| v.version == w)
+                .or_else(|| all.iter().find(|v| v.labels.iter().any(|l| l == w))),
+        };
+        found.cloned().ok_or_else(|| {
+            not_found(format!(
+                "`{family}` has no version or label `{}`; versions: {}",
+                which.unwrap_or("latest"),
+                all.iter()
+                    .map(|v| v.version.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+    }
+
+    /// The inputs of the cost report: every stored object and every recorded transfer.
+    pub fn cost_inputs(&self) -> Result<(Vec<StoredObject>, Vec<TransferRecord>)> {
+        let mut s = self
+            .conn
+            .prepare_cached(
+                "SELECT l.provider, l.bucket, a.org, a.folder, a.kind, a.family, v.version, l.key,
+                   l.size, v.original_size, l.stored_at, l.last_read
+                 FROM locations l JOIN versions v ON v.id = l.version_id
+                 JOIN artifacts a ON a.id = v.artifact_id ORDER BY l.id",
+            )
+            .map_err(self.err())?;
+        let objects = s
+            .query_map([], |r| {
+                Ok(StoredObject {
+                    provider: r.get(0)?,
+                    bucket: r.get(1)?,
+                    org: r
+                        .get::<_, String>(2)
+                        .map(|o| (!o.is_empty()).then_some(o))?,
+                    folder: r.get(3)?,
+                    kind: r.get(4)?,
+                    family: r.get(5)?,
+                    version: r.get(6)?,
+                    key: r.get(7)?,
+                    stored_bytes: r.get::<_, i64>(8)? as u64,
+                    original_bytes: r.get::<_, i64>(9)? as u64,
+                    stored_at: from_ns(r.get(10)?),
+                    last_read: r.get::<_, Option<i64>>(11)?.map(from_ns),
+                })
+            })
+            .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(self.err())?;
+        let mut s = self
+            .conn
+            .prepare_cached(
+                "SELECT provider, bucket, direction, bytes, requests, at FROM transfers ORDER BY id",
+            )
+            .map_err(self.err())?;
+        let transfers = s
+            .query_map([], |r| {
+                Ok(TransferRecord {
+                    provider: r.get(0)?,
+                    bucket: r.get(1)?,
+                    direction: if r.get::<_, String>(2)? == "download" {
+                        Direction::Download
+                    } else {
+                        Direction::Upload
+                    },
+                    bytes: r.get::<_, i64>(3)? as u64,
+                    requests: r.get::<_, i64>(4)? as u64,
+                    at: from_ns(r.get(5)?),
+                })
+            })
+            .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(self.err())?;
+        Ok((objects, transfers))
+    }
+}
+
+fn not_found(message: String) -> Error {
+    Error::Store {
+        source: Box::new(
+            stowage_store::Error::new(ErrorKind::NotFound, "catalog", message)
+                .hint("run `stowage versions` to see what is recorded"),
+        ),
+        file: None,
+    }
+}
+
+fn artifact_row(r: &Row<'_>) -> rusqlite::Result<Artifact> {
+    let org: String = r.get(1)?;
+    Ok(Artifact {
+        id: r.get(0)?,
+        org: (!org.is_empty()).then_some(org),
+        family: r.get(2)?,
+        kind: r.get(3)?,
+        framework: r.get(4)?,
+        folder: r.get(5)?,
+    })
+}
+
+fn location_row(r: &Row<'_>) -> rusqlite::Result<StoredLocation> {
+    Ok(StoredLocation {
+        id: r.get(0)?,
+        version_id: r.get(1)?,
+        profile: r.get(2)?,
+        provider: r.get(3)?,
+        bucket: r.get(4)?,
+        key: r.get(5)?,
+        size: r.get::<_, i64>(6)? as u64,
+        etag: r.get(7)?,
+        sha256: r.get(8)?,
+        stored_at: from_ns(r.get(9)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(artifact_id: i64, tag: &str, sha: &str, accuracy: Option<f64>) -> NewVersion {
+        NewVersion {
+            artifact_id,
+            version: tag.into(),
+            sha256: sha.into(),
+            size: 10,
+            original_size: 40,
+            encoding: Some("gzip".into()),
+            mtime_ns: Some(1),
+            source_path: Some("/p/x.json".into()),
+            created_at: OffsetDateTime::now_utc(),
+            metrics: VersionMetrics {
+                accuracy,
+                other: [("f1".to_string(), 0.5)].into(),
+                ..Default::default()
+            },
+        }
+    }
+
+    fn location(key: &str) -> NewLocation {
+        NewLocation {
+            profile: "lab".into(),
+            provider: "s3".into(),
+            bucket: "ml-artifacts".into(),
+            key: key.into(),
+            size: 10,
+            etag: Some("\"e\"".into()),
+            sha256: Some("ab".into()),
+            stored_at: OffsetDateTime::now_utc(),
+        }
+    }
+
+    #[test]
+    fn catalog_migrates_from_empty_and_reopens_idempotently() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        {
+            let c = Catalog::open_at(&path).unwrap();
+            assert_eq!(c.schema_version().unwrap(), SCHEMA_VERSION);
+            let a = c
+                .upsert_artifact(None, "dataset", "dataset", None, "training-data/")
+                .unwrap();
+            c.insert_version(&version(a, "1", "aa", None)).unwrap();
+            let mode: String = c
+                .conn
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(mode, "wal");
+        }
+        // Re-opening runs no migration again and keeps the rows.
+        let c = Catalog::open_at(&path).unwrap();
+        assert_eq!(c.schema_version().unwrap(), SCHEMA_VERSION);
+        let a = c.artifact(None, "dataset").unwrap().unwrap();
+        assert_eq!(c.version_count(a.id).unwrap(), 1);
+        let fk: i64 = c
+            .conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1);
+        // A catalog from a newer Stowage is refused, not damaged.
+        c.conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(c);
+        let err = Catalog::open_at(&path).unwrap_err().to_string();
+        assert!(err.contains("newer Stowage"), "{err}");
+    }
+
+    #[test]
+    fn catalog_read_only_open_never_creates_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            config_dir: dir.path().join("c"),
+            data_dir: dir.path().join("d"),
+            cache_dir: dir.path().join("k"),
+        };
+        let c = Catalog::open_read_only(&paths).unwrap();
+        assert!(c.versions(&VersionQuery::default()).unwrap().is_empty());
+        assert!(!paths.data_dir.exists());
+        Catalog::open(&paths).unwrap();
+        let ro = Catalog::open_read_only(&paths).unwrap();
+        assert!(ro.upsert_artifact(None, "x", "x", None, "x/").is_err());
+    }
+
+    #[test]
+    fn catalog_versions_labels_filters_and_cost_inputs() {
+        let c = Catalog::in_memory().unwrap();
+        let a = c
+            .upsert_artifact(
+                Some("acme"),
+                "model-notable-quality",
+                "model",
+                None,
+                "models/",
+            )
+            .unwrap();
+        // Upsert returns the same artifact.
+        assert_eq!(
+            c.upsert_artifact(
+                Some("acme"),
+                "model-notable-quality",
+                "model",
+                None,
+                "models/"
+            )
+            .unwrap(),
+            a
+        );
+        let v1 = c
+            .insert_version(&version(a, "2026-01-05T21-01-16", "s1", Some(0.8)))
+            .unwrap();
+        let v2 = c
+            .insert_version(&version(a, "2026-01-06T03-27-22", "s2", Some(0.95)))
+            .unwrap();
+        let v3 = c
+            .insert_version(&version(a, "2026-01-06T01-48-25", "s3", None))
+            .unwrap();
+        c.add_location(v1, &location("models/a")).unwrap();
+        c.add_location(v2, &location("models/b")).unwrap();
+        c.set_label(v1, "production").unwrap();
+        let q = VersionQuery {
+            family: Some("model-notable-quality".into()),
+            ..Default::default()
+        };
+        let all = c.versions(&q).unwrap();
+        let tags: Vec<_> = all.iter().map(|v| v.version.as_str()).collect();
+        assert_eq!(
+            tags,
+            [
+                "2026-01-06T03-27-22",
+                "2026-01-06T01-48-25",
+                "2026-01-05T21-01-16"
+            ]
+        );
+        assert!(all[0].latest && !all[1].latest);
+        assert_eq!(all[2].labels, ["production"]);
+        assert_eq!(all[0].locations[0].key, "models/b");
+        assert_eq!(all[0].metrics.other["f1"], 0.5);
+        assert_eq!(all[0].org.as_deref(), Some("acme"));
+
+        // Moving a label moves it.
+        c.set_label(v3, "production").unwrap();
+        assert_eq!(c.labelled(a, "production").unwrap(), Some(v3));
+        let r = c
+            .resolve(None, "model-notable-quality", Some("production"))
+            .unwrap();
+        assert_eq!(r.id, v3);
+        assert_eq!(
+            c.resolve(None, "model-notable-quality", None).unwrap().id,
+            v2
+        );
+        assert!(c.resolve(None, "nope", None).is_err());
+        let err = c
+            .resolve(None, "model-notable-quality", Some("v9"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("2026-01-05T21-01-16"), "{err}");
+
+        let filtered = c
+            .versions(&VersionQuery {
+                filters: vec![Filter::parse("accuracy>0.9").unwrap()],
+                sort: VersionSort::Accuracy,
+                ..q.clone()
+            })
+            .unwrap();
+        assert_eq!(filtered.len(), 1);
+        assert_eq!(filtered[0].id, v2);
+        let by_acc = c
+            .versions(&VersionQuery {
+                sort: VersionSort::Accuracy,
+                limit: Some(2),
+                ..q.clone()
+            })
+            .unwrap();
+        assert_eq!(
+            by_acc.iter().map(|v| v.id).collect::<Vec<_>>(),
+            vec![v2, v1]
+        );
+        assert!(Filter::parse("accuracy~1").is_err());
+        assert!(Filter::parse("drop table>1").is_err());
+        assert!(Filter::parse("model_type>x").is_err());
+        assert!(Filter::parse("model_type=xgboost").is_ok());
+
+        c.record_transfer("lab", "s3", "ml-artifacts", Direction::Upload, 10, 1)
+            .unwrap();
+        let (objects, transfers) = c.cost_inputs().unwrap();
+        assert_eq!(objects.len(), 2);
+        assert_eq!(objects[0].org.as_deref(), Some("acme"));
+        assert_eq!(objects[0].original_bytes, 40);
+        assert_eq!(objects[0].stored_bytes, 10);
+        assert_eq!(transfers.len(), 1);
+        assert_eq!(transfers[0].direction, Direction::Upload);
+
+        // Removing a version cascades to its locations and labels.
+        c.remove_version(v3).unwrap();
+        assert_eq!(c.labelled(a, "production").unwrap(), None);
+        c.remove_version(v1).unwrap();
+        assert_eq!(c.cost_inputs().unwrap().0.len(), 1);
+    }
+
+    #[test]
+    fn catalog_file_state_batch_and_audit() {
+        let c = Catalog::in_memory().unwrap();
+        let s = FileState {
+            size: 3,
+            mtime_ns: 5,
+            sha256: "x".into(),
+        };
+        c.batch(|c| {
+            c.set_file_state("/a/b", &s)?;
+            c.set_file_state("/c/d", &s)?;
+            c.audit(&AuditEvent {
+                action: "put",
+                key: Some("k"),
+                ..Default::default()
+            })
+        })
+        .unwrap();
+        assert_eq!(c.file_states("/a/").unwrap().len(), 1);
+        assert_eq!(c.file_states("").unwrap().len(), 2);
+        let failed: Result<()> = c.batch(|c| {
+            c.set_file_state("/e", &s)?;
+            Err(Error::Usage("stop".into()))
+        });
+        assert!(failed.is_err());
+        assert_eq!(c.file_states("").unwrap().len(), 2);
+        assert_eq!(c.audit_log().unwrap()[0].1, "put");
+        // An unknown action is refused by the schema.
+        assert!(c
+            .audit(&AuditEvent {
+                action: "steal",
+                ..Default::default()
+            })
+            .is_err());
+        c.register_folder(Path::new("/proj"), Some("acme")).unwrap();
+        assert_eq!(c.folders().unwrap()[0].1.as_deref(), Some("acme"));
+    }
+
+    #[test]
+    fn catalog_sort_key_is_natural() {
+        let mut tags = vec!["v10", "v9", "v2.1", "v2.10", "1", "2", "10"];
+        tags.sort_by_key(|t| sort_key(t));
+        assert_eq!(tags, ["1", "2", "10", "v2.1", "v2.10", "v9", "v10"]);
+    }
+}

@@ -1,0 +1,1456 @@
+//! One-shot sync of a project folder by policy (M3–M6), written once over [`Store`]: walk,
+//! classify, skip what is unchanged, version, compress, upload to the primary (and secondary),
+//! record in the catalog. Also restoring a recorded version and garbage-collecting old ones.
+//!
+//! Keys. A name-versioned file (`model-x-2026-01-06T03-27-22.json`) has a key of its own, so
+//! its versions never collide. An unversioned name (`dataset.json`) keeps the latest content
+//! at its policy key (`training-data/dataset.json.gz`); when the content changes, the object
+//! holding the older version is first copied to `training-data/_versions/dataset.json/<sha12>.gz`
+//! and the catalog moves that version's location there, so every version stays restorable and
+//! the plain key always holds the newest. An object at a key the catalog does not know is never
+//! overwritten.
+
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use stowage_store::{
+    BucketOptions, ErrorKind, Key, ObjectPath, PutOptions, PutSource, Store, TransferEvent,
+};
+use time::OffsetDateTime;
+
+use crate::catalog::{
+    self, AuditEvent, Catalog, FileState, NewLocation, NewVersion, VersionInfo, VersionMetrics,
+};
+use crate::compress;
+use crate::cost::Direction;
+use crate::error::{local_error, Error, Result};
+use crate::policy::{Destination, Policy};
+use crate::transfer::{ItemEvent, ProgressFn};
+use crate::version::{self, VersionTag};
+
+/// Files uploaded at once.
+pub const CONCURRENCY: usize = crate::transfer::DEFAULT_CONCURRENCY;
+
+/// A store that sync writes to, with the profile it was opened from.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The profile's name (recorded in the catalog; never a credential).
+    pub profile: String,
+    /// Its open store.
+    pub store: Arc<dyn Store>,
+    /// Create the bucket when missing (local folder stores only).
+    pub create_bucket: bool,
+}
+
+/// Where sync uploads.
+#[derive(Clone, Debug)]
+pub struct Targets {
+    /// The primary store.
+    pub primary: Target,
+    /// The secondary store, for primary+secondary rules.
+    pub secondary: Option<Target>,
+    /// The bucket on both.
+    pub bucket: String,
+}
+
+/// What sync does with one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Upload it (or, for a file the catalog already holds, only record it).
+    Upload,
+    /// Record it in the catalog; it stays in the folder.
+    Local,
+    /// Leave it alone: it must never leave the machine.
+    Never,
+    /// Skip it: size and modification time match what was synced.
+    Unchanged,
+    /// Refuse it (the reason is in `error`).
+    Refused,
+}
+
+/// One file of a sync plan.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlannedFile {
+    /// Path relative to the synced folder, `/`-separated.
+    pub file: String,
+    /// The absolute path.
+    #[serde(skip)]
+    pub path: PathBuf,
+    /// The policy kind.
+    pub kind: String,
+    /// The rule that matched.
+    pub rule: String,
+    /// Where it goes.
+    pub destination: Destination,
+    /// The key it is stored under (with `.gz` when compressed).
+    pub key: Option<String>,
+    /// Whether it is gzipped on the way up.
+    pub compress: bool,
+    /// Why (or why not) compressed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compress_reason: Option<String>,
+    /// Size in bytes.
+    pub size: u64,
+    /// What sync does with it.
+    pub action: Action,
+    /// Why it is refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip)]
+    mtime_ns: i64,
+}
+
+/// A walked and classified folder.
+#[derive(Clone, Debug, Serialize)]
+pub struct SyncPlan {
+    /// The folder, canonical.
+    pub dir: PathBuf,
+    /// The organization prefix.
+    pub org: Option<String>,
+    /// Every regular file below it, by path.
+    pub files: Vec<PlannedFile>,
+}
+
+/// Walk `dir` (not following symbolic links to folders), classify each file by `policy` and
+/// mark files whose size and mtime match the catalog's file state as unchanged, reading no
+/// file beyond the first bytes of the ones that may be compressed.
+pub fn plan(dir: &Path, policy: &Policy, catalog: &Catalog, org: Option<&str>) -> Result<SyncPlan> {
+    let dir = std::fs::canonicalize(dir).map_err(|e| io_local(dir, "reading the folder", e))?;
+    if !dir.is_dir() {
+        return Err(local_error(
+            ErrorKind::Other,
+            &dir,
+            "is not a folder",
+            "pass the project folder to sync, e.g. `.beast-mode`",
+        ));
+    }
+    let org = org.map(str::to_string).or_else(|| policy.org.clone());
+    let mut found = Vec::new();
+    walk(&dir, "", &mut found)?;
+    let states = catalog.file_states(&format!("{}/", dir.display()))?;
+    let mut files = Vec::with_capacity(found.len());
+    for (path, rel, meta) in found {
+        let size = meta.len();
+        let mtime_ns = mtime_ns(&meta);
+        let d = policy.classify(&rel, size, org.as_deref());
+        let mut f = PlannedFile {
+            file: rel,
+            path,
+            kind: d.kind.as_str().to_string(),
+            rule: d.rule,
+            destination: d.destination,
+            key: d.key,
+            compress: false,
+            compress_reason: None,
+            size,
+            action: match d.destination {
+                Destination::Never => Action::Never,
+                Destination::Local => Action::Local,
+                _ => Action::Upload,
+            },
+            error: d.key_error,
+            mtime_ns,
+        };
+        if f.error.is_some() {
+            f.action = Action::Refused;
+        }
+        let unchanged = states
+            .get(&f.path.to_string_lossy().into_owned())
+            .is_some_and(|s| s.size == size && s.mtime_ns == mtime_ns);
+        if f.action == Action::Upload {
+            if d.compress {
+                let head = compress::sniff(&f.path).map_err(|e| io_local(&f.path, "reading", e))?;
+                let c = compress::decide(&f.path, &head, size, policy.compress_min_size);
+                f.compress = c.compress;
+                f.compress_reason = Some(c.reason);
+            }
+            if f.compress {
+                f.key = f.key.as_deref().map(compress::stored_key);
+            }
+        }
+        if unchanged && matches!(f.action, Action::Upload | Action::Local) {
+            f.action = Action::Unchanged;
+        }
+        files.push(f);
+    }
+    Ok(SyncPlan { dir, org, files })
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    meta.mtime() * 1_000_000_000 + meta.mtime_nsec()
+}
+
+fn walk(dir: &Path, rel: &str, out: &mut Vec<(PathBuf, String, std::fs::Metadata)>) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| io_local(dir, "listing", e))?
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| io_local(dir, "listing", e))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            return Err(local_error(
+                ErrorKind::InvalidKey,
+                &path,
+                "the file name is not valid UTF-8 and cannot become an object key",
+                "rename the file",
+            ));
+        };
+        let child = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
+        let ft = entry
+            .file_type()
+            .map_err(|e| io_local(&path, "reading", e))?;
+        // Symbolic links to folders are not followed: a link loop cannot make sync run forever.
+        if ft.is_dir() {
+            walk(&path, &child, out)?;
+        } else if ft.is_file() || (ft.is_symlink() && path.is_file()) {
+            let meta = std::fs::metadata(&path).map_err(|e| io_local(&path, "reading", e))?;
+            out.push((path, child, meta));
+        }
+    }
+    Ok(())
+}
+
+fn io_local(path: &Path, what: &str, e: std::io::Error) -> Error {
+    let kind = match e.kind() {
+        std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+        std::io::ErrorKind::AlreadyExists => ErrorKind::AlreadyExists,
+        _ => ErrorKind::Other,
+    };
+    local_error(
+        kind,
+        path,
+        format!("{what}: {e}"),
+        "check the file and try again",
+    )
+}
+
+/// One upload sync made.
+#[derive(Clone, Debug, Serialize)]
+pub struct Upload {
+    /// The profile.
+    pub profile: String,
+    /// The bucket.
+    pub bucket: String,
+    /// The key.
+    pub key: String,
+    /// Bytes stored.
+    pub size: u64,
+    /// SHA-256 of the stored bytes.
+    pub sha256: String,
+    /// The provider's ETag.
+    pub etag: Option<String>,
+    /// Where the older version at this key was kept, if one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archived_previous_to: Option<String>,
+}
+
+/// What sync did with one file.
+#[derive(Clone, Debug, Serialize)]
+pub struct FileOutcome {
+    /// The plan for it.
+    #[serde(flatten)]
+    pub planned: PlannedFile,
+    /// `uploaded`, `recorded` (catalog only), `unchanged`, `local`, `never` or `failed`.
+    pub result: &'static str,
+    /// The artifact family.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    /// The version recorded (or found).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Uploads made.
+    pub uploads: Vec<Upload>,
+    /// Problems that did not fail the file (a secondary that failed, metrics not read).
+    pub warnings: Vec<String>,
+}
+
+/// The result of a sync run.
+#[derive(Debug, Serialize)]
+pub struct SyncReport {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Per file.
+    pub files: Vec<FileOutcome>,
+    /// Objects uploaded.
+    pub uploaded: usize,
+    /// Bytes uploaded.
+    pub bytes_uploaded: u64,
+    /// Files skipped as unchanged (or already stored).
+    pub unchanged: usize,
+    /// New versions recorded.
+    pub new_versions: usize,
+    /// Files that failed.
+    pub failed: usize,
+    /// Why they failed (each file's message is in its outcome too).
+    #[serde(skip)]
+    pub error: Option<Error>,
+}
+
+/// What to do for one file after hashing it.
+struct Work {
+    index: usize,
+    family: String,
+    version: String,
+    version_id: Option<i64>,
+    sha256: String,
+    steps: Vec<Step>,
+    /// A new version and its sort key.
+    new_version: Option<(NewVersion, String)>,
+}
+
+/// One destination's upload.
+struct Step {
+    target: Target,
+    key: String,
+    /// The older version's location to archive first: (location id, archive key).
+    archive: Option<(i64, String)>,
+}
+
+/// A finished step.
+struct Done {
+    target: Target,
+    bucket: String,
+    key: String,
+    put: stowage_store::PutResult,
+    archive: Option<(i64, String)>,
+}
+
+/// Run `plan`: hash what may have changed, version it, upload it by policy and record it.
+/// A failed file does not stop the others; a failed secondary upload is a warning.
+pub async fn run(
+    plan: &SyncPlan,
+    catalog: &Catalog,
+    targets: &Targets,
+    progress: Option<ProgressFn>,
+) -> Result<SyncReport> {
+    catalog.register_folder(&plan.dir, plan.org.as_deref())?;
+    for t in std::iter::once(&targets.primary).chain(&targets.secondary) {
+        if t.create_bucket && plan.files.iter().any(|f| f.action == Action::Upload) {
+            match t
+                .store
+                .create_bucket(&targets.bucket, &BucketOptions::default())
+                .await
+            {
+                // The secondary's failure surfaces as a warning on each upload instead.
+                Err(e)
+                    if e.kind != ErrorKind::AlreadyExists
+                        && t.profile == targets.primary.profile =>
+                {
+                    return Err(e.into())
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut outcomes: Vec<FileOutcome> = plan
+        .files
+        .iter()
+        .map(|f| FileOutcome {
+            planned: f.clone(),
+            result: match f.action {
+                Action::Unchanged => "unchanged",
+                Action::Never => "never",
+                Action::Refused => "failed",
+                Action::Local => "local",
+                Action::Upload => "uploaded",
+            },
+            family: None,
+            version: None,
+            uploads: Vec::new(),
+            warnings: Vec::new(),
+        })
+        .collect();
+    let mut errors: Vec<Error> = Vec::new();
+    // Phase 1: hash (and read the metrics of) each file that may have changed, a few at a
+    // time; then version them all in one catalog transaction, in plan order.
+    let mut candidates = Vec::new();
+    let mut claimed: HashSet<String> = HashSet::new();
+    for (index, f) in plan.files.iter().enumerate() {
+        if !matches!(f.action, Action::Upload | Action::Local) {
+            continue;
+        }
+        if let Some(key) = &f.key {
+            if !claimed.insert(key.clone()) {
+                outcomes[index].result = "failed";
+                let e = Error::Usage(format!(
+                    "{}: another file of this folder is also stored as `{key}`; rename one",
+                    f.path.display()
+                ));
+                outcomes[index].planned.error = Some(e.to_string());
+                errors.push(e);
+                continue;
+            }
+        }
+        candidates.push(index);
+    }
+    let hashed: Vec<(usize, Result<(String, VersionMetrics)>)> = stream::iter(candidates)
+        .map(|index| {
+            let path = plan.files[index].path.clone();
+            async move {
+                let r = tokio::task::spawn_blocking(move || measure(&path))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(io_local(
+                            &plan.files[index].path,
+                            "hashing",
+                            std::io::Error::other(e),
+                        ))
+                    });
+                (index, r)
+            }
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    let mut work = Vec::new();
+    catalog.batch(|c| {
+        for (index, measured) in hashed {
+            let f = &plan.files[index];
+            let prepared = measured
+                .and_then(|(sha, metrics)| prepare(plan, f, index, c, targets, sha, metrics));
+            match prepared {
+                Ok(Some(w)) => {
+                    outcomes[index].family = Some(w.family.clone());
+                    outcomes[index].version = Some(w.version.clone());
+                    if w.steps.is_empty() {
+                        record(c, f, &w, &[], &mut outcomes[index])?;
+                        if f.action == Action::Upload {
+                            outcomes[index].result = "recorded";
+                        }
+                    } else {
+                        work.push(w);
+                    }
+                }
+                Ok(None) => outcomes[index].result = "unchanged",
+                Err(e) => {
+                    outcomes[index].result = "failed";
+                    outcomes[index].planned.error = Some(e.to_string());
+                    errors.push(e);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    // Phase 2: uploads, a few at a time; each is recorded as soon as it finishes so a crash
+    // loses at most the uploads in flight.
+    let bucket = targets.bucket.clone();
+    let mut results = stream::iter(work.into_iter().map(|w| {
+        let progress = progress.clone();
+        let bucket = bucket.clone();
+        async move {
+            let f = &plan.files[w.index];
+            let mut done = Vec::new();
+            let mut failures = Vec::new();
+            for step in &w.steps {
+                match upload(f, &w, step, &bucket, w.index, &progress).await {
+                    Ok(d) => done.push(d),
+                    Err(e) => failures.push((step.target.profile.clone(), e)),
+                }
+            }
+            let end = if failures.is_empty() {
+                ItemEvent::Done
+            } else {
+                ItemEvent::Failed
+            };
+            if let Some(p) = &progress {
+                p(w.index, end);
+            }
+            (w, done, failures)
+        }
+    }))
+    .buffer_unordered(CONCURRENCY)
+    // Record whatever has finished in one transaction: one commit per file would hold up
+    // the uploads in flight while it runs.
+    .ready_chunks(256);
+    while let Some(finished) = results.next().await {
+        catalog.batch(|c| {
+            for (w, done, failures) in finished {
+                let f = &plan.files[w.index];
+                let outcome = &mut outcomes[w.index];
+                let primary_failed = failures.iter().any(|(p, _)| *p == targets.primary.profile);
+                if primary_failed || done.is_empty() {
+                    outcome.result = "failed";
+                    for (_, e) in failures {
+                        outcome.planned.error.get_or_insert_with(|| e.to_string());
+                        errors.push(e);
+                    }
+                    continue;
+                }
+                for (profile, e) in failures {
+                    // A secondary failure is never fatal: the file is not marked synced, so
+                    // the next run uploads the missing copy.
+                    outcome
+                        .warnings
+                        .push(format!("secondary `{profile}` failed: {e}"));
+                }
+                let complete = outcome.warnings.is_empty();
+                record(c, f, &w, &done, outcome)?;
+                if !complete {
+                    // Forget the file state so the next run retries the secondary.
+                    c.set_file_state(
+                        &f.path.to_string_lossy(),
+                        &FileState {
+                            size: u64::MAX,
+                            mtime_ns: 0,
+                            sha256: w.sha256.clone(),
+                        },
+                    )?;
+                }
+            }
+            Ok(())
+        })?;
+    }
+    let mut report = SyncReport {
+        dir: plan.dir.clone(),
+        uploaded: outcomes.iter().map(|o| o.uploads.len()).sum(),
+        bytes_uploaded: outcomes
+            .iter()
+            .flat_map(|o| &o.uploads)
+            .map(|u| u.size)
+            .sum(),
+        unchanged: outcomes
+            .iter()
+            .filter(|o| matches!(o.result, "unchanged" | "recorded"))
+            .count(),
+        new_versions: 0,
+        failed: outcomes.iter().filter(|o| o.result == "failed").count(),
+        files: outcomes,
+        error: None,
+    };
+    report.new_versions = report
+        .files
+        .iter()
+        .filter(|o| o.version.is_some() && matches!(o.result, "uploaded" | "local"))
+        .count();
+    if !errors.is_empty() {
+        let total = report.files.len();
+        let failed = report.failed.max(1);
+        let first = errors.remove(0);
+        report.error = Some(if failed == 1 && errors.is_empty() {
+            first
+        } else {
+            Error::Several {
+                failed,
+                total,
+                first: Box::new(first),
+            }
+        });
+    }
+    Ok(report)
+}
+
+/// Hash the file, find or make its version and decide each destination's step. None when the
+/// content is what was synced last (only the file state is refreshed).
+#[allow(clippy::too_many_arguments)]
+fn prepare(
+    plan: &SyncPlan,
+    f: &PlannedFile,
+    index: usize,
+    catalog: &Catalog,
+    targets: &Targets,
+    sha256: String,
+    metrics: VersionMetrics,
+) -> Result<Option<Work>> {
+    let key_path = f.path.to_string_lossy().into_owned();
+    let state = FileState {
+        size: f.size,
+        mtime_ns: f.mtime_ns,
+        sha256: sha256.clone(),
+    };
+    let previous = catalog.file_state(&key_path)?;
+    if previous.is_some_and(|p| p.sha256 == sha256 && p.size != u64::MAX) {
+        // Touched, not changed: remember the new mtime so the next run skips it unread.
+        catalog.set_file_state(&key_path, &state)?;
+        return Ok(None);
+    }
+    let name = f.file.rsplit('/').next().unwrap_or(&f.file);
+    let parsed = version::parse_name(name);
+    let folder = f
+        .key
+        .as_deref()
+        .and_then(|k| k.rsplit_once('/'))
+        .map_or(String::new(), |(d, _)| format!("{d}/"));
+    let artifact = catalog.upsert_artifact(
+        plan.org.as_deref(),
+        &parsed.family,
+        &f.kind,
+        version::framework(&parsed.extension),
+        &folder,
+    )?;
+    let base = parsed.version.as_ref().map(VersionTag::to_string);
+    let current = catalog.latest_version_of(artifact, base.as_deref())?;
+    let (version_id, tag, new_version) = match current {
+        Some((id, tag, sha)) if sha == sha256 => (Some(id), tag, None),
+        _ => {
+            let (tag, sort) = next_tag(catalog, artifact, parsed.version.as_ref())?;
+            let v = NewVersion {
+                artifact_id: artifact,
+                version: tag.clone(),
+                sha256: sha256.clone(),
+                size: f.size,
+                original_size: f.size,
+                encoding: f.compress.then(|| compress::ENCODING.to_string()),
+                mtime_ns: Some(f.mtime_ns),
+                source_path: Some(key_path.clone()),
+                created_at: OffsetDateTime::now_utc(),
+                metrics,
+            };
+            (None, tag, Some((v, sort)))
+        }
+    };
+    let mut steps = Vec::new();
+    if f.action == Action::Upload {
+        let key = f.key.clone().expect("uploads have a key");
+        let mut dests = vec![targets.primary.clone()];
+        if f.destination == Destination::PrimaryAndSecondary {
+            dests.extend(targets.secondary.clone());
+        }
+        for target in dests {
+            let holder = catalog.location_at(&target.profile, &targets.bucket, &key)?;
+            match holder {
+                Some(h) if Some(h.version_id) == version_id => continue,
+                Some(h) => {
+                    let held_sha = catalog.version_sha(h.version_id)?;
+                    let archive = archive_key(&key, &held_sha);
+                    steps.push(Step {
+                        target,
+                        key: key.clone(),
+                        archive: Some((h.id, archive)),
+                    });
+                }
+                None => steps.push(Step {
+                    target,
+                    key: key.clone(),
+                    archive: None,
+                }),
+            }
+        }
+    }
+    Ok(Some(Work {
+        index,
+        family: parsed.family,
+        version: tag,
+        version_id,
+        sha256,
+        steps,
+        new_version,
+    }))
+}
+
+/// Where an older version at `key` is kept: `<folder>/_versions/<name>/<sha12>[.gz]`.
+pub fn archive_key(key: &str, sha256: &str) -> String {
+    let gz = key.ends_with(compress::SUFFIX);
+    let plain = compress::original_key(key);
+    let (dir, name) = plain.rsplit_once('/').unwrap_or(("", plain));
+    let short = &sha256[..sha256.len().min(12)];
+    let suffix = if gz { compress::SUFFIX } else { "" };
+    if dir.is_empty() {
+        format!("_versions/{name}/{short}{suffix}")
+    } else {
+        format!("{dir}/_versions/{name}/{short}{suffix}")
+    }
+}
+
+/// The tag and sort key of a new version: the name's version (`V`, then `V+2`, `V+3` when the
+/// same name gets new content), or for unversioned names the next content number.
+fn next_tag(
+    catalog: &Catalog,
+    artifact: i64,
+    named: Option<&VersionTag>,
+) -> Result<(String, String)> {
+    match named {
+        Some(v) => {
+            let base = v.to_string();
+            let base_key = tag_sort_key(v);
+            if !catalog.has_version(artifact, &base)? {
+                return Ok((base, base_key));
+            }
+            let mut n = 2u64;
+            loop {
+                let tag = format!("{base}+{n}");
+                if !catalog.has_version(artifact, &tag)? {
+                    return Ok((
+                        tag,
+                        format!("{base_key}+{}", catalog::sort_key(&n.to_string())),
+                    ));
+                }
+                n += 1;
+            }
+        }
+        None => {
+            let mut n = catalog.version_count(artifact)? + 1;
+            loop {
+                let tag = n.to_string();
+                if !catalog.has_version(artifact, &tag)? {
+                    return Ok((tag.clone(), format!("C{}", catalog::sort_key(&tag))));
+                }
+                n += 1;
+            }
+        }
+    }
+}
+
+/// A sort key that orders like [`VersionTag`]'s `Ord`: numbers before timestamps, timestamps
+/// by time, numbers component by component.
+pub fn tag_sort_key(tag: &VersionTag) -> String {
+    match tag {
+        VersionTag::Timestamp(at, _) => format!(
+            "T{:04}{:02}{:02}{:02}{:02}{:02}{:09}",
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second(),
+            at.nanosecond()
+        ),
+        VersionTag::Number(parts, _) => {
+            let mut s = String::from("N");
+            for p in parts {
+                s.push_str(&catalog::sort_key(&p.to_string()));
+                s.push('.');
+            }
+            s
+        }
+    }
+}
+
+fn metrics_of(m: crate::metadata::Metrics) -> VersionMetrics {
+    VersionMetrics {
+        accuracy: m.accuracy,
+        loss: m.loss,
+        epochs: m.epochs.map(|e| e as i64),
+        model_type: m.model_type,
+        dataset_count: m.dataset_count.map(|c| c as i64),
+        training_split: m.training_split.map(|s| s.to_string()),
+        other: m.other,
+    }
+}
+
+/// The SHA-256 of a file and, for JSON, the metrics it holds (unreadable metrics are none:
+/// a results file with a syntax error still syncs).
+fn measure(path: &Path) -> Result<(String, VersionMetrics)> {
+    let sha = hash_file(path)?;
+    let json = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let metrics = if json {
+        crate::metadata::extract(path)
+            .ok()
+            .flatten()
+            .map(metrics_of)
+            .unwrap_or_default()
+    } else {
+        VersionMetrics::default()
+    };
+    Ok((sha, metrics))
+}
+
+fn hash_file(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| io_local(path, "reading", e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| io_local(path, "reading", e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+async fn upload(
+    f: &PlannedFile,
+    w: &Work,
+    step: &Step,
+    bucket: &str,
+    index: usize,
+    progress: &Option<ProgressFn>,
+) -> Result<Done> {
+    let store = &*step.target.store;
+    let path = ObjectPath::new(bucket, &step.key)?;
+    store.check_key(&path.key)?;
+    if let Some((_, archive)) = &step.archive {
+        // Keep the older version before its key takes the new content.
+        let to = ObjectPath::new(bucket, archive)?;
+        store.copy(&path, &to, true).await?;
+    }
+    if let Some(p) = progress {
+        p(index, ItemEvent::Started { size: f.size });
+    }
+    let options = PutOptions {
+        overwrite: step.archive.is_some(),
+        content_type: Some(if f.compress {
+            compress::CONTENT_TYPE.to_string()
+        } else {
+            content_type(&f.file).to_string()
+        }),
+        progress: progress.clone().map(|p| {
+            Arc::new(move |e: TransferEvent| {
+                if let TransferEvent::Sent(bytes) = e {
+                    p(index, ItemEvent::Moved { bytes })
+                }
+            }) as stowage_store::Progress
+        }),
+    };
+    let source = if f.compress {
+        let file = tokio::fs::File::open(&f.path)
+            .await
+            .map_err(|e| io_local(&f.path, "reading", e))?;
+        PutSource::Reader {
+            reader: Box::new(compress::gzip_reader(file)),
+            size: None,
+        }
+    } else {
+        PutSource::File(f.path.clone())
+    };
+    let put = store.put(&path, source, &options).await.map_err(|e| {
+        if e.kind == ErrorKind::AlreadyExists {
+            Error::from(e.hint(
+                "an object Stowage did not record is at this key, and sync never replaces one; \
+                 remove or rename it (`stowage rm`), or change the rule's folder",
+            ))
+        } else {
+            Error::from(e)
+        }
+    });
+    let put = put.map_err(|e| e.with_file(&f.path))?;
+    if !f.compress && put.sha256 != w.sha256 {
+        return Err(local_error(
+            ErrorKind::Conflict,
+            &f.path,
+            "changed while it was being synced",
+            "wait until it is no longer being written, then sync again",
+        ));
+    }
+    Ok(Done {
+        target: step.target.clone(),
+        bucket: bucket.to_string(),
+        key: step.key.clone(),
+        put,
+        archive: step.archive.clone(),
+    })
+}
+
+fn content_type(file: &str) -> &'static str {
+    match file
+        .rsplit('.')
+        .next()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("json") => "application/json",
+        Some("csv") => "text/csv",
+        Some("txt" | "log" | "md") => "text/plain",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Record a file's version, its new locations, transfers and audit events, in one transaction.
+fn record(
+    catalog: &Catalog,
+    f: &PlannedFile,
+    w: &Work,
+    done: &[Done],
+    outcome: &mut FileOutcome,
+) -> Result<()> {
+    let stored_size = done.first().map(|d| d.put.size);
+    catalog.batch(|c| {
+        let version_id = match (&w.new_version, w.version_id) {
+            (Some((v, sort)), _) => {
+                let mut v = v.clone();
+                if let Some(s) = stored_size {
+                    v.size = s;
+                }
+                c.insert_version_sorted(&v, Some(sort))?
+            }
+            (None, Some(id)) => id,
+            (None, None) => unreachable!("a version is either new or found"),
+        };
+        for d in done {
+            let provider = d.target.store.provider().to_string();
+            if let Some((location, archive)) = &d.archive {
+                c.move_location(*location, archive)?;
+                c.record_transfer(
+                    &d.target.profile,
+                    &provider,
+                    &outcome_bucket(d),
+                    Direction::Upload,
+                    0,
+                    1,
+                )?;
+            }
+            c.add_location(
+                version_id,
+                &NewLocation {
+                    profile: d.target.profile.clone(),
+                    provider: provider.clone(),
+                    bucket: outcome_bucket(d),
+                    key: d.key.clone(),
+                    size: d.put.size,
+                    etag: d.put.etag.clone(),
+                    sha256: Some(d.put.sha256.clone()),
+                    stored_at: OffsetDateTime::now_utc(),
+                },
+            )?;
+            c.record_transfer(
+                &d.target.profile,
+                &provider,
+                &outcome_bucket(d),
+                Direction::Upload,
+                d.put.size - d.put.resumed_from,
+                1,
+            )?;
+            c.audit(&AuditEvent {
+                action: "put",
+                profile: Some(&d.target.profile),
+                bucket: Some(&outcome_bucket(d)),
+                key: Some(&d.key),
+                detail: Some(format!(
+                    "sync: {} version {} ({} bytes{})",
+                    w.family,
+                    w.version,
+                    f.size,
+                    if f.compress { ", gzip" } else { "" }
+                )),
+            })?;
+        }
+        c.set_file_state(
+            &f.path.to_string_lossy(),
+            &FileState {
+                size: f.size,
+                mtime_ns: f.mtime_ns,
+                sha256: w.sha256.clone(),
+            },
+        )
+    })?;
+    for d in done {
+        outcome.uploads.push(Upload {
+            profile: d.target.profile.clone(),
+            bucket: outcome_bucket(d),
+            key: d.key.clone(),
+            size: d.put.size,
+            sha256: d.put.sha256.clone(),
+            etag: d.put.etag.clone(),
+            archived_previous_to: d.archive.as_ref().map(|(_, k)| k.clone()),
+        });
+    }
+    Ok(())
+}
+
+fn outcome_bucket(d: &Done) -> String {
+    d.bucket.clone()
+}
+
+/// A restored version.
+#[derive(Clone, Debug, Serialize)]
+pub struct Restored {
+    /// The family.
+    pub family: String,
+    /// The version.
+    pub version: String,
+    /// Where it came from: `profile:bucket/key`.
+    pub from: String,
+    /// The file written.
+    pub file: PathBuf,
+    /// Bytes written (the original size).
+    pub size: u64,
+    /// SHA-256 of what was written, equal to the recorded one.
+    pub sha256: String,
+    /// Whether it was stored gzipped (and so decompressed).
+    pub decompressed: bool,
+}
+
+/// Download `v` from the first of its locations whose profile `stores` can open, decompress a
+/// gzipped one, verify the original SHA-256 and write `dest` (never replacing a file without
+/// `force`). A dry run only checks.
+pub async fn restore(
+    catalog: &Catalog,
+    v: &VersionInfo,
+    stores: &HashMap<String, Arc<dyn Store>>,
+    dest: &Path,
+    force: bool,
+    dry_run: bool,
+) -> Result<Restored> {
+    if dest.is_dir() {
+        return Err(local_error(
+            ErrorKind::Conflict,
+            dest,
+            "is a folder",
+            "name the file to restore into",
+        ));
+    }
+    if dest.exists() && !force {
+        return Err(local_error(
+            ErrorKind::AlreadyExists,
+            dest,
+            "the local file exists",
+            "pass --force to replace it, or choose another destination",
+        ));
+    }
+    let Some(loc) = v.locations.iter().find(|l| stores.contains_key(&l.profile)) else {
+        return Err(Error::Store {
+            source: Box::new(
+                stowage_store::Error::new(
+                    ErrorKind::NotFound,
+                    "catalog",
+                    format!(
+                        "version {} of `{}` is not stored anywhere Stowage can reach ({})",
+                        v.version,
+                        v.family,
+                        if v.locations.is_empty() {
+                            "it was recorded as local only".to_string()
+                        } else {
+                            v.locations
+                                .iter()
+                                .map(|l| format!("profile `{}`", l.profile))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
+                    ),
+                )
+                .hint("restore from a machine where its profile is configured"),
+            ),
+            file: Some(dest.to_path_buf()),
+        });
+    };
+    let store = &stores[&loc.profile];
+    let path = ObjectPath::new(&loc.bucket, &loc.key)?;
+    let from = format!("{}:{}", loc.profile, path);
+    let gz = v.encoding.as_deref() == Some(compress::ENCODING);
+    if dry_run {
+        store.head(&path).await?;
+        return Ok(Restored {
+            family: v.family.clone(),
+            version: v.version.clone(),
+            from,
+            file: dest.to_path_buf(),
+            size: v.original_size,
+            sha256: v.sha256.clone(),
+            decompressed: gz,
+        });
+    }
+    let got = store.get(&path, None).await?;
+    let mut body = if gz {
+        compress::gunzip_stream_limited(
+            got.body,
+            &loc.key,
+            compress::GunzipLimits {
+                max_output: Some(v.original_size),
+                ..Default::default()
+            },
+        )
+    } else {
+        got.body
+    };
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| io_local(&dir, "creating the folder", e))?;
+    let temp = tempfile::Builder::new()
+        .prefix(".stowage-")
+        .suffix(".part")
+        .tempfile_in(&dir)
+        .map_err(|e| io_local(&dir, "creating a temporary file", e))?;
+    let (file, temp_path) = temp.into_parts();
+    let mut out = tokio::fs::File::from_std(file);
+    let mut hasher = Sha256::new();
+    let mut written = 0u64;
+    use tokio::io::AsyncWriteExt;
+    while let Some(chunk) = body.try_next().await? {
+        hasher.update(&chunk);
+        written += chunk.len() as u64;
+        out.write_all(&chunk)
+            .await
+            .map_err(|e| io_local(dest, "writing", e))?;
+    }
+    out.flush()
+        .await
+        .map_err(|e| io_local(dest, "writing", e))?;
+    out.sync_all()
+        .await
+        .map_err(|e| io_local(dest, "writing", e))?;
+    drop(out);
+    let sha256 = hex::encode(hasher.finalize());
+    if sha256 != v.sha256 || written != v.original_size {
+        return Err(stowage_store::Error::new(
+            ErrorKind::Integrity,
+            store.provider(),
+            format!(
+                "the restored content ({written} bytes, SHA-256 {sha256}) is not version {} \
+                 ({} bytes, SHA-256 {})",
+                v.version, v.original_size, v.sha256
+            ),
+        )
+        .at(&loc.bucket, Some(&loc.key))
+        .hint("nothing was written; the stored object may have been replaced outside Stowage")
+        .into());
+    }
+    if force {
+        temp_path
+            .persist(dest)
+            .map_err(|e| io_local(dest, "moving into place", e.error))?;
+    } else {
+        temp_path.persist_noclobber(dest).map_err(|e| {
+            local_error(
+                ErrorKind::AlreadyExists,
+                dest,
+                format!("the local file appeared during the restore: {}", e.error),
+                "pass --force to replace it",
+            )
+        })?;
+    }
+    catalog.batch(|c| {
+        c.touch_location(loc.id)?;
+        c.record_transfer(
+            &loc.profile,
+            &loc.provider,
+            &loc.bucket,
+            Direction::Download,
+            loc.size,
+            1,
+        )?;
+        c.audit(&AuditEvent {
+            action: "restore",
+            profile: Some(&loc.profile),
+            bucket: Some(&loc.bucket),
+            key: Some(&loc.key),
+            detail: Some(format!(
+                "{} version {} to {}",
+                v.family,
+                v.version,
+                dest.display()
+            )),
+        })
+    })?;
+    Ok(Restored {
+        family: v.family.clone(),
+        version: v.version.clone(),
+        from,
+        file: dest.to_path_buf(),
+        size: written,
+        sha256,
+        decompressed: gz,
+    })
+}
+
+/// A version garbage collection removes (or would remove).
+#[derive(Clone, Debug, Serialize)]
+pub struct Collected {
+    /// The family.
+    pub family: String,
+    /// The version.
+    pub version: String,
+    /// The objects deleted: `profile:bucket/key`.
+    pub objects: Vec<String>,
+    /// Stored bytes freed.
+    pub bytes: u64,
+}
+
+/// What to keep in [`gc`].
+#[derive(Clone, Debug)]
+pub struct Retention {
+    /// Keep this many newest versions of every family.
+    pub keep_last: usize,
+    /// Only versions recorded longer ago than this are removed.
+    pub older_than: Duration,
+    /// Only this family (every family when None).
+    pub family: Option<String>,
+}
+
+/// Delete the stored objects of versions outside `retention` and forget them; never a
+/// labelled version, never a family's latest, never a local-only version. Versions whose
+/// profile `stores` cannot open are left alone.
+pub async fn gc(
+    catalog: &Catalog,
+    retention: &Retention,
+    stores: &HashMap<String, Arc<dyn Store>>,
+    dry_run: bool,
+) -> Result<Vec<Collected>> {
+    let all = catalog.versions(&catalog::VersionQuery {
+        family: retention.family.clone(),
+        ..Default::default()
+    })?;
+    let cutoff = OffsetDateTime::now_utc() - retention.older_than;
+    let mut by_artifact: HashMap<i64, usize> = HashMap::new();
+    let mut out = Vec::new();
+    // Versions come newest first within each artifact.
+    for v in &all {
+        let rank = by_artifact.entry(v.artifact_id).or_insert(0);
+        *rank += 1;
+        let keep = *rank <= retention.keep_last
+            || v.latest
+            || !v.labels.is_empty()
+            || v.locations.is_empty()
+            || v.created_at > cutoff
+            || v.locations.iter().any(|l| !stores.contains_key(&l.profile));
+        if keep {
+            continue;
+        }
+        let mut objects = Vec::new();
+        let mut bytes = 0;
+        for l in &v.locations {
+            objects.push(format!("{}:{}/{}", l.profile, l.bucket, l.key));
+            bytes += l.size;
+            if !dry_run {
+                let path = ObjectPath {
+                    bucket: l.bucket.clone(),
+                    key: Key::parse(&l.key)?,
+                };
+                stores[&l.profile].delete(&path).await?;
+                catalog.batch(|c| {
+                    c.remove_location(l.id)?;
+                    c.audit(&AuditEvent {
+                        action: "gc",
+                        profile: Some(&l.profile),
+                        bucket: Some(&l.bucket),
+                        key: Some(&l.key),
+                        detail: Some(format!("{} version {}", v.family, v.version)),
+                    })
+                })?;
+            }
+        }
+        if !dry_run {
+            catalog.remove_version(v.id)?;
+        }
+        out.push(Collected {
+            family: v.family.clone(),
+            version: v.version.clone(),
+            objects,
+            bytes,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stowage_store::local::LocalStore;
+
+    fn json(len: usize, seed: u64) -> Vec<u8> {
+        let mut out = format!("{{\"accuracy\":0.9{seed},\"loss\":0.1,\"rows\":[").into_bytes();
+        let mut i = seed;
+        while out.len() + 40 < len {
+            out.extend_from_slice(format!("{{\"id\":{i},\"v\":{}}},", i * 7 % 1000).as_bytes());
+            i += 1;
+        }
+        out.extend_from_slice(b"0]}");
+        out
+    }
+
+    fn targets(root: &Path) -> Targets {
+        Targets {
+            primary: Target {
+                profile: "local".into(),
+                store: Arc::new(LocalStore::new(root).unwrap()),
+                create_bucket: true,
+            },
+            secondary: Some(Target {
+                profile: "backup".into(),
+                store: Arc::new(LocalStore::new(root.join("backup")).unwrap()),
+                create_bucket: true,
+            }),
+            bucket: "ml-artifacts".into(),
+        }
+    }
+
+    #[test]
+    fn sync_archive_keys_keep_folder_and_encoding() {
+        let sha = "0123456789abcdef0123";
+        assert_eq!(
+            archive_key("training-data/dataset.json.gz", sha),
+            "training-data/_versions/dataset.json/0123456789ab.gz"
+        );
+        assert_eq!(
+            archive_key("acme/models/m.pt", sha),
+            "acme/models/_versions/m.pt/0123456789ab"
+        );
+        assert_eq!(archive_key("x.csv", sha), "_versions/x.csv/0123456789ab");
+        assert!(Key::parse(&archive_key("training-data/dataset.json.gz", sha)).is_ok());
+    }
+
+    #[test]
+    fn sync_tag_sort_keys_order_like_version_tags() {
+        let mut names = vec![
+            "m-2026-01-06T03-27-22.json",
+            "m-v2.10.json",
+            "m-2026-01-05T21-01-16.json",
+            "m-v2.9.json",
+            "m-2026-01-06T01-48-25.json",
+        ];
+        let tags: Vec<VersionTag> = names
+            .iter()
+            .map(|n| version::parse_name(n).version.unwrap())
+            .collect();
+        let mut by_key = tags.clone();
+        by_key.sort_by_key(tag_sort_key);
+        let mut by_ord = tags;
+        by_ord.sort();
+        assert_eq!(by_key, by_ord);
+        names.clear();
+    }
+
+    #[tokio::test]
+    async fn sync_dual_writes_and_versions_changed_content_of_a_versioned_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let proj = dir.path().join("proj");
+        std::fs::create_dir_all(&proj).unwrap();
+        std::fs::write(proj.join("model-q-v1.json"), json(150_000, 2)).unwrap();
+        let store_root = dir.path().join("store");
+        let targets = targets(&store_root);
+        let catalog = Catalog::in_memory().unwrap();
+        let policy = Policy::parse(
+            "[[rule]]\nname = \"both\"\npatterns = [\"model-*\"]\ndestination = \"primary+secondary\"\nfolder = \"models/\"\n",
+            Path::new("policy.toml"),
+        )
+        .unwrap();
+        let p = plan(&proj, &policy, &catalog, Some("acme")).unwrap();
+        let r = run(&p, &catalog, &targets, None).await.unwrap();
+        assert_eq!(r.uploaded, 2);
+        for root in [store_root.clone(), store_root.join("backup")] {
+            assert!(root
+                .join("ml-artifacts/acme/models/model-q-v1.json.gz")
+                .is_file());
+        }
+        // The same name with new content: version `v1+2`, newest, the old one archived.
+        std::fs::write(proj.join("model-q-v1.json"), json(160_000, 5)).unwrap();
+        let p = plan(&proj, &policy, &catalog, Some("acme")).unwrap();
+        let r = run(&p, &catalog, &targets, None).await.unwrap();
+        assert_eq!(r.uploaded, 2);
+        assert_eq!(r.files[0].version.as_deref(), Some("v1+2"));
+        let v = catalog.resolve(Some("acme"), "model-q", None).unwrap();
+        assert_eq!(v.version, "v1+2");
+        assert_eq!(v.locations.len(), 2);
+        let old = catalog
+            .resolve(Some("acme"), "model-q", Some("v1"))
+            .unwrap();
+        assert!(old
+            .locations
+            .iter()
+            .all(|l| l.key.starts_with("acme/models/_versions/model-q-v1.json/")));
+        let (objects, transfers) = catalog.cost_inputs().unwrap();
+        assert_eq!(objects.len(), 4);
+        assert!(objects.iter().all(|o| o.org.as_deref() == Some("acme")));
+        assert!(transfers.len() >= 4);
+    }
+
+    #[tokio::test]
+    async fn sync_versions_archives_restores_and_collects() {
+        let dir = tempfile::tempdir().unwrap();
+        let proj = dir.path().join("proj");
+        std::fs::create_dir_all(proj.join("logs")).unwrap();
+        std::fs::write(proj.join("dataset.json"), json(1_200_000, 1)).unwrap();
+        std::fs::write(proj.join("model-q-v1.json"), json(150_000, 2)).unwrap();
+        std::fs::write(proj.join("notes.txt"), b"small").unwrap();
+        std::fs::write(proj.join("logs/run.log"), b"log").unwrap();
+        let store_root = dir.path().join("store");
+        let targets = targets(&store_root);
+        let catalog = Catalog::in_memory().unwrap();
+        let policy = Policy::defaults();
+
+        let p = plan(&proj, &policy, &catalog, None).unwrap();
+        let actions: Vec<_> = p
+            .files
+            .iter()
+            .map(|f| (f.file.as_str(), f.action))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                ("dataset.json", Action::Upload),
+                ("logs/run.log", Action::Never),
+                ("model-q-v1.json", Action::Upload),
+                ("notes.txt", Action::Local),
+            ]
+        );
+        let r = run(&p, &catalog, &targets, None).await.unwrap();
+        assert!(r.error.is_none());
+        assert_eq!(r.uploaded, 2);
+        assert_eq!(r.new_versions, 3);
+        assert!(store_root
+            .join("ml-artifacts/training-data/dataset.json.gz")
+            .is_file());
+
+        // Unchanged: nothing read, nothing uploaded.
+        let p = plan(&proj, &policy, &catalog, None).unwrap();
+        assert!(p
+            .files
+            .iter()
+            .all(|f| matches!(f.action, Action::Unchanged | Action::Never)));
+        assert_eq!(run(&p, &catalog, &targets, None).await.unwrap().uploaded, 0);
+
+        // New content of an unversioned name: the old object moves under _versions/.
+        std::fs::write(proj.join("dataset.json"), json(1_300_000, 3)).unwrap();
+        let p = plan(&proj, &policy, &catalog, None).unwrap();
+        let r = run(&p, &catalog, &targets, None).await.unwrap();
+        assert_eq!(r.uploaded, 1);
+        let archived = r.files[0].uploads[0].archived_previous_to.clone().unwrap();
+        assert!(store_root.join("ml-artifacts").join(&archived).is_file());
+        let versions = catalog
+            .versions(&catalog::VersionQuery {
+                family: Some("dataset".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            versions
+                .iter()
+                .map(|v| v.version.as_str())
+                .collect::<Vec<_>>(),
+            ["2", "1"]
+        );
+        assert_eq!(versions[1].locations[0].key, archived);
+        assert_eq!(versions[1].metrics.accuracy, Some(0.91));
+
+        let stores: HashMap<String, Arc<dyn Store>> =
+            [("local".to_string(), targets.primary.store.clone())].into();
+        let dest = dir.path().join("restored.json");
+        let got = restore(&catalog, &versions[1], &stores, &dest, false, false)
+            .await
+            .unwrap();
+        assert!(got.decompressed);
+        assert_eq!(std::fs::read(&dest).unwrap(), json(1_200_000, 1));
+        assert!(
+            restore(&catalog, &versions[1], &stores, &dest, false, false)
+                .await
+                .is_err()
+        );
+
+        // gc keeps the latest; with version 1 labelled nothing goes, without it, it does.
+        catalog.set_label(versions[1].id, "production").unwrap();
+        let keep = Retention {
+            keep_last: 1,
+            older_than: Duration::ZERO,
+            family: Some("dataset".into()),
+        };
+        assert!(gc(&catalog, &keep, &stores, false)
+            .await
+            .unwrap()
+            .is_empty());
+        catalog.set_label(versions[0].id, "production").unwrap();
+        let removed = gc(&catalog, &keep, &stores, false).await.unwrap();
+        assert_eq!(removed.len(), 1);
+        assert_eq!(removed[0].version, "1");
+        assert!(!store_root.join("ml-artifacts").join(&archived).exists());
+        assert_eq!(catalog.audit_log().unwrap().last().unwrap().1, "gc");
+    }
+}
