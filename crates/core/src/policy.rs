@@ -666,7 +666,7 @@ impl Policy {
     /// Parse policy `text` read from `file`.
     pub fn parse(text: &str, file: &Path) -> Result<Policy> {
         let at = |offset: usize, message: &str| {
-            let (line, col) = line_col(text, offset);
+            let (line, col) = crate::config::line_col(text, offset);
             Error::Config(format!("{}:{line}:{col}: {message}", file.display()))
         };
         let raw: RawPolicy = toml::from_str(text).map_err(|e| {
@@ -973,18 +973,6 @@ pub fn validate_org(raw: &str) -> std::result::Result<String, String> {
     stowage_store::Key::parse(raw)
         .map(|k| k.as_str().to_string())
         .map_err(|e| format!("invalid org `{}`: {e}", raw.escape_debug()))
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
 }
 
 #[cfg(test)]

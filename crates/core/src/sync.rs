@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use stowage_store::{
@@ -31,7 +31,7 @@ use crate::compress;
 use crate::cost::Direction;
 use crate::error::{local_error, Error, Result};
 use crate::policy::{Destination, Policy};
-use crate::transfer::{ItemEvent, ProgressFn};
+use crate::transfer::{io_local, walk, ItemEvent, ProgressFn};
 use crate::version::{self, VersionTag};
 
 /// Files uploaded at once.
@@ -185,55 +185,6 @@ pub fn plan(dir: &Path, policy: &Policy, catalog: &Catalog, org: Option<&str>) -
 
 fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
     meta.mtime() * 1_000_000_000 + meta.mtime_nsec()
-}
-
-fn walk(dir: &Path, rel: &str, out: &mut Vec<(PathBuf, String, std::fs::Metadata)>) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| io_local(dir, "listing", e))?
-        .collect::<std::io::Result<_>>()
-        .map_err(|e| io_local(dir, "listing", e))?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-            return Err(local_error(
-                ErrorKind::InvalidKey,
-                &path,
-                "the file name is not valid UTF-8 and cannot become an object key",
-                "rename the file",
-            ));
-        };
-        let child = if rel.is_empty() {
-            name
-        } else {
-            format!("{rel}/{name}")
-        };
-        let ft = entry
-            .file_type()
-            .map_err(|e| io_local(&path, "reading", e))?;
-        // Symbolic links to folders are not followed: a link loop cannot make sync run forever.
-        if ft.is_dir() {
-            walk(&path, &child, out)?;
-        } else if ft.is_file() || (ft.is_symlink() && path.is_file()) {
-            let meta = std::fs::metadata(&path).map_err(|e| io_local(&path, "reading", e))?;
-            out.push((path, child, meta));
-        }
-    }
-    Ok(())
-}
-
-fn io_local(path: &Path, what: &str, e: std::io::Error) -> Error {
-    let kind = match e.kind() {
-        std::io::ErrorKind::NotFound => ErrorKind::NotFound,
-        std::io::ErrorKind::AlreadyExists => ErrorKind::AlreadyExists,
-        _ => ErrorKind::Other,
-    };
-    local_error(
-        kind,
-        path,
-        format!("{what}: {e}"),
-        "check the file and try again",
-    )
 }
 
 /// One upload sync made.
@@ -1048,76 +999,22 @@ pub async fn restore(
         });
     }
     let got = store.get(&path, None).await?;
-    let mut body = if gz {
-        compress::gunzip_stream_limited(
-            got.body,
-            &loc.key,
-            compress::GunzipLimits {
-                max_output: Some(v.original_size),
-                ..Default::default()
-            },
-        )
-    } else {
-        got.body
+    let limits = compress::GunzipLimits {
+        max_output: Some(v.original_size),
+        ..Default::default()
     };
-    let dir = match dest.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| io_local(&dir, "creating the folder", e))?;
-    let temp = tempfile::Builder::new()
-        .prefix(".stowage-")
-        .suffix(".part")
-        .tempfile_in(&dir)
-        .map_err(|e| io_local(&dir, "creating a temporary file", e))?;
-    let (file, temp_path) = temp.into_parts();
-    let mut out = tokio::fs::File::from_std(file);
-    let mut hasher = Sha256::new();
-    let mut written = 0u64;
-    use tokio::io::AsyncWriteExt;
-    while let Some(chunk) = body.try_next().await? {
-        hasher.update(&chunk);
-        written += chunk.len() as u64;
-        out.write_all(&chunk)
-            .await
-            .map_err(|e| io_local(dest, "writing", e))?;
-    }
-    out.flush()
-        .await
-        .map_err(|e| io_local(dest, "writing", e))?;
-    out.sync_all()
-        .await
-        .map_err(|e| io_local(dest, "writing", e))?;
-    drop(out);
-    let sha256 = hex::encode(hasher.finalize());
-    if sha256 != v.sha256 || written != v.original_size {
-        return Err(stowage_store::Error::new(
-            ErrorKind::Integrity,
-            store.provider(),
-            format!(
-                "the restored content ({written} bytes, SHA-256 {sha256}) is not version {} \
-                 ({} bytes, SHA-256 {})",
-                v.version, v.original_size, v.sha256
-            ),
-        )
-        .at(&loc.bucket, Some(&loc.key))
-        .hint("nothing was written; the stored object may have been replaced outside Stowage")
-        .into());
-    }
-    if force {
-        temp_path
-            .persist(dest)
-            .map_err(|e| io_local(dest, "moving into place", e.error))?;
-    } else {
-        temp_path.persist_noclobber(dest).map_err(|e| {
-            local_error(
-                ErrorKind::AlreadyExists,
-                dest,
-                format!("the local file appeared during the restore: {}", e.error),
-                "pass --force to replace it",
-            )
-        })?;
-    }
+    let written = crate::transfer::write_download(
+        store.provider(),
+        &path,
+        got,
+        dest,
+        force,
+        gz.then_some(limits),
+        Some((v.original_size, &v.sha256)),
+        &None,
+        0,
+    )
+    .await?;
     catalog.batch(|c| {
         c.touch_location(loc.id)?;
         c.record_transfer(
@@ -1146,8 +1043,8 @@ pub async fn restore(
         version: v.version.clone(),
         from,
         file: dest.to_path_buf(),
-        size: written,
-        sha256,
+        size: written.size,
+        sha256: v.sha256.clone(),
         decompressed: gz,
     })
 }

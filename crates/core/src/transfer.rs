@@ -133,7 +133,7 @@ pub struct PutOutcome {
 /// Plan an upload of `inputs` (files or folders, walked recursively) to `dest`. Several inputs
 /// or a folder make `dest` a folder; one file to a folder keeps its name.
 pub fn plan_put(inputs: &[PathBuf], dest: &Location) -> Result<Vec<PutItem>> {
-    let mut files: Vec<(PathBuf, String, u64)> = Vec::new();
+    let mut files: Vec<(PathBuf, String, std::fs::Metadata)> = Vec::new();
     let mut folder_mode = inputs.len() > 1;
     for input in inputs {
         let meta = std::fs::metadata(input).map_err(|e| io_local(input, "reading", e))?;
@@ -142,7 +142,7 @@ pub fn plan_put(inputs: &[PathBuf], dest: &Location) -> Result<Vec<PutItem>> {
             folder_mode = true;
             walk(input, &name, &mut files)?;
         } else if meta.is_file() {
-            files.push((input.clone(), name, meta.len()));
+            files.push((input.clone(), name, meta));
         } else {
             return Err(local_error(
                 ErrorKind::Other,
@@ -159,7 +159,8 @@ pub fn plan_put(inputs: &[PathBuf], dest: &Location) -> Result<Vec<PutItem>> {
     };
     let mut seen = std::collections::HashSet::new();
     let mut items = Vec::with_capacity(files.len());
-    for (file, rel, size) in files {
+    for (file, rel, meta) in files {
+        let size = meta.len();
         let path = dest.object_for(&rel).map_err(|e| e.with_file(&file))?;
         if !seen.insert(path.key.clone()) {
             return Err(Error::Usage(format!(
@@ -205,9 +206,14 @@ fn file_name(path: &Path) -> Result<String> {
     }
 }
 
-/// Collect the regular files below `dir`, in name order. Symbolic links to folders are not
-/// followed, so a link loop cannot make this run forever.
-fn walk(dir: &Path, rel: &str, out: &mut Vec<(PathBuf, String, u64)>) -> Result<()> {
+/// Collect the regular files below `dir` as (path, path relative to `rel`, metadata), in name
+/// order. Symbolic links to folders are not followed, so a link loop cannot make this run
+/// forever. Used by `put` of a folder and by `sync`.
+pub(crate) fn walk(
+    dir: &Path,
+    rel: &str,
+    out: &mut Vec<(PathBuf, String, std::fs::Metadata)>,
+) -> Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| io_local(dir, "listing", e))?
         .collect::<std::io::Result<_>>()
@@ -216,23 +222,25 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<(PathBuf, String, u64)>) -> Result<
     for entry in entries {
         let path = entry.path();
         let name = file_name(&path)?;
-        let child = format!("{rel}/{name}");
+        let child = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
         let ft = entry
             .file_type()
             .map_err(|e| io_local(&path, "reading", e))?;
         if ft.is_dir() {
             walk(&path, &child, out)?;
         } else if ft.is_file() || (ft.is_symlink() && path.is_file()) {
-            let size = std::fs::metadata(&path)
-                .map_err(|e| io_local(&path, "reading", e))?
-                .len();
-            out.push((path, child, size));
+            let meta = std::fs::metadata(&path).map_err(|e| io_local(&path, "reading", e))?;
+            out.push((path, child, meta));
         }
     }
     Ok(())
 }
 
-fn io_local(path: &Path, what: &str, e: std::io::Error) -> Error {
+pub(crate) fn io_local(path: &Path, what: &str, e: std::io::Error) -> Error {
     let kind = match e.kind() {
         std::io::ErrorKind::NotFound => ErrorKind::NotFound,
         std::io::ErrorKind::AlreadyExists => ErrorKind::AlreadyExists,
@@ -628,7 +636,7 @@ async fn get_one(
             dry_run: true,
         });
     }
-    let (path, mut got) = match store.get(&path, None).await {
+    let (path, got) = match store.get(&path, None).await {
         Err(e) if e.kind == ErrorKind::NotFound => match gz_fallback(&path) {
             Some(gz) => match store.get(&gz, None).await {
                 Ok(got) => (gz, got),
@@ -639,6 +647,61 @@ async fn get_one(
         r => (path, r?),
     };
     let decompress = !options.raw && crate::compress::is_transparent(path.key.as_str());
+    let written = write_download(
+        store.provider(),
+        &path,
+        got,
+        target,
+        options.force,
+        decompress.then(crate::compress::GunzipLimits::default),
+        None,
+        progress,
+        index,
+    )
+    .await?;
+    Ok(GetOutcome {
+        bucket: path.bucket,
+        key: path.key.to_string(),
+        file: target.clone(),
+        size: written.size,
+        stored_size: written.stored_size,
+        decompressed: decompress,
+        sha256: Some(written.stored_sha256),
+        verified: written.verified,
+        replaced: existed,
+        dry_run: false,
+    })
+}
+
+/// What [`write_download`] wrote.
+pub(crate) struct Written {
+    /// Bytes received from the store.
+    pub stored_size: u64,
+    /// SHA-256 of the bytes received.
+    pub stored_sha256: String,
+    /// Whether the store recorded a SHA-256 and it matched.
+    pub verified: bool,
+    /// Bytes written to the file (after decompression).
+    pub size: u64,
+}
+
+/// Stream a download into `target` through a synced temporary file beside it, gunzipping it
+/// (within `gunzip` limits) when asked, check the received bytes against the object's size
+/// and recorded SHA-256 and the written content against `expect` (size, SHA-256), then move
+/// it into place, never replacing a file without `force`. Used by `get` and `restore`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn write_download(
+    provider: &str,
+    path: &ObjectPath,
+    mut got: stowage_store::GetResult,
+    target: &Path,
+    force: bool,
+    gunzip: Option<crate::compress::GunzipLimits>,
+    expect: Option<(u64, &str)>,
+    progress: &Option<ProgressFn>,
+    index: usize,
+) -> Result<Written> {
+    let decompress = gunzip.is_some();
     report(
         progress,
         index,
@@ -682,27 +745,28 @@ async fn get_one(
     // A gzipped object is hashed as stored (that is what the store's SHA-256 covers) and
     // counted for progress on the way into the decoder; the writer sees decompressed bytes.
     let stored = std::sync::Arc::new(std::sync::Mutex::new((Sha256::new(), 0u64)));
-    let mut body = if decompress {
-        let (tally, progress) = (stored.clone(), progress.clone());
-        let body = std::mem::replace(&mut got.body, stream::empty().boxed());
-        let counted = body
-            .map_ok(move |chunk| {
-                let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
-                t.0.update(&chunk);
-                t.1 += chunk.len() as u64;
-                report(
-                    &progress,
-                    index,
-                    ItemEvent::Moved {
-                        bytes: chunk.len() as u64,
-                    },
-                );
-                chunk
-            })
-            .boxed();
-        crate::compress::gunzip_stream(counted, &path.to_string())
-    } else {
-        std::mem::replace(&mut got.body, stream::empty().boxed())
+    let mut body = match gunzip {
+        Some(limits) => {
+            let (tally, progress) = (stored.clone(), progress.clone());
+            let body = std::mem::replace(&mut got.body, stream::empty().boxed());
+            let counted = body
+                .map_ok(move |chunk| {
+                    let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
+                    t.0.update(&chunk);
+                    t.1 += chunk.len() as u64;
+                    report(
+                        &progress,
+                        index,
+                        ItemEvent::Moved {
+                            bytes: chunk.len() as u64,
+                        },
+                    );
+                    chunk
+                })
+                .boxed();
+            crate::compress::gunzip_stream_limited(counted, &path.to_string(), limits)
+        }
+        None => std::mem::replace(&mut got.body, stream::empty().boxed()),
     };
     while let Some(chunk) = body.try_next().await? {
         let n = chunk.len() as u64;
@@ -718,14 +782,15 @@ async fn get_one(
         .await
         .map_err(|e| io_local(target, "writing", std::io::Error::other(e)))?
         .map_err(|e| io_local(target, "writing", e))?;
+    let content_sha256 = hex::encode(hasher.finalize());
     let (received, sha256) = if decompress {
         let t = stored.lock().unwrap_or_else(|e| e.into_inner());
         (t.1, hex::encode(t.0.clone().finalize()))
     } else {
-        (written, hex::encode(hasher.finalize()))
+        (written, content_sha256.clone())
     };
     let integrity = |message: String| -> Error {
-        stowage_store::Error::new(ErrorKind::Integrity, store.provider(), message)
+        stowage_store::Error::new(ErrorKind::Integrity, provider, message)
             .at(&path.bucket, Some(path.key.as_str()))
             .hint("nothing was written; run the command again")
             .into()
@@ -745,7 +810,16 @@ async fn get_one(
         Some(_) => true,
         None => false,
     };
-    if options.force {
+    if let Some((size, expected)) = expect {
+        if written != size || content_sha256 != expected {
+            return Err(integrity(format!(
+                "the content ({written} bytes, SHA-256 {content_sha256}) is not the recorded \
+                 one ({size} bytes, SHA-256 {expected}); the object may have been replaced \
+                 outside Stowage"
+            )));
+        }
+    }
+    if force {
         temp_path
             .persist(target)
             .map_err(|e| io_local(target, "moving into place", e.error))?;
@@ -764,17 +838,11 @@ async fn get_one(
             }
         })?;
     }
-    Ok(GetOutcome {
-        bucket: path.bucket,
-        key: path.key.to_string(),
-        file: target.clone(),
-        size: written,
+    Ok(Written {
         stored_size: received,
-        decompressed: decompress,
-        sha256: Some(sha256),
-        verified,
-        replaced: existed,
-        dry_run: false,
+        stored_sha256: sha256,
+        verified: verified || expect.is_some(),
+        size: written,
     })
 }
 
