@@ -129,6 +129,9 @@ struct PutArgs {
     /// Content type to record, e.g. application/json.
     #[arg(long, value_name = "TYPE")]
     content_type: Option<String>,
+    /// Upload each folder as one `<name>.tar.gz` artifact (restore with `get --extract`).
+    #[arg(long)]
+    archive: bool,
 }
 
 #[derive(Args)]
@@ -150,6 +153,10 @@ struct GetArgs {
     /// named), and `get B/data.json` falls back to B/data.json.gz when only that exists.
     #[arg(long)]
     raw: bool,
+    /// Unpack a `.tar.gz` artifact (from `put --archive`) into the folder DEST
+    /// [default: its name without .tar.gz]; DEST must be empty or new unless --force.
+    #[arg(long, conflicts_with_all = ["recursive", "raw"])]
+    extract: bool,
 }
 
 #[derive(Args)]
@@ -518,7 +525,14 @@ fn batch<T: Serialize>(
 async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
     let session = ctx.session().await?;
     let dest = Location::parse(&a.dest)?;
-    let items = transfer::plan_put(&a.files, &dest)?;
+    // The archives live in `_packed` until the upload ends.
+    let (_packed, files) = if a.archive {
+        let (dir, archives) = transfer::archive_folders(&a.files).await?;
+        (Some(dir), archives)
+    } else {
+        (None, a.files)
+    };
+    let items = transfer::plan_put(&files, &dest)?;
     let labels = items
         .iter()
         .map(|i| i.key.file_name().to_string())
@@ -557,6 +571,34 @@ async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
 async fn get(ctx: &Ctx, a: GetArgs) -> CmdResult {
     let session = ctx.session().await?;
     let src = Location::parse(&a.src)?;
+    if a.extract {
+        let path = src.object()?;
+        let name = path.key.file_name();
+        let dest = a
+            .dest
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(name.strip_suffix(".tar.gz").unwrap_or(name)));
+        let results = if ctx.dry_run {
+            vec![transfer::plan_get_with(&*session.store, &src, Some(&dest), false, true)
+                .await
+                .map(|_| ())
+                .map(|()| json!({"bucket": path.bucket, "key": path.key.as_str(), "folder": dest}))]
+        } else {
+            let bars = Bars::new(vec![name.to_string()], "downloading", ctx.bars);
+            vec![transfer::get_and_extract(&*session.store, &path, &dest, a.force, bars.callback())
+                .await
+                .map(|o| json!({"bucket": o.bucket, "key": o.key, "folder": o.file, "size": o.stored_size}))]
+        };
+        let verb = ctx.would("extracted", "extract");
+        return batch(ctx, "extracted", results, |o| {
+            format!(
+                "{verb} {}/{} → {}/",
+                o["bucket"].as_str().unwrap_or(""),
+                o["key"].as_str().unwrap_or(""),
+                o["folder"].as_str().unwrap_or("")
+            )
+        });
+    }
     let items =
         transfer::plan_get_with(&*session.store, &src, a.dest.as_deref(), a.recursive, a.raw)
             .await?;

@@ -1413,3 +1413,61 @@ fn get_decompresses_gz_objects_unless_raw() {
     let parts = store_tree(&sb.work("fresh"));
     assert!(parts.is_empty(), "{parts:?}");
 }
+
+/// A folder stored as one `.tar.gz` artifact and restored byte-identical; unpacking never
+/// lands on a folder that holds files unless forced.
+#[test]
+fn folder_round_trips_as_one_tar_gz_artifact() {
+    let sb = Sandbox::new();
+    let run = sb.work("run-42");
+    std::fs::create_dir_all(run.join("checkpoints")).unwrap();
+    std::fs::write(run.join("metrics.json"), br#"{"accuracy": 0.91}"#).unwrap();
+    let weights = data(300_000, 5);
+    std::fs::write(run.join("checkpoints/epoch-3.pt"), &weights).unwrap();
+
+    sb.run(&["--dry-run", "put", "--archive", "run-42", "results/"])
+        .ok();
+    sb.run(&["ls", "results"]).code(3);
+    let doc = sb
+        .run(&["--json", "put", "--archive", "run-42", "results/"])
+        .ok()
+        .json();
+    assert_eq!(doc["uploaded"][0]["key"], "run-42.tar.gz", "{doc}");
+
+    sb.run(&["get", "--extract", "results/run-42.tar.gz", "restored"])
+        .ok();
+    let back = sb.work("restored");
+    assert_eq!(
+        std::fs::read(back.join("checkpoints/epoch-3.pt")).unwrap(),
+        weights
+    );
+    assert_eq!(
+        std::fs::read(back.join("metrics.json")).unwrap(),
+        br#"{"accuracy": 0.91}"#
+    );
+    // No temporary archive is left beside the result.
+    let beside: Vec<_> = std::fs::read_dir(sb.path("work"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(beside.len(), 2, "{beside:?}");
+
+    let refused = sb
+        .run(&["get", "--extract", "results/run-42.tar.gz", "restored"])
+        .code(4);
+    assert!(
+        refused.stderr.contains("not empty") && refused.stderr.contains("--force"),
+        "{refused:?}"
+    );
+    sb.run(&[
+        "get",
+        "--extract",
+        "--force",
+        "results/run-42.tar.gz",
+        "restored",
+    ])
+    .ok();
+    sb.run(&["put", "--archive", "run-42/metrics.json", "results/"])
+        .code(1);
+}

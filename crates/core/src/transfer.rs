@@ -410,6 +410,74 @@ async fn put_one(
     Ok(outcome)
 }
 
+/// Pack each folder of `folders` into `<name>.tar.gz` in a fresh temporary directory, so a
+/// folder can be uploaded as one artifact with [`plan_put`] and [`put_files`]. The archives
+/// live as long as the returned directory.
+pub async fn archive_folders(folders: &[PathBuf]) -> Result<(tempfile::TempDir, Vec<PathBuf>)> {
+    let temp = tempfile::tempdir()
+        .map_err(|e| io_local(&std::env::temp_dir(), "creating a temporary folder", e))?;
+    let mut archives = Vec::with_capacity(folders.len());
+    for dir in folders {
+        if !dir.is_dir() {
+            return Err(local_error(
+                ErrorKind::Other,
+                dir,
+                "is not a folder",
+                "--archive packs folders; upload files without it",
+            ));
+        }
+        let out = temp.path().join(format!("{}.tar.gz", file_name(dir)?));
+        crate::compress::tar_gz_folder(dir, &out).await?;
+        archives.push(out);
+    }
+    Ok((temp, archives))
+}
+
+/// Download the `.tar.gz` object `src` (verified, into a temporary file) and unpack it into
+/// `dest_dir`, which must be empty or missing unless `force`: unpacking never replaces a
+/// local file by surprise.
+pub async fn get_and_extract(
+    store: &dyn Store,
+    src: &ObjectPath,
+    dest_dir: &Path,
+    force: bool,
+    progress: Option<ProgressFn>,
+) -> Result<GetOutcome> {
+    let occupied = std::fs::read_dir(dest_dir).is_ok_and(|mut d| d.next().is_some());
+    if occupied && !force {
+        return Err(local_error(
+            ErrorKind::AlreadyExists,
+            dest_dir,
+            "the folder is not empty",
+            "extract into an empty or new folder, or pass --force to unpack over it",
+        ));
+    }
+    let parent = dest_dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| io_local(parent, "creating the folder", e))?;
+    let temp = tempfile::tempdir_in(parent)
+        .map_err(|e| io_local(parent, "creating a temporary folder", e))?;
+    let item = GetItem {
+        bucket: src.bucket.clone(),
+        key: src.key.clone(),
+        file: temp.path().join("archive.tar.gz"),
+    };
+    let options = GetFilesOptions {
+        raw: true,
+        ..Default::default()
+    };
+    let mut outcome = get_files(store, std::slice::from_ref(&item), &options, progress)
+        .await
+        .pop()
+        .expect("one item")?;
+    crate::compress::untar_gz(&item.file, dest_dir).await?;
+    outcome.file = dest_dir.to_path_buf();
+    outcome.decompressed = true;
+    Ok(outcome)
+}
+
 /// One object to download and the local file it becomes.
 #[derive(Clone, Debug, Serialize)]
 pub struct GetItem {
