@@ -15,7 +15,8 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::HumanBytes;
 use serde::Serialize;
 use serde_json::{json, Value};
-use stowage_core::catalog::{self, Catalog};
+use stowage_core::catalog::{self, Activity, Catalog};
+use stowage_core::cost::Direction;
 use stowage_core::sync;
 use stowage_core::transfer::{self, GetFilesOptions, PutFilesOptions};
 use stowage_core::{Config, Error, Location, Paths, Session};
@@ -546,6 +547,20 @@ async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
         ..Default::default()
     };
     let results = transfer::put_files(&*session.store, &items, &options, bars.callback()).await;
+    remember(
+        ctx,
+        &session,
+        results
+            .iter()
+            .flatten()
+            .filter(|o| !o.dry_run)
+            .map(|o| Activity {
+                action: "put",
+                bucket: o.bucket.clone(),
+                key: o.key.clone(),
+                moved: Some((Direction::Upload, o.size - o.resumed_from)),
+            }),
+    );
     let verb = ctx.would("uploaded", "upload");
     batch(ctx, "uploaded", results, |o| {
         let mut notes = vec![HumanBytes(o.size).to_string()];
@@ -614,6 +629,20 @@ async fn get(ctx: &Ctx, a: GetArgs) -> CmdResult {
         ..Default::default()
     };
     let results = transfer::get_files(&*session.store, &items, &options, bars.callback()).await;
+    remember(
+        ctx,
+        &session,
+        results
+            .iter()
+            .flatten()
+            .filter(|o| !o.dry_run)
+            .map(|o| Activity {
+                action: "get",
+                bucket: o.bucket.clone(),
+                key: o.key.clone(),
+                moved: Some((Direction::Download, o.stored_size)),
+            }),
+    );
     let verb = ctx.would("downloaded", "download");
     batch(ctx, "downloaded", results, |o| {
         format!(
@@ -664,6 +693,17 @@ async fn ls(ctx: &Ctx, a: LsArgs) -> CmdResult {
     )
 }
 
+/// Record a command's activity in the catalog. The transfer itself already succeeded, so a
+/// catalog that cannot be written is a warning, not a failure.
+fn remember(ctx: &Ctx, session: &Session, activity: impl IntoIterator<Item = Activity>) {
+    let activity: Vec<Activity> = activity.into_iter().collect();
+    if let Err(e) = session.record(&activity) {
+        if !ctx.quiet {
+            eprintln!("warning: the catalog did not record this: {e}");
+        }
+    }
+}
+
 async fn rm(ctx: &Ctx, a: RmArgs) -> CmdResult {
     let session = ctx.session().await?;
     let mut results = Vec::with_capacity(a.paths.len());
@@ -674,6 +714,22 @@ async fn rm(ctx: &Ctx, a: RmArgs) -> CmdResult {
         };
         results.push(r);
     }
+    remember(
+        ctx,
+        &session,
+        results
+            .iter()
+            .flatten()
+            .filter(|o| !o.dry_run)
+            .flat_map(|o| {
+                o.keys.iter().map(|k| Activity {
+                    action: "delete",
+                    bucket: o.bucket.clone(),
+                    key: k.clone(),
+                    moved: None,
+                })
+            }),
+    );
     let verb = ctx.would("removed", "remove");
     batch(ctx, "removed", results, |o| {
         o.keys
@@ -707,6 +763,18 @@ async fn url(ctx: &Ctx, a: UrlArgs) -> CmdResult {
         UrlMethod::Get
     };
     let signed = transfer::signed_url(&*session.store, &loc, method, expires).await?;
+    if let Ok(path) = loc.object() {
+        remember(
+            ctx,
+            &session,
+            [Activity {
+                action: "url",
+                bucket: path.bucket,
+                key: path.key.to_string(),
+                moved: None,
+            }],
+        );
+    }
     ctx.data(&signed.url);
     if !ctx.json && !ctx.quiet {
         eprintln!("expires {} ({})", signed.expires_at, a.expires);

@@ -1471,3 +1471,41 @@ fn folder_round_trips_as_one_tar_gz_artifact() {
     sb.run(&["put", "--archive", "run-42/metrics.json", "results/"])
         .code(1);
 }
+
+/// Plain `put`, `get` and `rm` leave an audit trail and the transfers that egress costs come
+/// from; a dry run leaves nothing.
+#[test]
+fn commands_are_recorded_in_the_catalog() {
+    let sb = Sandbox::new();
+    let body = data(70_000, 3);
+    std::fs::write(sb.work("scan.bin"), &body).unwrap();
+    sb.run(&["--dry-run", "put", "scan.bin", "scans/"]).ok();
+    sb.run(&["put", "scan.bin", "scans/"]).ok();
+    sb.run(&["get", "scans/scan.bin", "back.bin"]).ok();
+    sb.run(&["rm", "scans/scan.bin"]).ok();
+
+    let db = rusqlite::Connection::open(sb.path("data/catalog.sqlite3")).unwrap();
+    let actions: Vec<(String, String, String)> = db
+        .prepare("SELECT action, profile, key FROM audit_events ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let expect = |a: &str| (a.to_string(), "local".to_string(), "scan.bin".to_string());
+    assert_eq!(actions, [expect("put"), expect("get"), expect("delete")]);
+    let transfers: Vec<(String, i64)> = db
+        .prepare("SELECT direction, bytes FROM transfers ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        transfers,
+        [
+            ("upload".to_string(), 70_000),
+            ("download".to_string(), 70_000)
+        ]
+    );
+}

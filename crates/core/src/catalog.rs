@@ -452,6 +452,20 @@ pub struct AuditEvent<'a> {
     pub detail: Option<String>,
 }
 
+/// One thing a command did to an object, for the audit log and (when bytes moved) the
+/// transfer record that egress costs come from.
+#[derive(Clone, Debug)]
+pub struct Activity {
+    /// `put`, `get`, `url` or `delete`.
+    pub action: &'static str,
+    /// The bucket.
+    pub bucket: String,
+    /// The key.
+    pub key: String,
+    /// Bytes moved and their direction, when the action transferred content.
+    pub moved: Option<(Direction, u64)>,
+}
+
 /// A zero-padded natural sort key: runs of digits compare by value, so `v10` follows `v9` and
 /// `2026-01-06T03-27-22` follows `2026-01-05T21-01-16`.
 pub fn sort_key(tag: &str) -> String {
@@ -951,6 +965,30 @@ impl Catalog {
 
     /// The audit log, oldest first: (time, action, profile, bucket, key, detail).
     #[allow(clippy::type_complexity)]
+    /// Record what a command did with `profile` (of `provider`), in one transaction.
+    pub fn record_activity(
+        &self,
+        profile: &str,
+        provider: &str,
+        activity: &[Activity],
+    ) -> Result<()> {
+        self.batch(|c| {
+            for a in activity {
+                c.audit(&AuditEvent {
+                    action: a.action,
+                    profile: Some(profile),
+                    bucket: Some(&a.bucket),
+                    key: Some(&a.key),
+                    detail: None,
+                })?;
+                if let Some((direction, bytes)) = a.moved {
+                    c.record_transfer(profile, provider, &a.bucket, direction, bytes, 1)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
     pub fn audit_log(
         &self,
     ) -> Result<

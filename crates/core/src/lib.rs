@@ -41,6 +41,19 @@ pub struct Session {
 }
 
 impl Session {
+    /// Remember what a command did in the catalog (audit events, transfers for egress
+    /// costs). Nothing is recorded for an empty list.
+    pub fn record(&self, activity: &[catalog::Activity]) -> Result<()> {
+        if activity.is_empty() {
+            return Ok(());
+        }
+        catalog::Catalog::open(&self.paths)?.record_activity(
+            &self.profile.name,
+            self.store.provider(),
+            activity,
+        )
+    }
+
     /// Load the configuration, select a profile (`flag`, then `STOWAGE_PROFILE`, then the
     /// config's default, then the embedded `local`) and open its store.
     pub async fn open(flag: Option<&str>) -> Result<Session> {
