@@ -963,8 +963,6 @@ impl Catalog {
         Ok(())
     }
 
-    /// The audit log, oldest first: (time, action, profile, bucket, key, detail).
-    #[allow(clippy::type_complexity)]
     /// Record what a command did with `profile` (of `provider`), in one transaction.
     pub fn record_activity(
         &self,
@@ -989,6 +987,8 @@ impl Catalog {
         })
     }
 
+    /// The audit log, oldest first: (time, action, profile, bucket, key, detail).
+    #[allow(clippy::type_complexity)]
     pub fn audit_log(
         &self,
     ) -> Result<
