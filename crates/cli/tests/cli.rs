@@ -1509,3 +1509,44 @@ fn commands_are_recorded_in_the_catalog() {
         ]
     );
 }
+
+/// The same seed tree synced to the Supabase contract server lands in the same layout, and a
+/// second sync uploads nothing: sync is written once over `Store`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_seed_layout_to_supabase() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = stowage_supabase_contract::start(stowage_supabase_contract::ServerConfig {
+        data_dir: server_dir.path().to_path_buf(),
+        jwt_secret: "a-test-jwt-secret-of-at-least-32-characters".into(),
+        addr: "127.0.0.1:0".parse().unwrap(),
+    })
+    .await
+    .unwrap();
+    let mut sb = Sandbox::new();
+    let bucket = unique("sync-sb");
+    sb.write_config(&format!(
+        "default_profile = \"team\"\n[profiles.team]\nkind = \"supabase\"\n\n[sync]\nprimary = \"team\"\nbucket = \"{bucket}\"\n"
+    ));
+    sb.env("SUPABASE_URL", &server.url)
+        .env("SUPABASE_SERVICE_ROLE_KEY", &server.service_role_key);
+    sb.run(&["buckets", "create", &bucket]).ok();
+    seed_layout(&sb.work(".beast-mode"));
+
+    let doc = sb.run(&["--json", "sync", ".beast-mode"]).ok().json();
+    let mut want: Vec<String> = seed_plan().into_iter().filter_map(|p| p.3).collect();
+    want.sort();
+    assert_eq!(doc["uploaded"], want.len(), "{doc}");
+    assert_eq!(bucket_keys(&sb, &bucket), want);
+    let again = sb.run(&["--json", "sync", ".beast-mode"]).ok().json();
+    assert_eq!(again["uploaded"], 0, "{again}");
+    let versions = sb
+        .run(&["--json", "versions", "model-notable-quality"])
+        .ok()
+        .json();
+    assert_eq!(
+        versions["versions"].as_array().map(Vec::len),
+        Some(3),
+        "{versions}"
+    );
+    server.shutdown().await;
+}
