@@ -563,14 +563,7 @@ async fn s3_wrong_credentials_are_unauthorized() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn supabase_contract_flow_never_shows_the_key() {
-    let server_dir = tempfile::tempdir().unwrap();
-    let server = stowage_supabase_contract::start(stowage_supabase_contract::ServerConfig {
-        data_dir: server_dir.path().to_path_buf(),
-        jwt_secret: "a-test-jwt-secret-of-at-least-32-characters".into(),
-        addr: "127.0.0.1:0".parse().unwrap(),
-    })
-    .await
-    .unwrap();
+    let (_server_dir, server) = contract_server().await;
     let key = server.service_role_key.clone();
     let mut sb = Sandbox::new();
     sb.write_config("default_profile = \"team\"\n[profiles.team]\nkind = \"supabase\"\n");
@@ -1510,18 +1503,24 @@ fn commands_are_recorded_in_the_catalog() {
     );
 }
 
-/// The same seed tree synced to the Supabase contract server lands in the same layout, and a
-/// second sync uploads nothing: sync is written once over `Store`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sync_seed_layout_to_supabase() {
-    let server_dir = tempfile::tempdir().unwrap();
+/// A Supabase contract server in this process, with its data folder.
+async fn contract_server() -> (tempfile::TempDir, stowage_supabase_contract::RunningServer) {
+    let dir = tempfile::tempdir().unwrap();
     let server = stowage_supabase_contract::start(stowage_supabase_contract::ServerConfig {
-        data_dir: server_dir.path().to_path_buf(),
+        data_dir: dir.path().to_path_buf(),
         jwt_secret: "a-test-jwt-secret-of-at-least-32-characters".into(),
         addr: "127.0.0.1:0".parse().unwrap(),
     })
     .await
     .unwrap();
+    (dir, server)
+}
+
+/// The same seed tree synced to the Supabase contract server lands in the same layout, and a
+/// second sync uploads nothing: sync is written once over `Store`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_seed_layout_to_supabase() {
+    let (_server_dir, server) = contract_server().await;
     let mut sb = Sandbox::new();
     let bucket = unique("sync-sb");
     sb.write_config(&format!(
