@@ -477,6 +477,27 @@ fn error_json(e: &Error) -> Value {
     v
 }
 
+/// The result of a command over several items: the document, or the first failure (counted
+/// against the total) with the document of what did succeed.
+fn finish(doc: Value, first: Option<Error>, failed: usize, total: usize) -> CmdResult {
+    match first {
+        None => Ok(doc),
+        Some(e) => Err(Failed {
+            error: if total == 1 {
+                e
+            } else {
+                Error::Several {
+                    failed,
+                    total,
+                    first: Box::new(e),
+                }
+            },
+            partial: Some(doc),
+            printed: true,
+        }),
+    }
+}
+
 /// Print each item's outcome (or error) and build the command's document under `key`.
 fn batch<T: Serialize>(
     ctx: &Ctx,
@@ -505,22 +526,7 @@ fn batch<T: Serialize>(
         }
     }
     let doc = json!({ key: items, "dry_run": ctx.dry_run });
-    match first {
-        None => Ok(doc),
-        Some(e) => Err(Failed {
-            error: if total == 1 {
-                e
-            } else {
-                Error::Several {
-                    failed,
-                    total,
-                    first: Box::new(e),
-                }
-            },
-            partial: Some(doc),
-            printed: true,
-        }),
-    }
+    finish(doc, first, failed, total)
 }
 
 async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
@@ -969,22 +975,7 @@ fn explain(ctx: &Ctx, a: ExplainArgs) -> CmdResult {
         items.push(v);
     }
     let doc = json!({ "policy": policy.source, "files": items });
-    match first {
-        None => Ok(doc),
-        Some(e) => Err(Failed {
-            error: if total == 1 {
-                e
-            } else {
-                Error::Several {
-                    failed,
-                    total,
-                    first: Box::new(e),
-                }
-            },
-            partial: Some(doc),
-            printed: true,
-        }),
-    }
+    finish(doc, first, failed, total)
 }
 
 /// `file` relative to `cwd` with `/` separators, `.` and `..` resolved lexically; a file
