@@ -411,14 +411,7 @@ impl S3Store {
         if let Err(e) = result {
             if !e.is_retryable() {
                 // A permanent failure: do not leave parts behind to be billed.
-                let _ = self
-                    .client
-                    .abort_multipart_upload()
-                    .bucket(&path.bucket)
-                    .key(path.key.as_str())
-                    .upload_id(&upload_id)
-                    .send()
-                    .await;
+                self.abort_multipart(path, &upload_id).await;
                 if let Some((store, id)) = &resume {
                     store.remove(id);
                 }
@@ -438,24 +431,11 @@ impl S3Store {
                     .build()
             })
             .collect();
-        let out = self
-            .client
-            .complete_multipart_upload()
-            .bucket(&path.bucket)
-            .key(path.key.as_str())
-            .upload_id(&upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| self.err(e, &path.bucket, Some(&path.key)))?;
+        let etag = self.complete_multipart(path, &upload_id, parts).await?;
         if let Some((store, id)) = &resume {
             store.remove(id);
         }
-        Ok((out.e_tag, already))
+        Ok((etag, already))
     }
 
     /// Keep the saved parts the server still holds; None if the upload is gone.
@@ -564,22 +544,27 @@ impl S3Store {
         let parts = match result {
             Ok(parts) => parts,
             Err(e) => {
-                let _ = self
-                    .client
-                    .abort_multipart_upload()
-                    .bucket(&to.bucket)
-                    .key(to.key.as_str())
-                    .upload_id(&upload_id)
-                    .send()
-                    .await;
+                self.abort_multipart(to, &upload_id).await;
                 return Err(e);
             }
         };
-        self.client
+        self.complete_multipart(to, &upload_id, parts).await?;
+        Ok(())
+    }
+
+    /// Finish a multipart upload from its parts (in part order); returns the ETag.
+    async fn complete_multipart(
+        &self,
+        path: &ObjectPath,
+        upload_id: &str,
+        parts: Vec<CompletedPart>,
+    ) -> Result<Option<String>> {
+        let out = self
+            .client
             .complete_multipart_upload()
-            .bucket(&to.bucket)
-            .key(to.key.as_str())
-            .upload_id(&upload_id)
+            .bucket(&path.bucket)
+            .key(path.key.as_str())
+            .upload_id(upload_id)
             .multipart_upload(
                 CompletedMultipartUpload::builder()
                     .set_parts(Some(parts))
@@ -587,8 +572,21 @@ impl S3Store {
             )
             .send()
             .await
-            .map_err(|e| self.err(e, &to.bucket, Some(&to.key)))?;
-        Ok(())
+            .map_err(|e| self.err(e, &path.bucket, Some(&path.key)))?;
+        Ok(out.e_tag)
+    }
+
+    /// Abandon a multipart upload so its parts are not kept (and billed); best effort, as
+    /// this runs on a path that already fails.
+    async fn abort_multipart(&self, path: &ObjectPath, upload_id: &str) {
+        let _ = self
+            .client
+            .abort_multipart_upload()
+            .bucket(&path.bucket)
+            .key(path.key.as_str())
+            .upload_id(upload_id)
+            .send()
+            .await;
     }
 }
 

@@ -655,6 +655,18 @@ impl SupabaseStore {
         }
     }
 
+    /// Send `req` and read its JSON answer (errors mapped as by [`Self::send`]).
+    async fn send_json<T: serde::de::DeserializeOwned>(
+        &self,
+        req: RequestBuilder,
+        what: &str,
+        bucket: &str,
+        key: Option<&str>,
+    ) -> Result<T> {
+        let resp = self.send(req, what, bucket, key).await?;
+        self.json(resp, what, bucket, key).await
+    }
+
     async fn json<T: serde::de::DeserializeOwned>(
         &self,
         resp: Response,
@@ -694,16 +706,13 @@ impl SupabaseStore {
     async fn info(&self, path: &ObjectPath) -> Result<ObjectMeta> {
         let url = object_url(&self.api, "object/info", &path.bucket, path.key.as_str());
         let key = Some(path.key.as_str());
-        let resp = self
-            .send(
+        let info: InfoBody = self
+            .send_json(
                 self.request(Method::GET, &url),
                 "reading the object's metadata",
                 &path.bucket,
                 key,
             )
-            .await?;
-        let info: InfoBody = self
-            .json(resp, "reading the object's metadata", &path.bucket, key)
             .await?;
         Ok(ObjectMeta {
             key: path.key.clone(),
@@ -1010,15 +1019,14 @@ impl SupabaseStore {
             if !search.is_empty() {
                 body["search"] = json!(search);
             }
-            let resp = self
-                .send(
+            let rows: Vec<ListRow> = self
+                .send_json(
                     self.request(Method::POST, &url).json(&body),
                     "listing",
                     bucket,
                     None,
                 )
                 .await?;
-            let rows: Vec<ListRow> = self.json(resp, "listing", bucket, None).await?;
             let n = rows.len() as u64;
             for row in rows {
                 // `search` is a case-insensitive LIKE on the server; keep exact matches only.
@@ -1134,17 +1142,14 @@ impl SupabaseStore {
         let secs = expires.as_secs() + u64::from(expires.subsec_nanos() > 0);
         let url = bucket_url(&self.api, "object/sign", bucket);
         let paths: Vec<&str> = keys.iter().map(Key::as_str).collect();
-        let resp = self
-            .send(
+        let answers: Vec<Value> = self
+            .send_json(
                 self.request(Method::POST, &url)
                     .json(&json!({ "expiresIn": secs.max(1), "paths": paths })),
                 "signing download URLs",
                 bucket,
                 None,
             )
-            .await?;
-        let answers: Vec<Value> = self
-            .json(resp, "signing download URLs", bucket, None)
             .await?;
         Ok(keys
             .iter()
@@ -1608,8 +1613,8 @@ impl Store for SupabaseStore {
         let mut checked_bucket = false;
         for chunk in sendable.chunks(DELETE_BATCH) {
             let names: Vec<&str> = chunk.iter().map(|k| k.as_str()).collect();
-            let resp = self
-                .send(
+            let rows: Vec<Value> = self
+                .send_json(
                     self.request(Method::DELETE, &url)
                         .json(&json!({ "prefixes": names })),
                     "deleting objects",
@@ -1617,7 +1622,6 @@ impl Store for SupabaseStore {
                     None,
                 )
                 .await?;
-            let rows: Vec<Value> = self.json(resp, "deleting objects", bucket, None).await?;
             // Missing keys are skipped silently by the server, and so is a missing bucket:
             // when fewer rows come back than keys went out, make sure the bucket exists.
             if rows.len() < chunk.len() && !checked_bucket {
@@ -1713,17 +1717,14 @@ impl Store for SupabaseStore {
             UrlMethod::Get => {
                 let secs = expires.as_secs() + u64::from(expires.subsec_nanos() > 0);
                 let url = object_url(&self.api, "object/sign", &path.bucket, path.key.as_str());
-                let resp = self
-                    .send(
+                let v: Value = self
+                    .send_json(
                         self.request(Method::POST, &url)
                             .json(&json!({ "expiresIn": secs.max(1) })),
                         "signing a download URL",
                         &path.bucket,
                         key,
                     )
-                    .await?;
-                let v: Value = self
-                    .json(resp, "signing a download URL", &path.bucket, key)
                     .await?;
                 let rel = v
                     .get("signedURL")
@@ -1754,16 +1755,13 @@ impl Store for SupabaseStore {
                     &path.bucket,
                     path.key.as_str(),
                 );
-                let resp = self
-                    .send(
+                let v: Value = self
+                    .send_json(
                         self.request(Method::POST, &url),
                         "signing an upload URL",
                         &path.bucket,
                         key,
                     )
-                    .await?;
-                let v: Value = self
-                    .json(resp, "signing an upload URL", &path.bucket, key)
                     .await?;
                 let rel = v.get("url").and_then(Value::as_str).ok_or_else(|| {
                     Error::new(ErrorKind::Other, PROVIDER, "the server's answer has no url")
