@@ -1,164 +1,12 @@
 //! End-to-end tests of the real `stowage` binary: the zero-config local flow, SeaweedFS over
 //! S3, the Supabase contract server, and configuration errors.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_stowage");
-
-/// A private HOME, config, data and working folder for one test.
-struct Sandbox {
-    dir: tempfile::TempDir,
-    vars: Vec<(String, String)>,
-}
-
-/// One finished run of the binary.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {self:?}"))
-    }
-
-    #[track_caller]
-    fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "{self:?}");
-        self
-    }
-
-    #[track_caller]
-    fn code(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "{self:?}");
-        self
-    }
-}
-
-impl From<Output> for Run {
-    fn from(o: Output) -> Run {
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-}
-
-impl Sandbox {
-    fn new() -> Sandbox {
-        let dir = tempfile::tempdir().unwrap();
-        for d in ["home", "config", "data", "cache", "work"] {
-            std::fs::create_dir_all(dir.path().join(d)).unwrap();
-        }
-        Sandbox {
-            dir,
-            vars: Vec::new(),
-        }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn work(&self, rel: &str) -> PathBuf {
-        self.path("work").join(rel)
-    }
-
-    fn env(&mut self, key: &str, value: &str) -> &mut Self {
-        self.vars.push((key.into(), value.into()));
-        self
-    }
-
-    fn write_config(&self, text: &str) {
-        std::fs::write(self.path("config/config.toml"), text).unwrap();
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args).current_dir(self.path("work"));
-        // Nothing from the developer's own setup leaks in.
-        for (k, _) in std::env::vars() {
-            let ours =
-                k.starts_with("STOWAGE_") || k.starts_with("SUPABASE_") || k.starts_with("AWS_");
-            if ours && k != "AWS_CA_BUNDLE" {
-                c.env_remove(k);
-            }
-        }
-        c.env("HOME", self.path("home"))
-            .env("XDG_CONFIG_HOME", self.path("home/.config"))
-            .env("XDG_DATA_HOME", self.path("home/.local/share"))
-            .env("STOWAGE_CONFIG_DIR", self.path("config"))
-            .env("STOWAGE_DATA_DIR", self.path("data"))
-            .env("STOWAGE_CACHE_DIR", self.path("cache"))
-            .env("AWS_EC2_METADATA_DISABLED", "true");
-        for (k, v) in &self.vars {
-            c.env(k, v);
-        }
-        c
-    }
-
-    /// Run synchronously (no server in this process).
-    fn run(&self, args: &[&str]) -> Run {
-        self.command(args).output().unwrap().into()
-    }
-
-    /// Run without blocking the runtime that serves an in-process server.
-    async fn run_async(&self, args: &[&str]) -> Run {
-        tokio::process::Command::from(self.command(args))
-            .output()
-            .await
-            .unwrap()
-            .into()
-    }
-}
-
-/// Deterministic, incompressible test data.
-fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{}-{}", std::process::id(), nanos % 1_000_000_000)
-}
-
-fn store_tree(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, base, out);
-            } else {
-                out.push(p.strip_prefix(base).unwrap().display().to_string());
-            }
-        }
-    }
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
-}
+mod common;
+use common::*;
 
 #[test]
 fn zero_config_local_flow() {
@@ -433,51 +281,6 @@ fn config_errors_are_clear_and_never_echo_secrets() {
     assert_eq!(doc["selected"], "lab");
     assert_eq!(doc["selected_by"], "flag");
     assert_eq!(doc["profiles"].as_array().unwrap().len(), 2);
-}
-
-/// The S3 endpoint of the SeaweedFS that `scripts/test` starts.
-fn s3_endpoint() -> String {
-    match std::env::var("STOWAGE_TEST_S3_ENDPOINT") {
-        Ok(e) if !e.is_empty() => e,
-        _ => panic!(
-            "STOWAGE_TEST_S3_ENDPOINT is not set: start SeaweedFS and run the tests with \
-             `scripts/test` (or set STOWAGE_TEST_S3_ENDPOINT=http://127.0.0.1:8333 with \
-             STOWAGE_TEST_S3_ACCESS_KEY/STOWAGE_TEST_S3_SECRET_KEY)"
-        ),
-    }
-}
-
-fn s3_sandbox() -> Sandbox {
-    let mut sb = Sandbox::new();
-    let endpoint = s3_endpoint();
-    sb.write_config(&format!(
-        "default_profile = \"seaweed\"\n\n[profiles.seaweed]\nkind = \"s3\"\nendpoint = \"{endpoint}\"\nregion = \"us-east-1\"\npath_style = true\n"
-    ));
-    let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
-    sb.env(
-        "AWS_ACCESS_KEY_ID",
-        &var("STOWAGE_TEST_S3_ACCESS_KEY", "testak"),
-    )
-    .env(
-        "AWS_SECRET_ACCESS_KEY",
-        &var("STOWAGE_TEST_S3_SECRET_KEY", "testsecretkey123"),
-    );
-    sb
-}
-
-/// Empties and deletes a test bucket even when the test fails.
-struct BucketGuard<'a> {
-    sb: &'a Sandbox,
-    bucket: String,
-}
-
-impl Drop for BucketGuard<'_> {
-    fn drop(&mut self) {
-        let _ = self
-            .sb
-            .run(&["rm", "--recursive", &format!("{}/", self.bucket)]);
-        let _ = self.sb.run(&["buckets", "rm", &self.bucket]);
-    }
 }
 
 #[tokio::test]
@@ -1501,19 +1304,6 @@ fn commands_are_recorded_in_the_catalog() {
             ("download".to_string(), 70_000)
         ]
     );
-}
-
-/// A Supabase contract server in this process, with its data folder.
-async fn contract_server() -> (tempfile::TempDir, stowage_supabase_contract::RunningServer) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = stowage_supabase_contract::start(stowage_supabase_contract::ServerConfig {
-        data_dir: dir.path().to_path_buf(),
-        jwt_secret: "a-test-jwt-secret-of-at-least-32-characters".into(),
-        addr: "127.0.0.1:0".parse().unwrap(),
-    })
-    .await
-    .unwrap();
-    (dir, server)
 }
 
 /// The same seed tree synced to the Supabase contract server lands in the same layout, and a
