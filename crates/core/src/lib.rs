@@ -1,21 +1,29 @@
 //! Stowage core: the product's logic with no user interface. The CLI and the desktop app both
 //! call these functions; nothing here prints.
 
+pub mod cache;
 pub mod catalog;
 pub mod compress;
 pub mod config;
 pub mod cost;
 pub mod credentials;
+pub mod engine;
 pub mod error;
+pub mod events;
 pub mod location;
 pub mod metadata;
+pub mod migrate;
 pub mod open;
 pub mod paths;
 pub mod policy;
+pub mod queue;
+pub mod read;
+pub mod secrets;
 pub mod sync;
 pub mod testdata;
 pub mod transfer;
 pub mod version;
+pub mod watch;
 
 use std::sync::Arc;
 

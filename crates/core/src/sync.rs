@@ -137,50 +137,75 @@ pub fn plan(dir: &Path, policy: &Policy, catalog: &Catalog, org: Option<&str>) -
     let states = catalog.file_states(&format!("{}/", dir.display()))?;
     let mut files = Vec::with_capacity(found.len());
     for (path, rel, meta) in found {
-        let size = meta.len();
-        let mtime_ns = mtime_ns(&meta);
-        let d = policy.classify(&rel, size, org.as_deref());
-        let mut f = PlannedFile {
-            file: rel,
-            path,
-            kind: d.kind.as_str().to_string(),
-            rule: d.rule,
-            destination: d.destination,
-            key: d.key,
-            compress: false,
-            compress_reason: None,
-            size,
-            action: match d.destination {
-                Destination::Never => Action::Never,
-                Destination::Local => Action::Local,
-                _ => Action::Upload,
-            },
-            error: d.key_error,
-            mtime_ns,
-        };
-        if f.error.is_some() {
-            f.action = Action::Refused;
-        }
-        let unchanged = states
-            .get(&f.path.to_string_lossy().into_owned())
-            .is_some_and(|s| s.size == size && s.mtime_ns == mtime_ns);
-        if f.action == Action::Upload {
-            if d.compress {
-                let head = compress::sniff(&f.path).map_err(|e| io_local(&f.path, "reading", e))?;
-                let c = compress::decide(&f.path, &head, size, policy.compress_min_size);
-                f.compress = c.compress;
-                f.compress_reason = Some(c.reason);
-            }
-            if f.compress {
-                f.key = f.key.as_deref().map(compress::stored_key);
-            }
-        }
-        if unchanged && matches!(f.action, Action::Upload | Action::Local) {
-            f.action = Action::Unchanged;
-        }
-        files.push(f);
+        let state = states.get(&path.to_string_lossy().into_owned());
+        files.push(plan_file(path, rel, &meta, policy, state, org.as_deref())?);
     }
     Ok(SyncPlan { dir, org, files })
+}
+
+/// Classify one file of a synced folder (`rel` is its `/`-separated path inside it) and mark
+/// it unchanged when its size and mtime match `state`, the catalog's file state. Shared by
+/// [`plan`] and the auto-sync engine, which plans files one at a time as they settle.
+pub fn plan_file(
+    path: PathBuf,
+    rel: String,
+    meta: &std::fs::Metadata,
+    policy: &Policy,
+    state: Option<&FileState>,
+    org: Option<&str>,
+) -> Result<PlannedFile> {
+    let size = meta.len();
+    let mtime_ns = mtime_ns(meta);
+    let d = policy.classify(&rel, size, org);
+    let mut f = PlannedFile {
+        file: rel,
+        path,
+        kind: d.kind.as_str().to_string(),
+        rule: d.rule,
+        destination: d.destination,
+        key: d.key,
+        compress: false,
+        compress_reason: None,
+        size,
+        action: match d.destination {
+            Destination::Never => Action::Never,
+            Destination::Local => Action::Local,
+            _ => Action::Upload,
+        },
+        error: d.key_error,
+        mtime_ns,
+    };
+    if f.error.is_some() {
+        f.action = Action::Refused;
+    }
+    let unchanged = state.is_some_and(|s| s.size == size && s.mtime_ns == mtime_ns);
+    if f.action == Action::Upload {
+        if d.compress {
+            let head = compress::sniff(&f.path).map_err(|e| io_local(&f.path, "reading", e))?;
+            let c = compress::decide(&f.path, &head, size, policy.compress_min_size);
+            f.compress = c.compress;
+            f.compress_reason = Some(c.reason);
+        }
+        if f.compress {
+            f.key = f.key.as_deref().map(compress::stored_key);
+        }
+    }
+    if unchanged && matches!(f.action, Action::Upload | Action::Local) {
+        f.action = Action::Unchanged;
+    }
+    Ok(f)
+}
+
+impl PlannedFile {
+    /// The modification time planned with (Unix ns).
+    pub fn mtime_ns(&self) -> i64 {
+        self.mtime_ns
+    }
+}
+
+/// A file's modification time in Unix nanoseconds, as sync records it.
+pub fn file_mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    mtime_ns(meta)
 }
 
 fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
@@ -276,6 +301,8 @@ struct Done {
     key: String,
     put: stowage_store::PutResult,
     archive: Option<(i64, String)>,
+    /// Found stored already (an upload that finished before a crash, never recorded).
+    already: bool,
 }
 
 /// Run `plan`: hash what may have changed, version it, upload it by policy and record it.
@@ -369,8 +396,26 @@ pub async fn run(
     catalog.batch(|c| {
         for (index, measured) in hashed {
             let f = &plan.files[index];
-            let prepared = measured
-                .and_then(|(sha, metrics)| prepare(plan, f, index, c, targets, sha, metrics));
+            let mut dests = vec![targets.primary.clone()];
+            if f.destination == Destination::PrimaryAndSecondary {
+                dests.extend(targets.secondary.clone());
+            }
+            let prepared = measured.and_then(|(sha, metrics)| {
+                let fresh = Fresh {
+                    sha256: sha,
+                    metrics,
+                };
+                prepare(
+                    plan.org.as_deref(),
+                    f,
+                    index,
+                    c,
+                    dests,
+                    &targets.bucket,
+                    fresh,
+                    true,
+                )
+            });
             match prepared {
                 Ok(Some(w)) => {
                     outcomes[index].family = Some(w.family.clone());
@@ -502,18 +547,114 @@ pub async fn run(
     Ok(report)
 }
 
-/// Hash the file, find or make its version and decide each destination's step. None when the
-/// content is what was synced last (only the file state is refreshed).
+/// What one file's transfer to one target did ([`run_target`]).
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetOutcome {
+    /// The artifact family.
+    pub family: String,
+    /// The version recorded (or found).
+    pub version: String,
+    /// SHA-256 of the file's content.
+    pub sha256: String,
+    /// The upload made (None when the target held this version already, or the file stays
+    /// local).
+    pub upload: Option<Upload>,
+    /// The object was found stored already (an upload that finished before a crash): only
+    /// recorded.
+    pub already_stored: bool,
+    /// Bytes the provider held from an interrupted upload.
+    pub resumed_from: u64,
+}
+
+/// Run one planned file to one target (a queue row of the auto-sync engine) through the same
+/// steps as [`run`]: hash, find or make its version, upload (archiving the older version at
+/// the key first, or recognising an upload that finished before a crash without sending or
+/// archiving anything again), record. `commit` runs inside the recording transaction, so what
+/// the caller marks there (the queue row done) commits with the record or not at all. The
+/// catalog is locked only for its own steps, never across the upload. A file that stays local
+/// by policy (`Action::Local`) is only versioned.
+pub async fn run_target(
+    catalog: &std::sync::Mutex<Catalog>,
+    org: Option<&str>,
+    f: &PlannedFile,
+    target: &Target,
+    bucket: &str,
+    progress: Option<ProgressFn>,
+    commit: impl FnOnce(&Catalog, &TargetOutcome) -> Result<()>,
+) -> Result<TargetOutcome> {
+    let path = f.path.clone();
+    let (sha256, metrics) = tokio::task::spawn_blocking(move || measure(&path))
+        .await
+        .map_err(|e| io_local(&f.path, "hashing", std::io::Error::other(e)))??;
+    let lock = || catalog.lock().unwrap_or_else(|p| p.into_inner());
+    let dests = if f.action == Action::Upload {
+        vec![target.clone()]
+    } else {
+        Vec::new()
+    };
+    let fresh = Fresh { sha256, metrics };
+    let w = {
+        let c = lock();
+        c.batch(|c| prepare(org, f, 0, c, dests, bucket, fresh, false))?
+            .expect("prepare without check_state always plans")
+    };
+    let mut done = Vec::new();
+    for step in &w.steps {
+        done.push(upload(f, &w, step, bucket, 0, &progress).await?);
+    }
+    let mut outcome = FileOutcome {
+        planned: f.clone(),
+        result: if done.is_empty() {
+            "recorded"
+        } else {
+            "uploaded"
+        },
+        family: Some(w.family.clone()),
+        version: Some(w.version.clone()),
+        uploads: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let result = TargetOutcome {
+        family: w.family.clone(),
+        version: w.version.clone(),
+        sha256: w.sha256.clone(),
+        upload: None,
+        already_stored: done.iter().any(|d| d.already),
+        resumed_from: done.iter().map(|d| d.put.resumed_from).sum(),
+    };
+    let c = lock();
+    c.batch(|c| {
+        record(c, f, &w, &done, &mut outcome)?;
+        let result = TargetOutcome {
+            upload: outcome.uploads.first().cloned(),
+            ..result.clone()
+        };
+        commit(c, &result)?;
+        Ok(result)
+    })
+}
+
+/// A file's measured content.
+struct Fresh {
+    sha256: String,
+    metrics: VersionMetrics,
+}
+
+/// With the file hashed, find or make its version and decide each of `dests`' step (none for
+/// a destination already holding this version). With `check_state`, None when the content is
+/// what was synced last (only the file state is refreshed).
 #[allow(clippy::too_many_arguments)]
 fn prepare(
-    plan: &SyncPlan,
+    org: Option<&str>,
     f: &PlannedFile,
     index: usize,
     catalog: &Catalog,
-    targets: &Targets,
-    sha256: String,
-    metrics: VersionMetrics,
+    dests: Vec<Target>,
+    bucket: &str,
+    fresh: Fresh,
+    check_state: bool,
 ) -> Result<Option<Work>> {
+    let Fresh { sha256, metrics } = fresh;
     let key_path = f.path.to_string_lossy().into_owned();
     let state = FileState {
         size: f.size,
@@ -521,7 +662,7 @@ fn prepare(
         sha256: sha256.clone(),
     };
     let previous = catalog.file_state(&key_path)?;
-    if previous.is_some_and(|p| p.sha256 == sha256 && p.size != u64::MAX) {
+    if check_state && previous.is_some_and(|p| p.sha256 == sha256 && p.size != u64::MAX) {
         // Touched, not changed: remember the new mtime so the next run skips it unread.
         catalog.set_file_state(&key_path, &state)?;
         return Ok(None);
@@ -534,7 +675,7 @@ fn prepare(
         .and_then(|k| k.rsplit_once('/'))
         .map_or(String::new(), |(d, _)| format!("{d}/"));
     let artifact = catalog.upsert_artifact(
-        plan.org.as_deref(),
+        org,
         &parsed.family,
         &f.kind,
         version::framework(&parsed.extension),
@@ -564,12 +705,8 @@ fn prepare(
     let mut steps = Vec::new();
     if f.action == Action::Upload {
         let key = f.key.clone().expect("uploads have a key");
-        let mut dests = vec![targets.primary.clone()];
-        if f.destination == Destination::PrimaryAndSecondary {
-            dests.extend(targets.secondary.clone());
-        }
         for target in dests {
-            let holder = catalog.location_at(&target.profile, &targets.bucket, &key)?;
+            let holder = catalog.location_at(&target.profile, bucket, &key)?;
             match holder {
                 Some(h) if Some(h.version_id) == version_id => continue,
                 Some(h) => {
@@ -738,7 +875,26 @@ async fn upload(
     let store = &*step.target.store;
     let path = ObjectPath::new(bucket, &step.key)?;
     store.check_key(&path.key)?;
+    let found = |meta: stowage_store::ObjectMeta| Done {
+        target: step.target.clone(),
+        bucket: bucket.to_string(),
+        key: step.key.clone(),
+        put: stowage_store::PutResult {
+            size: meta.size,
+            sha256: meta.sha256.unwrap_or_default(),
+            etag: meta.etag,
+            resumed_from: meta.size,
+        },
+        archive: step.archive.clone(),
+        already: true,
+    };
     if let Some((_, archive)) = &step.archive {
+        // The key holds the version the catalog knows there, unless this very upload finished
+        // before a crash: then the older version was archived already (the copy comes first)
+        // and neither is done again.
+        if let Some(meta) = stored_already(f, w, store, &path).await? {
+            return Ok(found(meta));
+        }
         // Keep the older version before its key takes the new content.
         let to = ObjectPath::new(bucket, archive)?;
         store.copy(&path, &to, true).await?;
@@ -772,7 +928,17 @@ async fn upload(
     } else {
         PutSource::File(f.path.clone())
     };
-    let put = store.put(&path, source, &options).await.map_err(|e| {
+    let put = match store.put(&path, source, &options).await {
+        Err(e) if e.kind == ErrorKind::AlreadyExists => {
+            // Our own upload that finished before a crash, never recorded: record it.
+            match stored_already(f, w, store, &path).await? {
+                Some(meta) => return Ok(found(meta)),
+                None => Err(e),
+            }
+        }
+        other => other,
+    };
+    let put = put.map_err(|e| {
         if e.kind == ErrorKind::AlreadyExists {
             Error::from(e.hint(
                 "an object Stowage did not record is at this key, and sync never replaces one; \
@@ -784,6 +950,11 @@ async fn upload(
     });
     let put = put.map_err(|e| e.with_file(&f.path))?;
     if !f.compress && put.sha256 != w.sha256 {
+        if step.archive.is_none() {
+            // Nothing was at the key before this put (it does not replace): the half-written
+            // copy is ours alone, and the next attempt must not find it.
+            let _ = store.delete(&path).await;
+        }
         return Err(local_error(
             ErrorKind::Conflict,
             &f.path,
@@ -797,7 +968,49 @@ async fn upload(
         key: step.key.clone(),
         put,
         archive: step.archive.clone(),
+        already: false,
     })
+}
+
+/// The object at `path` when it already holds exactly this file's content as sync stores it
+/// (gzipped when planned so: gzip here is deterministic, so the stored SHA-256 is recomputed).
+async fn stored_already(
+    f: &PlannedFile,
+    w: &Work,
+    store: &dyn Store,
+    path: &ObjectPath,
+) -> Result<Option<stowage_store::ObjectMeta>> {
+    let meta = match store.head(path).await {
+        Ok(m) => m,
+        Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(stored) = meta.sha256.clone() else {
+        return Ok(None);
+    };
+    let expected = if f.compress {
+        use tokio::io::AsyncReadExt;
+        let file = tokio::fs::File::open(&f.path)
+            .await
+            .map_err(|e| io_local(&f.path, "reading", e))?;
+        let mut reader = compress::gzip_reader(file);
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = reader
+                .read(&mut buf)
+                .await
+                .map_err(|e| io_local(&f.path, "compressing", e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        hex::encode(hasher.finalize())
+    } else {
+        w.sha256.clone()
+    };
+    Ok((stored == expected).then_some(meta))
 }
 
 fn content_type(file: &str) -> &'static str {
@@ -929,9 +1142,10 @@ pub struct Restored {
     pub decompressed: bool,
 }
 
-/// Download `v` from the first of its locations whose profile `stores` can open, decompress a
-/// gzipped one, verify the original SHA-256 and write `dest` (never replacing a file without
-/// `force`). A dry run only checks.
+/// Restore `v` to `dest` through the read path ([`crate::read::restore`]): its locations in
+/// recorded order over `stores` (no cache), falling back to the next copy when one is
+/// unavailable, missing or refused; decompress a gzipped one, verify the original SHA-256 and
+/// never replace a file without `force`. A dry run only checks.
 pub async fn restore(
     catalog: &Catalog,
     v: &VersionInfo,
@@ -940,113 +1154,10 @@ pub async fn restore(
     force: bool,
     dry_run: bool,
 ) -> Result<Restored> {
-    if dest.is_dir() {
-        return Err(local_error(
-            ErrorKind::Conflict,
-            dest,
-            "is a folder",
-            "name the file to restore into",
-        ));
-    }
-    if dest.exists() && !force {
-        return Err(local_error(
-            ErrorKind::AlreadyExists,
-            dest,
-            "the local file exists",
-            "pass --force to replace it, or choose another destination",
-        ));
-    }
-    let Some(loc) = v.locations.iter().find(|l| stores.contains_key(&l.profile)) else {
-        return Err(Error::Store {
-            source: Box::new(
-                stowage_store::Error::new(
-                    ErrorKind::NotFound,
-                    "catalog",
-                    format!(
-                        "version {} of `{}` is not stored anywhere Stowage can reach ({})",
-                        v.version,
-                        v.family,
-                        if v.locations.is_empty() {
-                            "it was recorded as local only".to_string()
-                        } else {
-                            v.locations
-                                .iter()
-                                .map(|l| format!("profile `{}`", l.profile))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        }
-                    ),
-                )
-                .hint("restore from a machine where its profile is configured"),
-            ),
-            file: Some(dest.to_path_buf()),
-        });
-    };
-    let store = &stores[&loc.profile];
-    let path = ObjectPath::new(&loc.bucket, &loc.key)?;
-    let from = format!("{}:{}", loc.profile, path);
-    let gz = v.encoding.as_deref() == Some(compress::ENCODING);
-    if dry_run {
-        store.head(&path).await?;
-        return Ok(Restored {
-            family: v.family.clone(),
-            version: v.version.clone(),
-            from,
-            file: dest.to_path_buf(),
-            size: v.original_size,
-            sha256: v.sha256.clone(),
-            decompressed: gz,
-        });
-    }
-    let got = store.get(&path, None).await?;
-    let limits = compress::GunzipLimits {
-        max_output: Some(v.original_size),
-        ..Default::default()
-    };
-    let written = crate::transfer::write_download(
-        store.provider(),
-        &path,
-        got,
-        dest,
-        force,
-        gz.then_some(limits),
-        Some((v.original_size, &v.sha256)),
-        &None,
-        0,
-    )
-    .await?;
-    catalog.batch(|c| {
-        c.touch_location(loc.id)?;
-        c.record_transfer(
-            &loc.profile,
-            &loc.provider,
-            &loc.bucket,
-            Direction::Download,
-            loc.size,
-            1,
-        )?;
-        c.audit(&AuditEvent {
-            action: "restore",
-            profile: Some(&loc.profile),
-            bucket: Some(&loc.bucket),
-            key: Some(&loc.key),
-            detail: Some(format!(
-                "{} version {} to {}",
-                v.family,
-                v.version,
-                dest.display()
-            )),
-        })
-    })?;
-    Ok(Restored {
-        family: v.family.clone(),
-        version: v.version.clone(),
-        from,
-        file: dest.to_path_buf(),
-        size: written.size,
-        sha256: v.sha256.clone(),
-        decompressed: gz,
-    })
+    let reader = crate::read::Reader::new(stores.clone());
+    crate::read::restore(catalog, v, &reader, dest, force, dry_run)
+        .await
+        .map(|r| r.restored)
 }
 
 /// A version garbage collection removes (or would remove).
@@ -1168,6 +1279,114 @@ mod tests {
             }),
             bucket: "ml-artifacts".into(),
         }
+    }
+
+    /// A crash after an upload finished but before it was recorded: the run of the same row
+    /// after restart finds the object (same SHA-256), records it and sends nothing; with an
+    /// older version at the key, the archive made before the crash is not made again.
+    #[tokio::test]
+    async fn sync_run_target_records_an_upload_a_crash_left_unrecorded_exactly_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let proj = dir.path().join("proj");
+        std::fs::create_dir_all(&proj).unwrap();
+        let file = proj.join("weights.bin");
+        let v1 = json(2_000, 1);
+        std::fs::write(&file, &v1).unwrap();
+        let store_root = dir.path().join("store");
+        let targets = targets(&store_root);
+        let t = &targets.primary;
+        t.store
+            .create_bucket("ml-artifacts", &BucketOptions::default())
+            .await
+            .unwrap();
+        let policy = Policy::parse(
+            "[[rule]]\nname = \"all\"\npatterns = [\"*\"]\ndestination = \"primary\"\nfolder = \"runs/\"\ncompress = false\n",
+            Path::new("policy.toml"),
+        )
+        .unwrap();
+        let catalog = std::sync::Mutex::new(Catalog::in_memory().unwrap());
+        let planned = |path: &Path| {
+            let meta = std::fs::metadata(path).unwrap();
+            plan_file(
+                path.to_path_buf(),
+                "weights.bin".into(),
+                &meta,
+                &policy,
+                None,
+                None,
+            )
+            .unwrap()
+        };
+        let key = ObjectPath::new("ml-artifacts", "runs/weights.bin").unwrap();
+        // The crashed run's upload landed; nothing was recorded.
+        t.store
+            .put(&key, PutSource::File(file.clone()), &PutOptions::default())
+            .await
+            .unwrap();
+        let mut committed = 0;
+        let o = run_target(
+            &catalog,
+            None,
+            &planned(&file),
+            t,
+            "ml-artifacts",
+            None,
+            |_, _| {
+                committed += 1;
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+        assert!(o.already_stored);
+        assert_eq!(committed, 1);
+        assert_eq!(o.version, "1");
+        // New content; the crashed run archived v1 and uploaded v2, then died unrecorded.
+        let v2 = json(2_100, 2);
+        std::fs::write(&file, &v2).unwrap();
+        let sha1 = hex::encode(Sha256::digest(&v1));
+        let archive =
+            ObjectPath::new("ml-artifacts", &archive_key("runs/weights.bin", &sha1)).unwrap();
+        t.store.copy(&key, &archive, true).await.unwrap();
+        let put = PutOptions {
+            overwrite: true,
+            ..Default::default()
+        };
+        t.store
+            .put(&key, PutSource::File(file.clone()), &put)
+            .await
+            .unwrap();
+        let o = run_target(
+            &catalog,
+            None,
+            &planned(&file),
+            t,
+            "ml-artifacts",
+            None,
+            |_, _| Ok(()),
+        )
+        .await
+        .unwrap();
+        assert!(o.already_stored);
+        assert_eq!(o.version, "2");
+        let c = catalog.lock().unwrap();
+        let versions = c
+            .versions(&catalog::VersionQuery {
+                family: Some("weights".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(versions.len(), 2, "one version per content, none twice");
+        assert_eq!(versions[0].locations[0].key, "runs/weights.bin");
+        assert_eq!(versions[1].locations[0].key, archive.key.as_str());
+        // The key holds v2, the archive v1: nothing was archived or replaced again.
+        let root = store_root.join("ml-artifacts");
+        assert_eq!(std::fs::read(root.join("runs/weights.bin")).unwrap(), v2);
+        assert_eq!(std::fs::read(root.join(archive.key.as_str())).unwrap(), v1);
+        let archived: Vec<_> = std::fs::read_dir(root.join("runs/_versions/weights.bin"))
+            .unwrap()
+            .collect();
+        assert_eq!(archived.len(), 1);
     }
 
     #[test]

@@ -66,6 +66,11 @@ fn report(progress: &Option<ProgressFn>, index: usize, event: ItemEvent) {
     }
 }
 
+/// Report `event` for item `index`, if anyone listens (for migrate and the read path).
+pub(crate) fn report_event(progress: &Option<ProgressFn>, index: usize, event: ItemEvent) {
+    report(progress, index, event)
+}
+
 /// One file to upload and where it goes.
 #[derive(Clone, Debug, Serialize)]
 pub struct PutItem {

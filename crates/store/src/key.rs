@@ -85,6 +85,172 @@ impl Key {
     pub fn is_portable(&self) -> bool {
         self.0.chars().all(is_portable_char)
     }
+
+    /// Why this key cannot be a file name on Windows, if it cannot: a segment that is a
+    /// reserved device name (`CON`, `NUL`, `COM1`, `aux.txt`, …), ends with `.` or a space, or
+    /// holds one of `<>:"|?*`. Such keys are **accepted** (every provider stores them, and Linux
+    /// and macOS folders hold them); `put` shows this as a warning, because downloading the
+    /// object to a Windows folder (or a local-folder profile on Windows) will need another name.
+    pub fn portability_warning(&self) -> Option<String> {
+        const RESERVED: &[&str] = &["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"];
+        self.0.split('/').find_map(|segment| {
+            let stem = segment.split('.').next().unwrap_or(segment).trim_end();
+            let upper = stem.to_ascii_uppercase();
+            let device = RESERVED.contains(&upper.as_str())
+                || ((upper.starts_with("COM") || upper.starts_with("LPT"))
+                    && upper.len() == 4
+                    && matches!(upper.as_bytes()[3], b'1'..=b'9'));
+            let why = if device {
+                format!("`{segment}` is a reserved device name on Windows")
+            } else if segment.ends_with('.') || segment.ends_with(' ') {
+                format!("`{segment}` ends with a dot or a space, which Windows drops")
+            } else if let Some(c) = segment.chars().find(|c| "<>:\"|?*".contains(*c)) {
+                format!("`{segment}` contains `{c}`, which Windows file names cannot")
+            } else {
+                return None;
+            };
+            Some(format!(
+                "key `{}`: {why}; it is stored as is, but cannot be downloaded to a Windows folder under this name (rename it if Windows users need it)",
+                printable(&self.0)
+            ))
+        })
+    }
+}
+
+/// Characters that look like `/`, `\` or `.` (or `%`) without being them. Every provider stores
+/// them literally, so [`Key::parse`] accepts them; where a key must provably stay inside a
+/// folder (an organization's prefix, see [`crate::org`]) [`check_unambiguous`] refuses them:
+/// a listing, a terminal or a later tool that folds them would show or use a different path.
+pub const LOOKALIKES: &[(char, &str)] = &[
+    ('\u{2215}', "DIVISION SLASH"),
+    ('\u{2044}', "FRACTION SLASH"),
+    ('\u{FF0F}', "FULLWIDTH SOLIDUS"),
+    ('\u{29F8}', "BIG SOLIDUS"),
+    (
+        '\u{2571}',
+        "BOX DRAWINGS LIGHT DIAGONAL UPPER RIGHT TO LOWER LEFT",
+    ),
+    ('\u{27CB}', "MATHEMATICAL RISING DIAGONAL"),
+    ('\u{1735}', "PHILIPPINE SINGLE PUNCTUATION"),
+    ('\u{3033}', "VERTICAL KANA REPEAT MARK UPPER HALF"),
+    ('\u{2F03}', "KANGXI RADICAL SLASH"),
+    ('\u{0337}', "COMBINING SHORT SOLIDUS OVERLAY"),
+    ('\u{0338}', "COMBINING LONG SOLIDUS OVERLAY"),
+    ('\u{FF3C}', "FULLWIDTH REVERSE SOLIDUS"),
+    ('\u{FE68}', "SMALL REVERSE SOLIDUS"),
+    ('\u{2216}', "SET MINUS"),
+    ('\u{29F5}', "REVERSE SOLIDUS OPERATOR"),
+    ('\u{29F9}', "BIG REVERSE SOLIDUS"),
+    (
+        '\u{2572}',
+        "BOX DRAWINGS LIGHT DIAGONAL UPPER LEFT TO LOWER RIGHT",
+    ),
+    ('\u{27CD}', "MATHEMATICAL FALLING DIAGONAL"),
+    ('\u{FF0E}', "FULLWIDTH FULL STOP"),
+    ('\u{FE52}', "SMALL FULL STOP"),
+    ('\u{2024}', "ONE DOT LEADER"),
+    ('\u{2025}', "TWO DOT LEADER"),
+    ('\u{2026}', "HORIZONTAL ELLIPSIS"),
+    ('\u{0701}', "SYRIAC SUPRALINEAR FULL STOP"),
+    ('\u{0702}', "SYRIAC SUBLINEAR FULL STOP"),
+    ('\u{A4F8}', "LISU LETTER TONE MYA TI"),
+    ('\u{A60E}', "VAI FULL STOP"),
+    ('\u{FF05}', "FULLWIDTH PERCENT SIGN"),
+    ('\u{FE6A}', "SMALL PERCENT SIGN"),
+];
+
+/// Refuse what [`Key::parse`] lets through but a decoding layer could turn into a different
+/// path: a percent-encoded `/`, `\`, `.`, `%` or control byte (`%2F`, `%2e%2e`, `%5C`,
+/// `%252F`), a look-alike of `/`, `\`, `.` or `%` ([`LOOKALIKES`]), and any character whose
+/// compatibility form (NFKC) adds or removes a separator, a dot or a percent sign. Used by
+/// [`crate::org::OrgScoped`] for every key and for organization names.
+pub fn check_unambiguous(raw: &str) -> Result<()> {
+    let refuse = |why: String| {
+        Err(Error::new(ErrorKind::InvalidKey, "stowage", why)
+            .key(printable(raw))
+            .hint("rename it with plain `/` separators, without percent-encoding or look-alike characters"))
+    };
+    for c in raw.chars() {
+        if let Some((_, name)) = LOOKALIKES.iter().find(|(l, _)| *l == c) {
+            return refuse(format!(
+                "the key contains U+{:04X} {name}, which looks like a path character",
+                c as u32
+            ));
+        }
+    }
+    if let Some(code) = encoded_separator_nested(raw) {
+        return refuse(format!(
+            "the key contains the percent-encoded character `{code}`, which a decoding layer would read as a path character"
+        ));
+    }
+    let nfc: String = raw.nfc().collect();
+    let folded: String = nfc.nfkc().collect();
+    if folded != nfc {
+        let special = |s: &str| {
+            s.chars()
+                .filter(|c| matches!(c, '/' | '\\' | '.' | '%') || c.is_control())
+                .collect::<String>()
+        };
+        if special(&folded) != special(&nfc) || encoded_separator_nested(&folded).is_some() {
+            return refuse(
+                "the key contains characters whose compatibility form (NFKC) is `/`, `\\`, `.` or `%`"
+                    .to_string(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The first `%XX` that decodes to a byte a path layer treats specially, in `s` or in what
+/// decoding `s` again and again produces (`%%32%46` decodes to `%2F`, then to `/`). Each
+/// decoding shortens the text, so this ends.
+fn encoded_separator_nested(s: &str) -> Option<String> {
+    let mut current = s.to_string();
+    loop {
+        if let Some(code) = encoded_separator(&current) {
+            return Some(code.to_string());
+        }
+        let next = percent_decode(&current);
+        if next == current {
+            return None;
+        }
+        current = next;
+    }
+}
+
+/// `%XX` sequences decoded, the rest kept; invalid UTF-8 replaced.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex_value(b[i + 1]), hex_value(b[i + 2])) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The first `%XX` in `s` that decodes to a byte a path layer treats specially.
+fn encoded_separator(s: &str) -> Option<&str> {
+    let b = s.as_bytes();
+    (0..b.len().saturating_sub(2)).find_map(|i| {
+        if b[i] != b'%' {
+            return None;
+        }
+        let byte = hex_value(b[i + 1])? << 4 | hex_value(b[i + 2])?;
+        (byte < 0x20 || matches!(byte, b'/' | b'\\' | b'.' | b'%' | 0x7f)).then(|| &s[i..i + 3])
+    })
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 /// Characters Supabase Storage accepts in a key.
@@ -237,6 +403,85 @@ mod tests {
         assert!(!Key::parse("ü.txt").unwrap().is_portable());
         assert!(!Key::parse("100%.txt").unwrap().is_portable());
         assert!(!Key::parse("a<b").unwrap().is_portable());
+    }
+
+    #[test]
+    fn windows_names_are_accepted_with_a_warning() {
+        for k in [
+            "d/CON",
+            "d/nul.txt",
+            "COM1/x",
+            "d/lpt9.log",
+            "d/aux",
+            "d/trail.",
+            "d/trail ",
+            "d/a:b",
+            "d/q?",
+        ] {
+            let key = Key::parse(k).unwrap();
+            let w = key.portability_warning().unwrap_or_else(|| panic!("{k:?}"));
+            assert!(w.contains("Windows") && w.contains("stored as is"), "{w}");
+        }
+        for k in [
+            "d/CONSOLE",
+            "d/COM0",
+            "d/COM10",
+            "d/nullable.txt",
+            "d/x.txt",
+            "d/.hidden",
+        ] {
+            assert_eq!(Key::parse(k).unwrap().portability_warning(), None, "{k:?}");
+        }
+    }
+
+    #[test]
+    fn ambiguous_keys_are_refused_by_check_unambiguous() {
+        for k in [
+            "a/%2e%2e/b",
+            "a/%2E%2e",
+            "a%2Fb",
+            "a%2fb",
+            "a%5Cb",
+            "a%5cb",
+            "a%252Fb",
+            "a%00b",
+            "a%7f",
+            // Found by the `key` fuzz target: decoding twice makes `%00` (and `%2F`).
+            "acme/%%300000\u{fffd}k)2%%",
+            "a%%32%46b",
+            "a%%%32%35%32%46b",
+            "a\u{2215}b",
+            "a\u{2044}b",
+            "a\u{FF0F}b",
+            "a\u{29F8}b",
+            "a\u{2571}b",
+            "a\u{FF3C}b",
+            "\u{FF0E}\u{FF0E}/b",
+            "\u{2025}",
+            "a\u{2026}",
+            "x\u{0338}",
+            "\u{FF05}2F",
+            "\u{FE52}\u{FE52}",
+            "\u{FE68}",
+        ] {
+            let e = check_unambiguous(k).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidKey, "{k:?}");
+            assert!(e.hint.is_some(), "{k:?}");
+        }
+        for k in [
+            "a/b.txt",
+            "100%.txt",
+            "a%20b",
+            "a%zz",
+            "%",
+            "x%2",
+            "こんにちは。",
+            "caf\u{e9}",
+            "\u{FF41}bc",
+            "Ⅻ",
+        ] {
+            check_unambiguous(k).unwrap_or_else(|e| panic!("{k:?}: {e}"));
+        }
     }
 
     #[test]

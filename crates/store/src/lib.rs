@@ -8,6 +8,7 @@ pub mod conformance;
 pub mod error;
 pub mod key;
 pub mod local;
+pub mod org;
 pub mod resume;
 pub mod s3;
 pub mod source;

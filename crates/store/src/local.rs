@@ -189,6 +189,7 @@ impl LocalStore {
                     "creating the folder (is a parent key an object?)",
                     e,
                 ))
+                .hint("a key above this one is an object, not a folder; choose another destination")
             })?;
         }
         if dest.is_dir() {
@@ -196,6 +197,9 @@ impl LocalStore {
                 ErrorKind::Conflict,
                 PROVIDER,
                 "a folder of objects has this name",
+            )
+            .hint(
+                "choose another key, or put the file into that folder with a trailing `/`",
             )));
         }
         if options.overwrite {

@@ -538,7 +538,15 @@ impl SupabaseStore {
         bearer.set_sensitive(true);
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(30))
-            .read_timeout(Duration::from_secs(300))
+            // A server that stops answering mid-request fails as unavailable instead of
+            // hanging; `STOWAGE_READ_TIMEOUT_SECS` shortens it (tests with a stalled server).
+            .read_timeout(Duration::from_secs(
+                std::env::var("STOWAGE_READ_TIMEOUT_SECS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&s: &u64| s > 0)
+                    .unwrap_or(300),
+            ))
             .user_agent(concat!("stowage/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| transport_error(e, "creating the HTTP client"))?;
@@ -581,7 +589,39 @@ impl SupabaseStore {
         }
     }
 
+    /// Send; a request that can be repeated safely (GET, HEAD, DELETE, PUT with a body in
+    /// memory) is retried twice, after 250 ms and 500 ms, when the answer is a transient
+    /// failure (5xx, 429, connection trouble): a short burst of errors is not a failure.
     async fn send_raw(
+        &self,
+        req: RequestBuilder,
+        what: &str,
+        bucket: &str,
+        key: Option<&str>,
+    ) -> Result<Response> {
+        let mut req = req;
+        let mut attempt = 0u32;
+        loop {
+            let again = req.try_clone().filter(|r| {
+                r.try_clone().and_then(|r| r.build().ok()).is_some_and(|r| {
+                    matches!(
+                        *r.method(),
+                        Method::GET | Method::HEAD | Method::DELETE | Method::PUT
+                    )
+                })
+            });
+            match self.send_once(req, what, bucket, key).await {
+                Err(e) if e.kind == ErrorKind::Unavailable && attempt < 2 && again.is_some() => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(250 << (attempt - 1))).await;
+                    req = again.expect("checked");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn send_once(
         &self,
         req: RequestBuilder,
         what: &str,

@@ -2,6 +2,8 @@
 //! binary, SeaweedFS and the Supabase contract server.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

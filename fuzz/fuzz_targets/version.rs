@@ -1,0 +1,10 @@
+//! Fuzz target `version`: see [`stowage_fuzz::version`] for the invariants it checks.
+#![cfg_attr(fuzzing, no_main)]
+
+#[cfg(fuzzing)]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| stowage_fuzz::version::check(data));
+
+#[cfg(not(fuzzing))]
+fn main() {
+    std::process::exit(stowage_fuzz::replay(stowage_fuzz::version::check));
+}

@@ -1,0 +1,49 @@
+# shellcheck shell=bash
+# Real credential stores for the keyring tests. Source this file, then
+#
+#     with_keyrings cargo test -p stowage --test secrets
+#
+# runs the command inside a private kernel session keyring (keyutils, `keyctl session`) and a
+# private D-Bus session bus with an unlocked GNOME Keyring answering as the Secret Service,
+# so `STOWAGE_KEYRING=keyutils` and `STOWAGE_KEYRING=secret-service` both reach a real store.
+# The keyring daemon keeps its files in a temporary folder (its own HOME and XDG_* only: the
+# command keeps the caller's HOME, so rustup and cargo are unaffected); the folder is removed
+# afterwards. Needs the Debian packages gnome-keyring, dbus (dbus-run-session) and keyutils;
+# this file installs nothing.
+
+with_keyrings() {
+    if [ "$#" -eq 0 ]; then
+        echo "usage: with_keyrings COMMAND [ARG...]" >&2
+        return 2
+    fi
+    local tool
+    for tool in keyctl dbus-run-session gnome-keyring-daemon; do
+        if ! command -v "$tool" >/dev/null 2>&1; then
+            echo "with_keyrings: \`$tool\` is missing; install it with" \
+                "\`apt-get install -y --no-install-recommends gnome-keyring dbus keyutils\`" >&2
+            return 127
+        fi
+    done
+    local dir rc
+    dir="$(mktemp -d "${TMPDIR:-/tmp}/stowage-keyrings.XXXXXX")" || return 1
+    chmod 700 "$dir"
+    STOWAGE_KEYRINGS_DIR="$dir" keyctl session - dbus-run-session -- bash -c '
+        dir="$STOWAGE_KEYRINGS_DIR"
+        unset STOWAGE_KEYRINGS_DIR
+        mkdir -p "$dir/home" "$dir/data" "$dir/config" "$dir/cache" "$dir/runtime"
+        chmod 700 "$dir/runtime"
+        # The daemon alone gets the private folders; it forks, unlocks a fresh login keyring
+        # with this throwaway password and claims org.freedesktop.secrets on this bus.
+        if ! printf %s stowage-test-keyring | HOME="$dir/home" XDG_DATA_HOME="$dir/data" \
+            XDG_CONFIG_HOME="$dir/config" XDG_CACHE_HOME="$dir/cache" \
+            XDG_RUNTIME_DIR="$dir/runtime" \
+            gnome-keyring-daemon --unlock --components=secrets >"$dir/daemon.env"; then
+            echo "with_keyrings: gnome-keyring-daemon did not start" >&2
+            exit 1
+        fi
+        "$@"
+    ' with_keyrings "$@"
+    rc=$?
+    rm -rf "$dir"
+    return "$rc"
+}
