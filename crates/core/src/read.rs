@@ -409,23 +409,7 @@ pub async fn get_catalogued(
         (loc.size, loc_sha.clone())
     };
     let target = &item.file;
-    let existed = target.exists();
-    if existed && target.is_dir() {
-        return Err(local_error(
-            ErrorKind::Conflict,
-            target,
-            "is a folder",
-            "name a file, or a folder to download into",
-        ));
-    }
-    if existed && !options.force {
-        return Err(local_error(
-            ErrorKind::AlreadyExists,
-            target,
-            "the local file exists",
-            "pass --force to replace it, or choose another destination",
-        ));
-    }
+    let existed = crate::transfer::check_destination(target, options.force)?;
     // The same stored bytes wherever they are: this location first, then the others.
     let mut copies: Vec<StoredLocation> = vec![loc.clone()];
     copies.extend(

@@ -656,23 +656,7 @@ async fn get_one(
         key: item.key.clone(),
     };
     let target = &item.file;
-    let existed = target.exists();
-    if existed && target.is_dir() {
-        return Err(local_error(
-            ErrorKind::Conflict,
-            target,
-            "is a folder",
-            "name a file, or a folder to download into",
-        ));
-    }
-    if existed && !options.force {
-        return Err(local_error(
-            ErrorKind::AlreadyExists,
-            target,
-            "the local file exists",
-            "pass --force to replace it, or choose another destination",
-        ));
-    }
+    let existed = check_destination(target, options.force)?;
     // The object may be stored gzipped under KEY.gz (see `GetFilesOptions::raw`).
     let gz_fallback = |path: &ObjectPath| -> Option<ObjectPath> {
         if options.raw || crate::compress::is_transparent(path.key.as_str()) {
@@ -1257,4 +1241,27 @@ pub async fn delete_bucket(store: &dyn Store, name: &str, dry_run: bool) -> Resu
         return Ok(());
     }
     Ok(store.delete_bucket(name).await?)
+}
+
+/// Whether a download's destination file exists; refuses a folder, and an existing file
+/// unless `force`.
+pub(crate) fn check_destination(target: &Path, force: bool) -> Result<bool> {
+    let existed = target.exists();
+    if existed && target.is_dir() {
+        return Err(local_error(
+            ErrorKind::Conflict,
+            target,
+            "is a folder",
+            "name a file, or a folder to download into",
+        ));
+    }
+    if existed && !force {
+        return Err(local_error(
+            ErrorKind::AlreadyExists,
+            target,
+            "the local file exists",
+            "pass --force to replace it, or choose another destination",
+        ));
+    }
+    Ok(existed)
 }
