@@ -804,14 +804,7 @@ pub fn tag_sort_key(tag: &VersionTag) -> String {
             at.second(),
             at.nanosecond()
         ),
-        VersionTag::Number(parts, _) => {
-            let mut s = String::from("N");
-            for p in parts {
-                s.push_str(&catalog::sort_key(&p.to_string()));
-                s.push('.');
-            }
-            s
-        }
+        VersionTag::Number(parts, _) => version::number_sort_key(parts, &tag.prerelease()),
     }
 }
 

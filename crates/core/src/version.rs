@@ -2,8 +2,9 @@
 //! written into the name (a timestamp or a `v1.2.3` number) and an extension, with compression
 //! suffixes ignored. `model-notable-quality-2026-01-06T20-26-17.json` is version
 //! `2026-01-06T20-26-17` of `model-notable-quality`; `credit_risk_v2.1.pkl` is `v2.1` of
-//! `credit_risk`. Names without a version (`dataset.json`) get content versions from the
-//! catalog instead.
+//! `credit_risk`; `credit_risk_v2.0.0-rc1.pkl` is the pre-release `v2.0.0-rc1` of the same
+//! family, ordered before `v2.0.0` as semver orders it. Names without a version
+//! (`dataset.json`) get content versions from the catalog instead.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -29,7 +30,8 @@ pub struct ParsedName {
 pub enum VersionTag {
     /// A date or date and time: `2026-01-06T20-26-17`, `20251022_130000`, `2025-10-22`.
     Timestamp(PrimitiveDateTime, String),
-    /// A version number: `v2.1` is `[2, 1]`.
+    /// A version number: `v2.1` is `[2, 1]`; a pre-release suffix (`v2.0.0-rc1`) is kept in
+    /// the text ([`VersionTag::prerelease`]).
     Number(Vec<u64>, String),
 }
 
@@ -72,18 +74,138 @@ impl VersionTag {
             VersionTag::Timestamp(_, s) | VersionTag::Number(_, s) => s,
         }
     }
+
+    /// A number's pre-release identifiers (`rc1` of `v2.0.0-rc1`, `beta.2` of `v1-beta.2`);
+    /// empty for a release and for timestamps.
+    pub fn prerelease(&self) -> Vec<PreId> {
+        match self {
+            VersionTag::Number(_, text) => split_number(text.get(1..).unwrap_or(""))
+                .map(|(_, pre)| pre)
+                .unwrap_or_default(),
+            VersionTag::Timestamp(..) => Vec::new(),
+        }
+    }
+}
+
+/// Words that start a pre-release suffix (`rc1`, `beta.2`, `alpha`, `dev3`). Only these: an
+/// arbitrary suffix (`bert_v2-large`) names a different model, not a pre-release.
+const PRERELEASE_WORDS: &[&str] = &["alpha", "beta", "preview", "pre", "dev", "rc", "a", "b"];
+
+/// One pre-release identifier, ordered as semver orders them: numbers before words, numbers
+/// by value, words by their letters and then their trailing number (`rc2` < `rc10`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PreId {
+    /// A number: `1` of `rc.1`.
+    Number(u64),
+    /// A word and its trailing number: `rc1` is `("rc", Some(1))`.
+    Word(String, Option<u64>),
+}
+
+impl PreId {
+    fn parse(id: &str, first: bool) -> Option<PreId> {
+        if id.is_empty() {
+            return None;
+        }
+        if id.bytes().all(|b| b.is_ascii_digit()) {
+            return (!first).then(|| id.parse().ok().map(PreId::Number))?;
+        }
+        let split = id.find(|c: char| c.is_ascii_digit()).unwrap_or(id.len());
+        let (word, digits) = id.split_at(split);
+        let word = word.to_ascii_lowercase();
+        if !PRERELEASE_WORDS.contains(&word.as_str()) || !digits.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        let n = if digits.is_empty() {
+            None
+        } else {
+            Some(digits.parse().ok()?)
+        };
+        Some(PreId::Word(word, n))
+    }
+
+    /// A sort key that orders like `Ord` and never is a prefix of another identifier's.
+    fn sort_key(&self) -> String {
+        match self {
+            PreId::Number(n) => format!("0{}", crate::catalog::sort_key(&n.to_string())),
+            PreId::Word(w, n) => format!(
+                "1{w} {}",
+                n.map_or("0".to_string(), |n| format!(
+                    "1{}",
+                    crate::catalog::sort_key(&n.to_string())
+                ))
+            ),
+        }
+    }
+}
+
+/// `2.0.0-rc1` (after the `v`) as its components and pre-release identifiers.
+fn split_number(body: &str) -> Option<(Vec<u64>, Vec<PreId>)> {
+    let end = body
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(body.len());
+    let (numbers, rest) = body.split_at(end);
+    let mut parts = Vec::new();
+    for p in numbers.split('.') {
+        if p.is_empty() {
+            return None;
+        }
+        parts.push(p.parse::<u64>().ok()?);
+    }
+    let mut pre = Vec::new();
+    if !rest.is_empty() {
+        let rest = rest.strip_prefix('-').unwrap_or(rest);
+        for (i, id) in rest.split('.').enumerate() {
+            pre.push(PreId::parse(id, i == 0)?);
+        }
+    }
+    Some((parts, pre))
+}
+
+/// A sort key for a number version that orders as [`VersionTag`]'s `Ord` does: numerically
+/// (trailing zero components ignored), a pre-release before its release, then fewer
+/// components first.
+pub fn number_sort_key(parts: &[u64], prerelease: &[PreId]) -> String {
+    let significant = parts.len() - parts.iter().rev().take_while(|p| **p == 0).count();
+    let mut s = String::from("N");
+    for p in &parts[..significant] {
+        s.push_str(&crate::catalog::sort_key(&p.to_string()));
+        s.push('.');
+    }
+    // `,` sorts before digits: a shorter number is smaller.
+    s.push(',');
+    if prerelease.is_empty() {
+        s.push('~');
+    } else {
+        s.push('-');
+        let ids: Vec<String> = prerelease.iter().map(PreId::sort_key).collect();
+        s.push_str(&ids.join("!"));
+    }
+    s.push(' ');
+    s.push_str(&crate::catalog::sort_key(&parts.len().to_string()));
+    s
 }
 
 impl Ord for VersionTag {
     /// Numbers sort before timestamps; timestamps by time; numbers component by component
-    /// (missing components count as 0, so v1.10 > v1.9 and v2 = v2.0 numerically). Ties break
-    /// on the components, then on the text, so the order is total and agrees with `==`.
+    /// (missing components count as 0, so v1.10 > v1.9 and v2 = v2.0 numerically), a
+    /// pre-release before its release (v2.0.0-rc1 < v2.0.0-rc2 < v2.0.0). Ties break on the
+    /// components, then on the text, so the order is total and agrees with `==`.
     fn cmp(&self, other: &Self) -> Ordering {
         match (self, other) {
             (VersionTag::Timestamp(a, sa), VersionTag::Timestamp(b, sb)) => {
                 a.cmp(b).then_with(|| sa.cmp(sb))
             }
             (VersionTag::Number(a, sa), VersionTag::Number(b, sb)) => numeric_cmp(a, b)
+                .then_with(|| {
+                    let (pa, pb) = (self.prerelease(), other.prerelease());
+                    match (pa.is_empty(), pb.is_empty()) {
+                        (true, true) => Ordering::Equal,
+                        (true, false) => Ordering::Greater,
+                        (false, true) => Ordering::Less,
+                        (false, false) => pa.cmp(&pb),
+                    }
+                })
                 .then_with(|| a.cmp(b))
                 .then_with(|| sa.cmp(sb)),
             (VersionTag::Number(..), VersionTag::Timestamp(..)) => Ordering::Less,
@@ -185,13 +307,7 @@ fn split_version(stem: &str) -> (&str, Option<VersionTag>) {
 fn parse_tag(s: &str) -> Option<VersionTag> {
     let b = s.as_bytes();
     if matches!(b.first(), Some(b'v' | b'V')) {
-        let mut parts = Vec::new();
-        for p in s[1..].split('.') {
-            if p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit()) {
-                return None;
-            }
-            parts.push(p.parse::<u64>().ok()?);
-        }
+        let (parts, _) = split_number(&s[1..])?;
         return Some(VersionTag::Number(parts, s.to_string()));
     }
     parse_timestamp(b).map(|at| VersionTag::Timestamp(at, s.to_string()))
@@ -458,6 +574,63 @@ mod tests {
     }
 
     #[test]
+    fn prereleases_join_their_family_and_order_as_semver() {
+        let p = parse_name("credit_risk_v2.0.0-rc1.pkl");
+        assert_eq!(
+            (p.family.as_str(), p.extension.as_str()),
+            ("credit_risk", "pkl")
+        );
+        let rc1 = p.version.unwrap();
+        assert_eq!(rc1.as_written(), "v2.0.0-rc1");
+        assert_eq!(rc1.prerelease(), [PreId::Word("rc".into(), Some(1))]);
+        let tags: Vec<VersionTag> = [
+            "m_v2.0.0.pt",
+            "m_v2.0.0-rc10.pt",
+            "m_v1.9.pt",
+            "m_v2.0.0-beta.2.pt",
+            "m_v2.0.0-rc2.pt",
+            "m_v2.0.0-alpha.pt",
+            "m_v2.0.0-rc.1.pt",
+            "m_v2.0.1-rc1.pt",
+            "m_v2.0.0rc3.pt",
+        ]
+        .iter()
+        .map(|n| {
+            let p = parse_name(n);
+            assert_eq!(p.family, "m", "{n}");
+            p.version.unwrap()
+        })
+        .collect();
+        let mut sorted = tags.clone();
+        sorted.sort();
+        let written: Vec<&str> = sorted.iter().map(VersionTag::as_written).collect();
+        assert_eq!(
+            written,
+            [
+                "v1.9",
+                "v2.0.0-alpha",
+                "v2.0.0-beta.2",
+                "v2.0.0-rc.1",
+                "v2.0.0-rc2",
+                "v2.0.0rc3",
+                "v2.0.0-rc10",
+                "v2.0.0",
+                "v2.0.1-rc1"
+            ]
+        );
+        // The sort key orders the same way.
+        let mut by_key = tags;
+        by_key.sort_by_key(|t| match t {
+            VersionTag::Number(p, _) => number_sort_key(p, &t.prerelease()),
+            VersionTag::Timestamp(..) => unreachable!(),
+        });
+        assert_eq!(by_key, sorted);
+        // Any other suffix names another model, not a pre-release.
+        assert_eq!(parse_name("bert_v2-large.pt").family, "bert_v2-large");
+        assert_eq!(parse_name("bert_v2-large.pt").version, None);
+    }
+
+    #[test]
     fn frameworks() {
         for (ext, fw) in [
             ("pkl", "scikit-learn"),
@@ -496,6 +669,16 @@ mod tests {
     fn tag_strategy() -> impl Strategy<Value = VersionTag> {
         prop_oneof![
             prop::collection::vec(0u64..2000, 1..5).prop_map(|v| VersionTag::number(&v)),
+            (
+                prop::collection::vec(0u64..20, 1..4),
+                prop::sample::select(vec!["-rc1", "-rc10", "-rc.2", "-beta", "-alpha.1", "rc3"]),
+            )
+                .prop_map(|(v, pre)| {
+                    let VersionTag::Number(c, text) = VersionTag::number(&v) else {
+                        unreachable!()
+                    };
+                    VersionTag::Number(c, format!("{text}{pre}"))
+                }),
             datetime_strategy().prop_map(VersionTag::timestamp),
             // The compact and date-only forms, written as scripts write them.
             datetime_strategy().prop_map(|t| {
@@ -557,6 +740,27 @@ mod tests {
                     prop_assert!(tags[i] <= tags[j]);
                     prop_assert_eq!(tags[i].cmp(&tags[j]), tags[j].cmp(&tags[i]).reverse());
                 }
+            }
+        }
+
+        #[test]
+        fn number_sort_keys_order_like_tags(
+            a in prop::collection::vec(0u64..4, 1..4),
+            b in prop::collection::vec(0u64..4, 1..4),
+            pa in prop::sample::select(vec!["", "-rc1", "-rc2", "-rc.1", "-beta", "-alpha.1", "-rc10"]),
+            pb in prop::sample::select(vec!["", "-rc1", "-rc2", "-rc.1", "-beta", "-alpha.1", "-rc10"]),
+        ) {
+            let tag = |v: &[u64], pre: &str| {
+                parse_name(&format!("m_{}{pre}.pt", VersionTag::number(v))).version.unwrap()
+            };
+            let (ta, tb) = (tag(&a, pa), tag(&b, pb));
+            let key = |t: &VersionTag| match t {
+                VersionTag::Number(p, _) => number_sort_key(p, &t.prerelease()),
+                VersionTag::Timestamp(..) => unreachable!(),
+            };
+            let (ka, kb) = (key(&ta), key(&tb));
+            if ka != kb {
+                prop_assert_eq!(ka.cmp(&kb), ta.cmp(&tb), "{:?} {:?}", ta, tb);
             }
         }
 
