@@ -19,6 +19,7 @@ use indicatif::HumanBytes;
 use serde::Serialize;
 use serde_json::{json, Value};
 use stowage_core::catalog::{self, Activity, Catalog};
+use stowage_core::record::Write;
 use stowage_core::cost::Direction;
 use stowage_core::sync;
 use stowage_core::transfer::{self, GetFilesOptions, PutFilesOptions};
@@ -203,11 +204,18 @@ struct LsArgs {
 #[derive(Args)]
 struct RmArgs {
     /// BUCKET/KEY, or with --recursive BUCKET/FOLDER.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present = "version", value_name = "PATH")]
     paths: Vec<String>,
     /// Remove folders and everything in them.
     #[arg(short, long)]
     recursive: bool,
+    /// Delete a recorded version instead: every stored copy and its catalog row together
+    /// (FAMILY@VERSION, or FOLDER/FAMILY@VERSION when the family is in several folders).
+    #[arg(long, value_name = "FAMILY@VERSION", conflicts_with_all = ["paths", "recursive"])]
+    version: Vec<String>,
+    /// The artifact's organization, with --version, when the family exists in several.
+    #[arg(long, value_name = "ORG", requires = "version")]
+    org: Option<String>,
 }
 
 #[derive(Args)]
@@ -597,18 +605,25 @@ async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
         ..Default::default()
     };
     let results = transfer::put_files(&*session.store, &items, &options, bars.callback()).await;
-    remember(
+    let packed = a.archive;
+    record(
         ctx,
         &session,
         results
             .iter()
             .flatten()
             .filter(|o| !o.dry_run)
-            .map(|o| Activity {
-                action: "put",
-                bucket: o.bucket.clone(),
-                key: o.key.clone(),
-                moved: Some((Direction::Upload, o.size - o.resumed_from)),
+            .filter_map(|o| {
+                Some(Write::Stored {
+                    bucket: o.bucket.clone(),
+                    key: o.key.clone(),
+                    size: o.size,
+                    sha256: o.sha256.clone()?,
+                    etag: o.etag.clone(),
+                    sent: o.size - o.resumed_from,
+                    // An archive's file is a temporary one.
+                    file: (!packed).then(|| o.file.clone()),
+                })
             }),
     );
     let verb = ctx.would("uploaded", "upload");
@@ -743,6 +758,18 @@ async fn ls(ctx: &Ctx, a: LsArgs) -> CmdResult {
     )
 }
 
+/// Record what a command wrote in the catalog (locations, versions, transfers, audit). The
+/// write itself already succeeded, so a catalog that cannot be written is a warning, not a
+/// failure: `stowage verify` then reports what the catalog lacks.
+fn record(ctx: &Ctx, session: &Session, writes: impl IntoIterator<Item = Write>) {
+    let writes: Vec<Write> = writes.into_iter().collect();
+    if let Err(e) = session.record_writes(&writes) {
+        if !ctx.quiet {
+            eprintln!("warning: the catalog did not record this: {e}");
+        }
+    }
+}
+
 /// Record a command's activity in the catalog. The transfer itself already succeeded, so a
 /// catalog that cannot be written is a warning, not a failure.
 fn remember(ctx: &Ctx, session: &Session, activity: impl IntoIterator<Item = Activity>) {
@@ -755,6 +782,9 @@ fn remember(ctx: &Ctx, session: &Session, activity: impl IntoIterator<Item = Act
 }
 
 async fn rm(ctx: &Ctx, a: RmArgs) -> CmdResult {
+    if !a.version.is_empty() {
+        return rm_versions(ctx, a).await;
+    }
     let session = ctx.session().await?;
     let mut results = Vec::with_capacity(a.paths.len());
     for raw in &a.paths {
@@ -764,7 +794,7 @@ async fn rm(ctx: &Ctx, a: RmArgs) -> CmdResult {
         };
         results.push(r);
     }
-    remember(
+    record(
         ctx,
         &session,
         results
@@ -772,11 +802,9 @@ async fn rm(ctx: &Ctx, a: RmArgs) -> CmdResult {
             .flatten()
             .filter(|o| !o.dry_run)
             .flat_map(|o| {
-                o.keys.iter().map(|k| Activity {
-                    action: "delete",
+                o.keys.iter().map(|k| Write::Deleted {
                     bucket: o.bucket.clone(),
                     key: k.clone(),
-                    moved: None,
                 })
             }),
     );
@@ -790,11 +818,91 @@ async fn rm(ctx: &Ctx, a: RmArgs) -> CmdResult {
     })
 }
 
+/// `rm --version FAMILY@VERSION…`: delete each version's stored copies and its catalog row.
+async fn rm_versions(ctx: &Ctx, a: RmArgs) -> CmdResult {
+    let paths = Paths::from_env()?;
+    let config = Config::load(&paths)?;
+    let org = org_arg(a.org.as_deref())?;
+    let catalog = if ctx.dry_run {
+        Catalog::open_read_only(&paths)?
+    } else {
+        Catalog::open(&paths)?
+    };
+    let mut results = Vec::with_capacity(a.version.len());
+    for spec in &a.version {
+        let (family, which) = family_at(spec);
+        let r = match which {
+            None => Err(Error::Usage(format!(
+                "`{spec}` names no version; write FAMILY@VERSION, e.g. `{family}@v2` \
+                 (`stowage versions {family}` lists them)"
+            ))),
+            Some(w) => match catalog.resolve(org.as_deref(), family, Some(w)) {
+                Ok(v) => {
+                    let profiles = v.locations.iter().map(|l| l.profile.clone());
+                    let stores = stores_for(&config, &paths, profiles).await;
+                    sync::remove_version(&catalog, &v, &stores, ctx.dry_run, "delete")
+                        .await
+                        .map(|c| {
+                            json!({
+                                "artifact": v.artifact, "version": c.version,
+                                "objects": c.objects, "bytes": c.bytes
+                            })
+                        })
+                }
+                Err(e) => Err(e),
+            },
+        };
+        results.push(r);
+    }
+    let verb = ctx.would("deleted", "delete");
+    batch(ctx, "deleted", results, |d| {
+        let objects: Vec<&str> = d["objects"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let mut line = format!(
+            "{verb} {}@{}",
+            d["artifact"].as_str().unwrap_or(""),
+            d["version"].as_str().unwrap_or("")
+        );
+        if objects.is_empty() {
+            line.push_str(" (no stored copy)");
+        } else {
+            line.push_str(&format!(
+                " ({}: {})",
+                HumanBytes(d["bytes"].as_u64().unwrap_or(0)),
+                objects.join(", ")
+            ));
+        }
+        line
+    })
+}
+
 async fn copy(ctx: &Ctx, a: CopyArgs, move_: bool) -> CmdResult {
     let session = ctx.session().await?;
     let from = Location::parse(&a.src)?;
     let to = Location::parse(&a.dst)?;
     let o = transfer::copy(&*session.store, &from, &to, a.overwrite, move_, ctx.dry_run).await?;
+    if !o.dry_run {
+        let split = |p: &str| {
+            let (b, k) = p.split_once('/').unwrap_or((p, ""));
+            (b.to_string(), k.to_string())
+        };
+        let ((bucket, key), (to_bucket, to_key)) = (split(&o.from), split(&o.to));
+        record(
+            ctx,
+            &session,
+            [Write::Copied {
+                bucket,
+                key,
+                to_bucket,
+                to_key,
+                moved: move_,
+            }],
+        );
+    }
     let verb = match move_ {
         true => ctx.would("moved", "move"),
         false => ctx.would("copied", "copy"),
@@ -1215,9 +1323,16 @@ async fn sync_cmd(ctx: &Ctx, a: SyncArgs) -> CmdResult {
 fn versions_cmd(ctx: &Ctx, a: VersionsArgs) -> CmdResult {
     let paths = Paths::from_env()?;
     let catalog = Catalog::open_read_only(&paths)?;
+    let org = org_arg(a.org.as_deref())?;
+    // A family in several folders is named by its folder: `generations/gen-001/main.py`.
+    let (family, artifact) = match &a.family {
+        Some(f) if f.contains('/') => (None, Some(catalog.artifact_named(org.as_deref(), f)?.id)),
+        f => (f.clone(), None),
+    };
     let query = catalog::VersionQuery {
-        family: a.family.clone(),
-        org: org_arg(a.org.as_deref())?,
+        family,
+        artifact,
+        org,
         filters: a
             .filter
             .iter()
@@ -1271,7 +1386,8 @@ fn versions_cmd(ctx: &Ctx, a: VersionsArgs) -> CmdResult {
             line.push_str(&format!("  {}", metrics.join(" ")));
         }
         line.push_str(&format!(
-            "\n    created {}  sha256 {}",
+            "\n    {}  created {}  sha256 {}",
+            v.artifact,
             v.created_at.date(),
             &v.sha256[..v.sha256.len().min(12)]
         ));

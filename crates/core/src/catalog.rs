@@ -156,6 +156,31 @@ const MIGRATIONS: &[&str] = &[
         checked_at  INTEGER NOT NULL
     );
     "#,
+    // 3: an artifact is identified by its folder, family and extension, not its family alone
+    // (`generations/gen-001/main.py` and `generations/gen-002/main.py` are two artifacts;
+    // `models/model-T.pt` and `results/model-T.json` too). Rows from before keep an empty
+    // extension until sync or put meets them again. And sync remembers the decision it
+    // stored each file by (destination, key, compression), so a policy edit re-plans it.
+    // Foreign keys are off while migrations run (see `Catalog::migrate`).
+    r#"
+    CREATE TABLE artifacts_v3 (
+        id          INTEGER PRIMARY KEY,
+        org         TEXT NOT NULL DEFAULT '',
+        family      TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        framework   TEXT,
+        folder      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        extension   TEXT NOT NULL DEFAULT '',
+        UNIQUE (org, folder, family, extension)
+    );
+    INSERT INTO artifacts_v3 (id, org, family, kind, framework, folder, created_at)
+        SELECT id, org, family, kind, framework, folder, created_at FROM artifacts;
+    DROP TABLE artifacts;
+    ALTER TABLE artifacts_v3 RENAME TO artifacts;
+    CREATE INDEX artifacts_by_family ON artifacts(family, org);
+    ALTER TABLE file_state ADD COLUMN decision TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -219,6 +244,38 @@ pub struct Artifact {
     pub framework: Option<String>,
     /// The storage folder (`models/`).
     pub folder: String,
+    /// The extension shared by its versions (`json`; empty for names without one, and for
+    /// artifacts recorded before extensions were).
+    pub extension: String,
+}
+
+impl Artifact {
+    /// Its name: folder, family and extension, like a path without the version
+    /// (`generations/gen-001/main.py`, `models/model-notable-quality.json`).
+    pub fn name(&self) -> String {
+        artifact_name(&self.folder, &self.family, &self.extension)
+    }
+
+    /// Whether `spec` names it: its family, its name, or the end of its name from a folder
+    /// boundary on (`gen-001/main.py`, `gen-001/main`).
+    pub fn answers_to(&self, spec: &str) -> bool {
+        let spec = spec.trim_start_matches('/');
+        let with_ext = self.name();
+        let without_ext = format!("{}{}", self.folder, self.family);
+        spec == self.family
+            || [with_ext, without_ext]
+                .iter()
+                .any(|n| n == spec || n.ends_with(&format!("/{spec}")))
+    }
+}
+
+/// An artifact's name from its folder, family and extension.
+pub fn artifact_name(folder: &str, family: &str, extension: &str) -> String {
+    if extension.is_empty() {
+        format!("{folder}{family}")
+    } else {
+        format!("{folder}{family}.{extension}")
+    }
 }
 
 /// Metrics recorded with a version (from training-result JSON).
@@ -330,6 +387,8 @@ pub struct VersionInfo {
     pub org: Option<String>,
     /// The family.
     pub family: String,
+    /// The artifact's name ([`Artifact::name`]): folder, family and extension.
+    pub artifact: String,
     /// The kind.
     pub kind: String,
     /// The framework.
@@ -452,6 +511,8 @@ impl Filter {
 pub struct VersionQuery {
     /// Only this family (every family when None).
     pub family: Option<String>,
+    /// Only this artifact (by row id).
+    pub artifact: Option<i64>,
     /// Only this organization.
     pub org: Option<String>,
     /// Metric conditions, all of which must hold.
@@ -471,6 +532,10 @@ pub struct FileState {
     pub mtime_ns: i64,
     /// SHA-256 of the content.
     pub sha256: String,
+    /// What the policy decided when it was stored (destination, key, compression): a file
+    /// whose decision changed is planned again even when its content did not. None for
+    /// states recorded before decisions were.
+    pub decision: Option<String>,
 }
 
 /// One audit event to record.
@@ -633,14 +698,37 @@ impl Catalog {
                 self.path.display()
             )));
         }
+        if current == SCHEMA_VERSION {
+            return Ok(());
+        }
+        // A migration may rebuild a table others reference: with foreign keys on, dropping
+        // the old table would cascade. They are checked before each commit instead.
+        self.conn
+            .pragma_update(None, "foreign_keys", "OFF")
+            .map_err(err)?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             // Each migration and its version bump commit together, or not at all.
             let tx = self.conn.transaction().map_err(err)?;
             tx.execute_batch(sql).map_err(err)?;
+            let broken: Option<String> = tx
+                .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                .optional()
+                .map_err(err)?;
+            if let Some(table) = broken {
+                return Err(Error::Config(format!(
+                    "upgrading the catalog {} to schema {} left rows in `{table}` pointing \
+                     nowhere; nothing was changed. Keep the file and report this",
+                    path.display(),
+                    i + 1
+                )));
+            }
             tx.pragma_update(None, "user_version", (i + 1) as u32)
                 .map_err(err)?;
             tx.commit().map_err(err)?;
         }
+        self.conn
+            .pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
         Ok(())
     }
 
@@ -684,7 +772,8 @@ impl Catalog {
         }
     }
 
-    /// The artifact `family` of `org`, created with these details when new.
+    /// The artifact `family` with no extension in `folder` of `org`, created with these
+    /// details when new ([`Catalog::upsert_artifact_at`]).
     pub fn upsert_artifact(
         &self,
         org: Option<&str>,
@@ -693,28 +782,79 @@ impl Catalog {
         framework: Option<&str>,
         folder: &str,
     ) -> Result<i64> {
+        self.upsert_artifact_at(org, folder, family, "", kind, framework)
+    }
+
+    /// The artifact identified by `org`, `folder`, `family` and `extension`, created with
+    /// these details when new. An artifact recorded before extensions were (the same folder
+    /// and family, no extension) is this one: it takes the extension.
+    pub fn upsert_artifact_at(
+        &self,
+        org: Option<&str>,
+        folder: &str,
+        family: &str,
+        extension: &str,
+        kind: &str,
+        framework: Option<&str>,
+    ) -> Result<i64> {
         let org = org.unwrap_or("");
+        if !extension.is_empty() {
+            self.conn
+                .prepare_cached(
+                    "UPDATE artifacts SET extension = ?4 WHERE org = ?1 AND folder = ?2
+                       AND family = ?3 AND extension = ''
+                       AND NOT EXISTS (SELECT 1 FROM artifacts WHERE org = ?1 AND folder = ?2
+                                         AND family = ?3 AND extension = ?4)",
+                )
+                .and_then(|mut s| s.execute(params![org, folder, family, extension]))
+                .map_err(self.err())?;
+        }
         self.conn
             .prepare_cached(
-                "INSERT INTO artifacts (org, family, kind, framework, folder, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (family, org) DO UPDATE SET kind = excluded.kind,
-                   framework = COALESCE(excluded.framework, framework), folder = excluded.folder",
+                "INSERT INTO artifacts (org, family, kind, framework, folder, created_at, extension)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (org, folder, family, extension) DO UPDATE SET kind = excluded.kind,
+                   framework = COALESCE(excluded.framework, framework)",
             )
-            .and_then(|mut s| s.execute(params![org, family, kind, framework, folder, now_ns()]))
+            .and_then(|mut s| {
+                s.execute(params![org, family, kind, framework, folder, now_ns(), extension])
+            })
             .map_err(self.err())?;
         self.conn
-            .prepare_cached("SELECT id FROM artifacts WHERE family = ?1 AND org = ?2")
-            .and_then(|mut s| s.query_row(params![family, org], |r| r.get(0)))
+            .prepare_cached(
+                "SELECT id FROM artifacts WHERE org = ?1 AND folder = ?2 AND family = ?3
+                   AND extension = ?4",
+            )
+            .and_then(|mut s| s.query_row(params![org, folder, family, extension], |r| r.get(0)))
             .map_err(self.err())
+    }
+
+    /// Every artifact `spec` names ([`Artifact::answers_to`]), of `org` when given.
+    pub fn artifacts_matching(&self, org: Option<&str>, spec: &str) -> Result<Vec<Artifact>> {
+        let last = spec.rsplit('/').next().unwrap_or(spec);
+        let parsed = crate::version::parse_name(last).family;
+        let bare = last.rsplit_once('.').map_or(last, |(stem, _)| stem);
+        let mut s = self
+            .conn
+            .prepare_cached(
+                "SELECT id, org, family, kind, framework, folder, extension FROM artifacts
+                 WHERE family IN (?1, ?2, ?3) AND (?4 IS NULL OR org = ?4)
+                 ORDER BY org, folder, family, extension",
+            )
+            .map_err(self.err())?;
+        let rows = s
+            .query_map(params![last, parsed, bare, org], artifact_row)
+            .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(self.err())?;
+        Ok(rows.into_iter().filter(|a| a.answers_to(spec)).collect())
     }
 
     /// The artifact `family` of `org`.
     pub fn artifact(&self, org: Option<&str>, family: &str) -> Result<Option<Artifact>> {
         self.conn
             .prepare_cached(
-                "SELECT id, org, family, kind, framework, folder FROM artifacts
-                 WHERE family = ?1 AND org = ?2",
+                "SELECT id, org, family, kind, framework, folder, extension FROM artifacts
+                 WHERE family = ?1 AND org = ?2 ORDER BY folder, extension LIMIT 1",
             )
             .and_then(|mut s| {
                 s.query_row(params![family, org.unwrap_or("")], artifact_row)
@@ -728,8 +868,8 @@ impl Catalog {
         let mut s = self
             .conn
             .prepare_cached(
-                "SELECT id, org, family, kind, framework, folder FROM artifacts
-                 WHERE family = ?1 ORDER BY org",
+                "SELECT id, org, family, kind, framework, folder, extension FROM artifacts
+                 WHERE family = ?1 ORDER BY org, folder, extension",
             )
             .map_err(self.err())?;
         let rows = s
@@ -944,12 +1084,147 @@ impl Catalog {
         Ok(())
     }
 
-    /// Forget a version (and, by cascade, its locations and labels).
+    /// Forget a version (and, by cascade, its locations and labels), and its artifact when
+    /// it was the last version.
     pub fn remove_version(&self, version_id: i64) -> Result<()> {
+        let artifact: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT artifact_id FROM versions WHERE id = ?1")
+            .and_then(|mut s| s.query_row([version_id], |r| r.get(0)).optional())
+            .map_err(self.err())?;
         self.conn
             .prepare_cached("DELETE FROM versions WHERE id = ?1")
             .and_then(|mut s| s.execute([version_id]))
             .map_err(self.err())?;
+        if let Some(a) = artifact {
+            self.conn
+                .prepare_cached(
+                    "DELETE FROM artifacts WHERE id = ?1
+                       AND NOT EXISTS (SELECT 1 FROM versions WHERE artifact_id = ?1)",
+                )
+                .and_then(|mut s| s.execute([a]))
+                .map_err(self.err())?;
+        }
+        Ok(())
+    }
+
+    /// The artifact of the newest version recorded from the local file `source_path`.
+    pub fn artifact_of_source(&self, source_path: &str) -> Result<Option<Artifact>> {
+        self.conn
+            .prepare_cached(
+                "SELECT a.id, a.org, a.family, a.kind, a.framework, a.folder, a.extension
+                 FROM versions v JOIN artifacts a ON a.id = v.artifact_id
+                 WHERE v.source_path = ?1 ORDER BY v.id DESC LIMIT 1",
+            )
+            .and_then(|mut s| s.query_row([source_path], artifact_row).optional())
+            .map_err(self.err())
+    }
+
+    /// Move an artifact to another storage folder (its file is now stored there by policy),
+    /// unless an artifact of that identity exists there already.
+    pub fn move_artifact(&self, artifact: i64, folder: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE OR IGNORE artifacts SET folder = ?2 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![artifact, folder]))
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    // Recording writes. Every command that writes or deletes an object (sync, watch, put,
+    // migrate, rm, mv, cp, verify --fix, gc, version deletion) records it through these, so
+    // the locations always equal what the providers hold. A version lives as long as one of
+    // its stored copies does: when the last location of a version that had any is deleted
+    // or overwritten, the version goes with it (a version that never had a location, a file
+    // kept local by policy, stays).
+
+    /// An object stored at `l` holding `version_id`. An object it replaced (another version
+    /// recorded at that key) is forgotten, and that version too when it was its last copy.
+    pub fn record_stored(&self, version_id: i64, l: &NewLocation) -> Result<()> {
+        let replaced = self
+            .location_at(&l.profile, &l.bucket, &l.key)?
+            .filter(|old| old.version_id != version_id);
+        self.add_location(version_id, l)?;
+        if let Some(old) = replaced {
+            self.forget_version_if_unstored(old.version_id)?;
+        }
+        Ok(())
+    }
+
+    /// The object at `profile`/`bucket`/`key` was deleted: forget its location, and its
+    /// version when that was the version's last copy. Returns the location forgotten.
+    pub fn record_deleted(
+        &self,
+        profile: &str,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<StoredLocation>> {
+        let Some(l) = self.location_at(profile, bucket, key)? else {
+            return Ok(None);
+        };
+        self.remove_location(l.id)?;
+        self.forget_version_if_unstored(l.version_id)?;
+        Ok(Some(l))
+    }
+
+    /// The object at `bucket`/`key` of `profile` was moved to `to_bucket`/`to_key`: its
+    /// location moves with it (what was recorded at the destination was replaced).
+    pub fn record_moved(
+        &self,
+        profile: &str,
+        (bucket, key): (&str, &str),
+        (to_bucket, to_key): (&str, &str),
+    ) -> Result<bool> {
+        let Some(l) = self.location_at(profile, bucket, key)? else {
+            self.record_deleted(profile, to_bucket, to_key)?;
+            return Ok(false);
+        };
+        if let Some(old) = self.location_at(profile, to_bucket, to_key)? {
+            self.remove_location(old.id)?;
+            if old.version_id != l.version_id {
+                self.forget_version_if_unstored(old.version_id)?;
+            }
+        }
+        self.conn
+            .prepare_cached("UPDATE locations SET bucket = ?2, key = ?3 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![l.id, to_bucket, to_key]))
+            .map_err(self.err())?;
+        Ok(true)
+    }
+
+    /// The object at `bucket`/`key` of `profile` was copied to `to_bucket`/`to_key` on the
+    /// same store: the copy is another location of its version. False when the source is
+    /// not recorded (the destination's old record, if any, is forgotten: it was replaced).
+    pub fn record_copied(
+        &self,
+        profile: &str,
+        (bucket, key): (&str, &str),
+        (to_bucket, to_key): (&str, &str),
+    ) -> Result<bool> {
+        let Some(l) = self.location_at(profile, bucket, key)? else {
+            self.record_deleted(profile, to_bucket, to_key)?;
+            return Ok(false);
+        };
+        self.record_stored(
+            l.version_id,
+            &NewLocation {
+                profile: l.profile,
+                provider: l.provider,
+                bucket: to_bucket.to_string(),
+                key: to_key.to_string(),
+                size: l.size,
+                etag: None,
+                sha256: l.sha256,
+                stored_at: OffsetDateTime::now_utc(),
+            },
+        )?;
+        Ok(true)
+    }
+
+    /// Forget a version whose stored copies are all gone (it had locations, none is left).
+    fn forget_version_if_unstored(&self, version_id: i64) -> Result<()> {
+        if self.locations_of(version_id)?.is_empty() {
+            self.remove_version(version_id)?;
+        }
         Ok(())
     }
 
@@ -1126,7 +1401,7 @@ impl Catalog {
         let mut s = self
             .conn
             .prepare_cached(
-                "SELECT path, size, mtime_ns, sha256 FROM file_state
+                "SELECT path, size, mtime_ns, sha256, decision FROM file_state
                  WHERE substr(path, 1, length(?1)) = ?1",
             )
             .map_err(self.err())?;
@@ -1138,6 +1413,7 @@ impl Catalog {
                         size: r.get::<_, i64>(1)? as u64,
                         mtime_ns: r.get(2)?,
                         sha256: r.get(3)?,
+                        decision: r.get(4)?,
                     },
                 ))
             })
@@ -1149,13 +1425,16 @@ impl Catalog {
     /// The file state recorded for `path`.
     pub fn file_state(&self, path: &str) -> Result<Option<FileState>> {
         self.conn
-            .prepare_cached("SELECT size, mtime_ns, sha256 FROM file_state WHERE path = ?1")
+            .prepare_cached(
+                "SELECT size, mtime_ns, sha256, decision FROM file_state WHERE path = ?1",
+            )
             .and_then(|mut s| {
                 s.query_row([path], |r| {
                     Ok(FileState {
                         size: r.get::<_, i64>(0)? as u64,
                         mtime_ns: r.get(1)?,
                         sha256: r.get(2)?,
+                        decision: r.get(3)?,
                     })
                 })
                 .optional()
@@ -1167,11 +1446,11 @@ impl Catalog {
     pub fn set_file_state(&self, path: &str, state: &FileState) -> Result<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO file_state (path, size, mtime_ns, sha256, synced_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO file_state (path, size, mtime_ns, sha256, synced_at, decision)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (path) DO UPDATE SET size = excluded.size,
                    mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256,
-                   synced_at = excluded.synced_at",
+                   synced_at = excluded.synced_at, decision = excluded.decision",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -1179,7 +1458,8 @@ impl Catalog {
                     state.size as i64,
                     state.mtime_ns,
                     state.sha256,
-                    now_ns()
+                    now_ns(),
+                    state.decision
                 ])
             })
             .map_err(self.err())?;
@@ -1193,13 +1473,18 @@ impl Catalog {
                v.sha256, v.size, v.original_size, v.encoding, v.source_path, v.created_at,
                v.accuracy, v.loss, v.epochs, v.model_type, v.dataset_count, v.training_split,
                v.other_metrics,
-               v.sort_key = (SELECT MAX(sort_key) FROM versions l WHERE l.artifact_id = v.artifact_id)
+               v.sort_key = (SELECT MAX(sort_key) FROM versions l WHERE l.artifact_id = v.artifact_id),
+               a.folder, a.extension
              FROM versions v JOIN artifacts a ON a.id = v.artifact_id WHERE 1=1",
         );
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         if let Some(f) = &q.family {
             args.push(f.clone().into());
             sql.push_str(&format!(" AND a.family = ?{}", args.len()));
+        }
+        if let Some(id) = q.artifact {
+            args.push(id.into());
+            sql.push_str(&format!(" AND a.id = ?{}", args.len()));
         }
         if let Some(o) = &q.org {
             args.push(o.clone().into());
@@ -1214,7 +1499,9 @@ impl Catalog {
             sql.push_str(&format!(" AND {} {} ?{}", f.column, f.op, args.len()));
         }
         sql.push_str(match q.sort {
-            VersionSort::Version => " ORDER BY a.family, a.org, v.sort_key DESC",
+            VersionSort::Version => {
+                " ORDER BY a.family, a.org, a.folder, a.extension, v.sort_key DESC"
+            }
             VersionSort::Created => " ORDER BY v.created_at DESC, v.id DESC",
             VersionSort::Accuracy => {
                 " ORDER BY v.accuracy IS NULL, v.accuracy DESC, v.created_at DESC"
@@ -1235,6 +1522,11 @@ impl Catalog {
                         .get::<_, String>(2)
                         .map(|o| (!o.is_empty()).then_some(o))?,
                     family: r.get(3)?,
+                    artifact: artifact_name(
+                        &r.get::<_, String>(21)?,
+                        &r.get::<_, String>(3)?,
+                        &r.get::<_, String>(22)?,
+                    ),
                     kind: r.get(4)?,
                     framework: r.get(5)?,
                     version: r.get(6)?,
@@ -1276,51 +1568,66 @@ impl Catalog {
         Ok(rows)
     }
 
-    /// One version of `family` (of `org`): by tag, by label, or the latest when `which` is
-    /// None. Errors name what exists.
-    pub fn resolve(
-        &self,
-        org: Option<&str>,
-        family: &str,
-        which: Option<&str>,
-    ) -> Result<VersionInfo> {
-        let candidates: Vec<Artifact> = match org {
-            Some(o) => self.artifact(Some(o), family)?.into_iter().collect(),
-            None => self.artifacts_named(family)?,
-        };
-        let artifact = match candidates.as_slice() {
-            [] => {
-                return Err(not_found(format!(
-                    "no artifact `{family}` in the catalog; `stowage versions` lists what sync \
-                     recorded"
-                )))
-            }
-            [a] => a.clone(),
+    /// The artifact `spec` names ([`Artifact::answers_to`]: its family, or its name from a
+    /// folder boundary on), of `org` when given. Errors name what exists and how to name one.
+    pub fn artifact_named(&self, org: Option<&str>, spec: &str) -> Result<Artifact> {
+        let candidates = self.artifacts_matching(org, spec)?;
+        match candidates.as_slice() {
+            [] => Err(not_found(format!(
+                "no artifact `{spec}` in the catalog; `stowage versions` lists what is recorded"
+            ))),
+            [a] => Ok(a.clone()),
             many => {
-                return Err(Error::Usage(format!(
-                    "`{family}` exists in several organizations ({}); pass --org",
-                    many.iter()
-                        .map(|a| a.org.clone().unwrap_or_else(|| "(none)".into()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                let orgs: std::collections::BTreeSet<_> = many.iter().map(|a| &a.org).collect();
+                let names: Vec<String> = many
+                    .iter()
+                    .map(|a| match &a.org {
+                        Some(o) if orgs.len() > 1 => format!("{} (--org {o})", a.name()),
+                        _ => a.name(),
+                    })
+                    .collect();
+                let example = many[0].name();
+                let how = if orgs.len() > 1 && many.iter().all(|a| a.name() == example) {
+                    "pass --org".to_string()
+                } else {
+                    format!("name one by its folder, e.g. `{example}`")
+                };
+                Err(Error::Usage(format!(
+                    "`{spec}` names {} artifacts: {}; {how}",
+                    many.len(),
+                    names.join(", ")
                 )))
             }
-        };
+        }
+    }
+
+    /// One version of the artifact `spec` names (of `org`): by tag (`2.1` and `v2.1` are
+    /// one spelling), by label, or the latest when `which` is None. Errors name what exists.
+    pub fn resolve(&self, org: Option<&str>, spec: &str, which: Option<&str>) -> Result<VersionInfo> {
+        let artifact = self.artifact_named(org, spec)?;
         let all = self.versions(&VersionQuery {
-            family: Some(family.to_string()),
-            org: Some(artifact.org.clone().unwrap_or_default()),
+            artifact: Some(artifact.id),
             ..Default::default()
         })?;
         let found = match which {
             None => all.iter().find(|v| v.latest),
-            Some(w) => all
-                .iter()
-                .find(|v| v.version == w)
-                .or_else(|| all.iter().find(|v| v.labels.iter().any(|l| l == w))),
+            Some(w) => {
+                let other = match w.strip_prefix(['v', 'V']) {
+                    Some(bare) if bare.starts_with(|c: char| c.is_ascii_digit()) => {
+                        bare.to_string()
+                    }
+                    _ => format!("v{w}"),
+                };
+                all.iter()
+                    .find(|v| v.version == w)
+                    .or_else(|| all.iter().find(|v| v.labels.iter().any(|l| l == w)))
+                    .or_else(|| all.iter().find(|v| v.version == other))
+            }
         };
         found.cloned().ok_or_else(|| {
             not_found(format!(
-                "`{family}` has no version or label `{}`; versions: {}",
+                "`{}` has no version or label `{}`; versions: {}",
+                artifact.name(),
                 which.unwrap_or("latest"),
                 all.iter()
                     .map(|v| v.version.as_str())
@@ -1408,6 +1715,7 @@ fn artifact_row(r: &Row<'_>) -> rusqlite::Result<Artifact> {
         kind: r.get(3)?,
         framework: r.get(4)?,
         folder: r.get(5)?,
+        extension: r.get(6)?,
     })
 }
 
@@ -1635,6 +1943,7 @@ mod tests {
             size: 3,
             mtime_ns: 5,
             sha256: "x".into(),
+            decision: None,
         };
         c.batch(|c| {
             c.set_file_state("/a/b", &s)?;

@@ -18,6 +18,7 @@ pub mod paths;
 pub mod policy;
 pub mod queue;
 pub mod read;
+pub mod record;
 pub mod secrets;
 pub mod sync;
 pub mod testdata;
@@ -59,6 +60,21 @@ impl Session {
             &self.profile.name,
             self.store.provider(),
             activity,
+        )
+    }
+
+    /// Record what a command wrote on this session's store ([`record::record_writes`]):
+    /// locations, versions, transfers and audit events, in one transaction.
+    pub fn record_writes(&self, writes: &[record::Write]) -> Result<()> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        record::record_writes(
+            &catalog::Catalog::open(&self.paths)?,
+            &self.profile.name,
+            self.store.provider(),
+            self.profile.org.as_deref(),
+            writes,
         )
     }
 

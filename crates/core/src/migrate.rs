@@ -593,22 +593,41 @@ async fn finish_one(
     }
     let src = ObjectPath::new(&item.bucket, &item.key)?;
     catalog.batch(|cat| {
-        if let Some(version_id) = item.version_id {
-            cat.add_location(
-                version_id,
-                &NewLocation {
-                    profile: to.profile.clone(),
-                    provider: to.store.provider().to_string(),
-                    bucket: item.to_bucket.clone(),
+        let target = NewLocation {
+            profile: to.profile.clone(),
+            provider: to.store.provider().to_string(),
+            bucket: item.to_bucket.clone(),
+            key: item.key.clone(),
+            size: c.size,
+            etag: None,
+            sha256: Some(c.sha256.clone()),
+            stored_at: time::OffsetDateTime::now_utc(),
+        };
+        match item.version_id {
+            Some(version_id) => cat.record_stored(version_id, &target)?,
+            None if !c.sha256.is_empty() => {
+                // An object the catalog did not know (written by another tool): both copies,
+                // verified equal, are recorded as a version of the artifact its key names.
+                let source = NewLocation {
+                    profile: from.profile.clone(),
+                    provider: from.store.provider().to_string(),
+                    bucket: item.bucket.clone(),
                     key: item.key.clone(),
-                    size: c.size,
-                    etag: None,
-                    sha256: Some(c.sha256.clone()),
-                    stored_at: time::OffsetDateTime::now_utc(),
-                },
-            )?;
-            outcome.catalogued = true;
+                    ..target.clone()
+                };
+                crate::record::record_object(cat, None, &source, None)?;
+                let version = cat
+                    .location_at(&source.profile, &source.bucket, &source.key)?
+                    .map(|l| l.version_id);
+                if let Some(v) = version {
+                    cat.record_stored(v, &target)?;
+                }
+            }
+            None => {}
         }
+        outcome.catalogued = cat
+            .location_at(&target.profile, &target.bucket, &target.key)?
+            .is_some();
         if c.action == "copied" {
             if c.bytes_moved > 0 {
                 cat.record_transfer(
@@ -646,9 +665,7 @@ async fn finish_one(
     if options.delete_source && outcome.verified {
         from.store.delete(&src).await?;
         catalog.batch(|cat| {
-            if let Some(id) = item.location_id {
-                cat.remove_location(id)?;
-            }
+            cat.record_deleted(&from.profile, &item.bucket, &item.key)?;
             cat.audit(&AuditEvent {
                 action: "delete",
                 profile: Some(&from.profile),

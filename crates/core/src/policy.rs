@@ -858,9 +858,17 @@ impl Policy {
             });
         let (key, key_error) = if uploads {
             let org = org.or(self.org.as_deref()).filter(|_| rule.org_prefix);
+            // The file keeps its sub-folders (`gen-001/main.py` → `generations/gen-001/
+            // main.py`): two files never share a key. A file already in a folder of the
+            // rule's name (`models/m.pt` with folder `models/`) is not nested twice.
+            let rel = if rule.folder.is_empty() || t.path.starts_with(&rule.folder) {
+                t.path.clone()
+            } else {
+                format!("{}{}", rule.folder, t.path)
+            };
             let key = match org {
-                Some(o) => format!("{o}/{}{}", rule.folder, t.name),
-                None => format!("{}{}", rule.folder, t.name),
+                Some(o) => format!("{o}/{rel}"),
+                None => rel,
             };
             match stowage_store::Key::parse(&key) {
                 Ok(k) => (Some(k.as_str().to_string()), None),

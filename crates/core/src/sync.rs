@@ -190,13 +190,26 @@ pub fn plan_file(
             f.key = f.key.as_deref().map(compress::stored_key);
         }
     }
-    if unchanged && matches!(f.action, Action::Upload | Action::Local) {
+    // A policy edit that changes where or how the file is stored re-plans it.
+    let same_decision = state.is_some_and(|s| s.decision.as_deref() == Some(&*f.decision()));
+    if unchanged && same_decision && matches!(f.action, Action::Upload | Action::Local) {
         f.action = Action::Unchanged;
     }
     Ok(f)
 }
 
 impl PlannedFile {
+    /// What the policy decided for it, as recorded in its file state: destination, key and
+    /// compression.
+    pub fn decision(&self) -> String {
+        format!(
+            "{}|{}|{}",
+            self.destination,
+            self.key.as_deref().unwrap_or(""),
+            if self.compress { "gzip" } else { "as is" }
+        )
+    }
+
     /// The modification time planned with (Unix ns).
     pub fn mtime_ns(&self) -> i64 {
         self.mtime_ns
@@ -501,6 +514,7 @@ pub async fn run(
                             size: u64::MAX,
                             mtime_ns: 0,
                             sha256: w.sha256.clone(),
+                            decision: None,
                         },
                     )?;
                 }
@@ -660,26 +674,45 @@ fn prepare(
         size: f.size,
         mtime_ns: f.mtime_ns,
         sha256: sha256.clone(),
+        decision: Some(f.decision()),
     };
     let previous = catalog.file_state(&key_path)?;
-    if check_state && previous.is_some_and(|p| p.sha256 == sha256 && p.size != u64::MAX) {
+    if check_state
+        && previous.is_some_and(|p| {
+            p.sha256 == sha256 && p.size != u64::MAX && p.decision == state.decision
+        })
+    {
         // Touched, not changed: remember the new mtime so the next run skips it unread.
         catalog.set_file_state(&key_path, &state)?;
         return Ok(None);
     }
     let name = f.file.rsplit('/').next().unwrap_or(&f.file);
     let parsed = version::parse_name(name);
+    // The artifact is its folder (the key's; for a file kept local, its folder in the
+    // project), family and extension: two files of one name in two folders stay apart.
     let folder = f
         .key
         .as_deref()
-        .and_then(|k| k.rsplit_once('/'))
+        .unwrap_or(&f.file)
+        .rsplit_once('/')
         .map_or(String::new(), |(d, _)| format!("{d}/"));
-    let artifact = catalog.upsert_artifact(
+    // A policy edit that stores the file in another folder moves its artifact there: one
+    // file stays one artifact.
+    if let Some(a) = catalog.artifact_of_source(&key_path)? {
+        let same = a.family == parsed.family
+            && a.extension == parsed.extension
+            && a.org.as_deref() == org;
+        if same && a.folder != folder {
+            catalog.move_artifact(a.id, &folder)?;
+        }
+    }
+    let artifact = catalog.upsert_artifact_at(
         org,
+        &folder,
         &parsed.family,
+        &parsed.extension,
         &f.kind,
         version::framework(&parsed.extension),
-        &folder,
     )?;
     let base = parsed.version.as_ref().map(VersionTag::to_string);
     let current = catalog.latest_version_of(artifact, base.as_deref())?;
@@ -753,7 +786,7 @@ pub fn archive_key(key: &str, sha256: &str) -> String {
 
 /// The tag and sort key of a new version: the name's version (`V`, then `V+2`, `V+3` when the
 /// same name gets new content), or for unversioned names the next content number.
-fn next_tag(
+pub(crate) fn next_tag(
     catalog: &Catalog,
     artifact: i64,
     named: Option<&VersionTag>,
@@ -1054,7 +1087,7 @@ fn record(
                     1,
                 )?;
             }
-            c.add_location(
+            c.record_stored(
                 version_id,
                 &NewLocation {
                     profile: d.target.profile.clone(),
@@ -1095,6 +1128,7 @@ fn record(
                 size: f.size,
                 mtime_ns: f.mtime_ns,
                 sha256: w.sha256.clone(),
+                decision: Some(f.decision()),
             },
         )
     })?;
@@ -1206,40 +1240,65 @@ pub async fn gc(
         if keep {
             continue;
         }
-        let mut objects = Vec::new();
-        let mut bytes = 0;
-        for l in &v.locations {
-            objects.push(format!("{}:{}/{}", l.profile, l.bucket, l.key));
-            bytes += l.size;
-            if !dry_run {
-                let path = ObjectPath {
-                    bucket: l.bucket.clone(),
-                    key: Key::parse(&l.key)?,
-                };
-                stores[&l.profile].delete(&path).await?;
-                catalog.batch(|c| {
-                    c.remove_location(l.id)?;
-                    c.audit(&AuditEvent {
-                        action: "gc",
-                        profile: Some(&l.profile),
-                        bucket: Some(&l.bucket),
-                        key: Some(&l.key),
-                        detail: Some(format!("{} version {}", v.family, v.version)),
-                    })
-                })?;
-            }
-        }
-        if !dry_run {
-            catalog.remove_version(v.id)?;
-        }
-        out.push(Collected {
-            family: v.family.clone(),
-            version: v.version.clone(),
-            objects,
-            bytes,
-        });
+        out.push(remove_version(catalog, v, stores, dry_run, "gc").await?);
     }
     Ok(out)
+}
+
+/// Delete version `v`: every stored copy (one already gone counts as deleted), then its
+/// catalog row (with its labels), as one record per object so an interruption leaves the
+/// catalog true; `action` is the audit action (`gc` or `delete`). Refused before anything
+/// is deleted when a copy's profile is not among `stores`. A dry run only lists.
+pub async fn remove_version(
+    catalog: &Catalog,
+    v: &VersionInfo,
+    stores: &HashMap<String, Arc<dyn Store>>,
+    dry_run: bool,
+    action: &str,
+) -> Result<Collected> {
+    if let Some(l) = v.locations.iter().find(|l| !stores.contains_key(&l.profile)) {
+        return Err(Error::Config(format!(
+            "{}@{} has a copy on profile `{}` ({}/{}), which is not configured or did not \
+             open; nothing was deleted. Fix the profile (`stowage profile ls`) and retry",
+            v.artifact, v.version, l.profile, l.bucket, l.key
+        )));
+    }
+    let mut objects = Vec::new();
+    let mut bytes = 0;
+    for l in &v.locations {
+        objects.push(format!("{}:{}/{}", l.profile, l.bucket, l.key));
+        bytes += l.size;
+        if dry_run {
+            continue;
+        }
+        let path = ObjectPath {
+            bucket: l.bucket.clone(),
+            key: Key::parse(&l.key)?,
+        };
+        match stores[&l.profile].delete(&path).await {
+            Err(e) if e.kind != ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+        catalog.batch(|c| {
+            c.record_deleted(&l.profile, &l.bucket, &l.key)?;
+            c.audit(&AuditEvent {
+                action,
+                profile: Some(&l.profile),
+                bucket: Some(&l.bucket),
+                key: Some(&l.key),
+                detail: Some(format!("{} version {}", v.artifact, v.version)),
+            })
+        })?;
+    }
+    if !dry_run {
+        catalog.remove_version(v.id)?;
+    }
+    Ok(Collected {
+        family: v.family.clone(),
+        version: v.version.clone(),
+        objects,
+        bytes,
+    })
 }
 
 #[cfg(test)]
