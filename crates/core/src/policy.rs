@@ -1264,7 +1264,8 @@ mod tests {
             Some("acme/models/model-a.json")
         );
         let flat = p.classify("a/x.bin", 1, Some("acme"));
-        assert_eq!(flat.key.as_deref(), Some("raw/x.bin"));
+        // The file's sub-folder is kept under the rule's folder.
+        assert_eq!(flat.key.as_deref(), Some("raw/a/x.bin"));
         assert_eq!(flat.destination, Destination::PrimaryAndSecondary);
     }
 
@@ -1326,7 +1327,17 @@ folder = "models/checkpoints/"
         let c = p.classify("run1/checkpoints/step-100.bin", 6 << 20, None);
         assert_eq!(c.rule, "checkpoints");
         assert_eq!(c.kind, Kind::Model);
-        assert_eq!(c.key.as_deref(), Some("models/checkpoints/step-100.bin"));
+        assert_eq!(
+            c.key.as_deref(),
+            Some("models/checkpoints/run1/checkpoints/step-100.bin")
+        );
+        // A file already in a folder of the rule's name is not nested twice.
+        assert_eq!(
+            p.classify("models/checkpoints/s.bin", 6 << 20, None)
+                .key
+                .as_deref(),
+            Some("models/checkpoints/s.bin")
+        );
         assert_eq!(p.classify("a.ckpt", 1 << 20, None).rule, "keep-local");
         assert_eq!(
             p.classify("dataset.json", 2 * MB, None).rule,
@@ -1496,7 +1507,7 @@ folder = "models/checkpoints/"
         assert!(c.key_error.unwrap().contains("control character"));
         assert_eq!(
             p.classify("a\\b\\model-x.pt", MB, None).key.as_deref(),
-            Some("models/model-x.pt")
+            Some("models/a/b/model-x.pt")
         );
     }
 }
