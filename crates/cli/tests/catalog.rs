@@ -30,10 +30,7 @@ fn catalogued(sb: &Sandbox, bucket: &str) -> BTreeSet<(String, String)> {
 
 /// What the provider holds in `bucket`: (key, SHA-256 of the bytes read back).
 fn held(sb: &Sandbox, bucket: &str) -> BTreeSet<(String, String)> {
-    let doc = sb
-        .run(&["--json", "ls", "--recursive", bucket])
-        .ok()
-        .json();
+    let doc = sb.run(&["--json", "ls", "--recursive", bucket]).ok().json();
     let mut out = BTreeSet::new();
     for e in doc["entries"].as_array().unwrap() {
         if e["kind"] != "object" {
@@ -82,7 +79,10 @@ fn object_commands_keep_the_catalog_true(sb: &Sandbox, bucket: &str) {
     assert_eq!(vs[0]["locations"][0]["key"], "models/model-q-v1.pt");
     assert_true(sb, bucket);
     let doc = sb.run(&["--json", "verify"]).ok().json();
-    assert_eq!((doc["checked"].as_u64(), doc["ok"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (doc["checked"].as_u64(), doc["ok"].as_u64()),
+        (Some(1), Some(1))
+    );
 
     // A copy is a second location of the same version; a move moves its location.
     sb.run(&[
@@ -112,7 +112,9 @@ fn object_commands_keep_the_catalog_true(sb: &Sandbox, bucket: &str) {
     let doc = sb.run(&["--json", "verify", "--fix"]).ok().json();
     assert_eq!(doc["checked"], 2, "{doc}");
     assert_eq!(doc["problems"].as_array().unwrap().len(), 0, "{doc}");
-    assert!(!held(sb, bucket).iter().any(|(k, _)| k.starts_with("backup/")));
+    assert!(!held(sb, bucket)
+        .iter()
+        .any(|(k, _)| k.starts_with("backup/")));
 
     // New content under the same name replaces the object and is version `v1+2`; `v1`
     // keeps its copy in moved/.
@@ -125,7 +127,8 @@ fn object_commands_keep_the_catalog_true(sb: &Sandbox, bucket: &str) {
     assert_true(sb, bucket);
 
     // rm forgets the location; removing a version's last copy forgets the version.
-    sb.run(&["rm", &format!("{bucket}/moved/model-q-v1.pt")]).ok();
+    sb.run(&["rm", &format!("{bucket}/moved/model-q-v1.pt")])
+        .ok();
     let vs = versions(sb, "model-q");
     let tags: Vec<&str> = vs.iter().map(|v| v["version"].as_str().unwrap()).collect();
     assert_eq!(tags, ["v1+2"], "{vs:?}");
@@ -141,13 +144,17 @@ fn object_commands_keep_the_catalog_true(sb: &Sandbox, bucket: &str) {
     assert_true(sb, bucket);
 
     // Deleting a version removes its objects and its row together; a dry run neither.
-    sb.run(&["--dry-run", "rm", "--version", "model-q@v1+2"]).ok();
+    sb.run(&["--dry-run", "rm", "--version", "model-q@v1+2"])
+        .ok();
     assert_eq!(versions(sb, "model-q").len(), 1);
     assert!(held(sb, bucket)
         .iter()
         .any(|(k, _)| k == "models/model-q-v1.pt"));
     let run = sb.run(&["rm", "--version", "model-q@v1+2"]).ok();
-    assert!(run.stdout.contains("deleted models/model-q.pt@v1+2"), "{run:?}");
+    assert!(
+        run.stdout.contains("deleted models/model-q.pt@v1+2"),
+        "{run:?}"
+    );
     sb.run(&["versions", "model-q"]).code(3);
     assert!(!held(sb, bucket)
         .iter()
@@ -207,7 +214,10 @@ fn migrate_copies_what_put_recorded_and_records_it() {
         body
     );
     let doc = sb.run(&["--json", "verify"]).ok().json();
-    assert_eq!((doc["checked"].as_u64(), doc["ok"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(
+        (doc["checked"].as_u64(), doc["ok"].as_u64()),
+        (Some(2), Some(2))
+    );
 }
 
 fn sync_config(sb: &Sandbox, bucket: &str, profile: &str) {
@@ -274,10 +284,7 @@ fn sync_keeps_folders(sb: &Sandbox, bucket: &str) {
         "{run:?}"
     );
     sb.run(&["restore", "gen-002/main.py", "out.py"]).ok();
-    assert_eq!(
-        std::fs::read(sb.work("out.py")).unwrap(),
-        data(3_000, 2)
-    );
+    assert_eq!(std::fs::read(sb.work("out.py")).unwrap(), data(3_000, 2));
     let run = sb
         .run(&["restore", "runs/models/model@2026-01-06T20-26-17", "m.pt"])
         .ok();
@@ -336,7 +343,9 @@ fn a_policy_edit_replans_files_already_synced() {
     assert!(!plan.stdout.contains("(unchanged)"), "{plan:?}");
     let doc = sb.run(&["--json", "sync", "proj"]).ok().json();
     assert_eq!(doc["uploaded"], 1, "{doc}");
-    assert!(sb.path("data/store/ml-lab/training-data/dataset.json").is_file());
+    assert!(sb
+        .path("data/store/ml-lab/training-data/dataset.json")
+        .is_file());
     // Content unchanged: still one version, now stored.
     let vs = versions(&sb, "dataset");
     assert_eq!(vs.len(), 1, "{vs:?}");

@@ -1603,7 +1603,12 @@ impl Catalog {
 
     /// One version of the artifact `spec` names (of `org`): by tag (`2.1` and `v2.1` are
     /// one spelling), by label, or the latest when `which` is None. Errors name what exists.
-    pub fn resolve(&self, org: Option<&str>, spec: &str, which: Option<&str>) -> Result<VersionInfo> {
+    pub fn resolve(
+        &self,
+        org: Option<&str>,
+        spec: &str,
+        which: Option<&str>,
+    ) -> Result<VersionInfo> {
         let artifact = self.artifact_named(org, spec)?;
         let all = self.versions(&VersionQuery {
             artifact: Some(artifact.id),
@@ -1802,6 +1807,121 @@ mod tests {
         drop(c);
         let err = Catalog::open_at(&path).unwrap_err().to_string();
         assert!(err.contains("newer Stowage"), "{err}");
+    }
+
+    #[test]
+    fn catalog_upgrades_a_schema_2_file_keeping_every_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..2] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute_batch(
+                "INSERT INTO artifacts (id, org, family, kind, folder, created_at)
+                   VALUES (7, '', 'main', 'other', 'generations/', 1);
+                 INSERT INTO versions (id, artifact_id, version, sort_key, sha256, size,
+                   original_size, created_at) VALUES (3, 7, '1', 'C0011', 'aa', 5, 5, 1);
+                 INSERT INTO locations (version_id, profile, provider, bucket, key, size,
+                   sha256, stored_at) VALUES (3, 'lab', 's3', 'ml', 'generations/main.py', 5,
+                   'aa', 1);
+                 INSERT INTO labels (artifact_id, name, version_id, set_at)
+                   VALUES (7, 'production', 3, 1);
+                 INSERT INTO file_state (path, size, mtime_ns, sha256, synced_at)
+                   VALUES ('/p/gen-001/main.py', 5, 1, 'aa', 1);",
+            )
+            .unwrap();
+        }
+        let c = Catalog::open_at(&path).unwrap();
+        assert_eq!(c.schema_version().unwrap(), SCHEMA_VERSION);
+        let v = c.resolve(None, "main", Some("production")).unwrap();
+        assert_eq!((v.id, v.locations.len()), (3, 1));
+        assert_eq!(
+            c.file_state("/p/gen-001/main.py")
+                .unwrap()
+                .unwrap()
+                .decision,
+            None
+        );
+        let fk: i64 = c
+            .conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1);
+        // The old artifact takes its extension when met again; a namesake in another folder
+        // is another artifact, and naming `main` alone is then ambiguous.
+        let a = c
+            .upsert_artifact_at(None, "generations/", "main", "py", "other", None)
+            .unwrap();
+        assert_eq!(a, 7);
+        let b = c
+            .upsert_artifact_at(None, "generations/gen-002/", "main", "py", "other", None)
+            .unwrap();
+        assert_ne!(a, b);
+        let err = c.artifact_named(None, "main").unwrap_err().to_string();
+        assert!(
+            err.contains("generations/main.py") && err.contains("generations/gen-002/main.py"),
+            "{err}"
+        );
+        assert_eq!(c.artifact_named(None, "gen-002/main.py").unwrap().id, b);
+        // Cascades still hold after the table was rebuilt.
+        c.remove_version(3).unwrap();
+        assert!(c
+            .location_at("lab", "ml", "generations/main.py")
+            .unwrap()
+            .is_none());
+        assert_eq!(c.labelled(a, "production").unwrap(), None);
+    }
+
+    #[test]
+    fn catalog_recording_keeps_versions_while_a_copy_is_stored() {
+        let c = Catalog::in_memory().unwrap();
+        let a = c
+            .upsert_artifact_at(None, "models/", "m", "pt", "model", None)
+            .unwrap();
+        let v1 = c.insert_version(&version(a, "1", "s1", None)).unwrap();
+        let v2 = c.insert_version(&version(a, "2", "s2", None)).unwrap();
+        c.record_stored(v1, &location("models/m.pt")).unwrap();
+        assert!(c
+            .record_copied(
+                "lab",
+                ("ml-artifacts", "models/m.pt"),
+                ("ml-artifacts", "b/m.pt")
+            )
+            .unwrap());
+        assert!(c
+            .record_moved(
+                "lab",
+                ("ml-artifacts", "b/m.pt"),
+                ("ml-artifacts", "c/m.pt")
+            )
+            .unwrap());
+        let keys: Vec<String> = c
+            .locations_of(v1)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.key)
+            .collect();
+        assert_eq!(keys, ["models/m.pt", "c/m.pt"]);
+        // v2 overwrites models/m.pt: v1 keeps its copy in c/, so it stays.
+        c.record_stored(v2, &location("models/m.pt")).unwrap();
+        assert_eq!(c.locations_of(v1).unwrap().len(), 1);
+        // Its last copy deleted, v1 goes; an unknown key changes nothing.
+        assert!(c
+            .record_deleted("lab", "ml-artifacts", "c/m.pt")
+            .unwrap()
+            .is_some());
+        assert!(c
+            .record_deleted("lab", "ml-artifacts", "nope")
+            .unwrap()
+            .is_none());
+        assert_eq!(c.version_count(a).unwrap(), 1);
+        // The last version's last copy: the artifact goes too.
+        c.record_deleted("lab", "ml-artifacts", "models/m.pt")
+            .unwrap();
+        assert!(c.artifact_named(None, "m").is_err());
     }
 
     #[test]

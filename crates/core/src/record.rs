@@ -205,8 +205,7 @@ pub fn record_object(
                 // The same bytes stored again under this name: the version they are.
                 Some((id, tag)) if parsed.version.is_none() => (id, tag, false),
                 _ => {
-                    let (tag, sort) =
-                        crate::sync::next_tag(c, artifact, parsed.version.as_ref())?;
+                    let (tag, sort) = crate::sync::next_tag(c, artifact, parsed.version.as_ref())?;
                     let id = c.insert_version_sorted(
                         &NewVersion {
                             artifact_id: artifact,

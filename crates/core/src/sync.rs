@@ -699,9 +699,8 @@ fn prepare(
     // A policy edit that stores the file in another folder moves its artifact there: one
     // file stays one artifact.
     if let Some(a) = catalog.artifact_of_source(&key_path)? {
-        let same = a.family == parsed.family
-            && a.extension == parsed.extension
-            && a.org.as_deref() == org;
+        let same =
+            a.family == parsed.family && a.extension == parsed.extension && a.org.as_deref() == org;
         if same && a.folder != folder {
             catalog.move_artifact(a.id, &folder)?;
         }
@@ -1256,7 +1255,11 @@ pub async fn remove_version(
     dry_run: bool,
     action: &str,
 ) -> Result<Collected> {
-    if let Some(l) = v.locations.iter().find(|l| !stores.contains_key(&l.profile)) {
+    if let Some(l) = v
+        .locations
+        .iter()
+        .find(|l| !stores.contains_key(&l.profile))
+    {
         return Err(Error::Config(format!(
             "{}@{} has a copy on profile `{}` ({}/{}), which is not configured or did not \
              open; nothing was deleted. Fix the profile (`stowage profile ls`) and retry",
