@@ -181,6 +181,27 @@ async fn object_commands_keep_the_catalog_true_on_seaweedfs() {
     };
     sb.run(&["buckets", "create", &bucket]).ok();
     object_commands_keep_the_catalog_true(&sb, &bucket);
+
+    // What `put` wrote is read through the catalog: restored once from the provider, then
+    // from the local cache while the provider is unreachable.
+    let body = data(25_000, 9);
+    std::fs::write(sb.work("weights-v3.pt"), &body).unwrap();
+    sb.run(&["put", "weights-v3.pt", &format!("{bucket}/models/")])
+        .ok();
+    let first = sb
+        .run(&["--json", "restore", "weights@3", "w1.pt"])
+        .ok()
+        .json();
+    assert_eq!(first["source"], "primary", "{first}");
+    let config = std::fs::read_to_string(sb.path("config/config.toml")).unwrap();
+    sb.write_config(&config.replace(&s3_endpoint(), "http://127.0.0.1:9"));
+    let offline = sb
+        .run(&["--json", "restore", "weights@v3", "w2.pt"])
+        .ok()
+        .json();
+    assert_eq!(offline["source"], "cache", "{offline}");
+    assert_eq!(std::fs::read(sb.work("w2.pt")).unwrap(), body);
+    sb.write_config(&config);
 }
 
 /// `migrate` records what it copies; a default migrate sees objects `put` wrote.
