@@ -256,17 +256,33 @@ pub async fn verify_cmd(ctx: &Ctx, a: VerifyArgs) -> CmdResult {
         report.problems.len(),
         report.fixed
     ));
-    let doc = serde_json::to_value(&report).expect("serialisable");
+    // Files stored by a rule the policy no longer gives: the catalog and the policy disagree.
+    let policy = stowage_core::policy::Policy::load(&paths)?;
+    let changes = stowage_core::sync::policy_changes(&catalog, &policy)?;
+    for c in &changes {
+        ctx.data(format!(
+            "{}  stored as {}, the policy now says {} (next: `stowage sync {}`)",
+            c.file.display(),
+            c.recorded,
+            c.now,
+            c.dir.display()
+        ));
+    }
+    let mut doc = serde_json::to_value(&report).expect("serialisable");
+    doc["policy_changes"] = json!(changes);
     // Extra objects are only reported: they fail a check, not a fix.
     let unresolved = report
         .problems
         .iter()
         .filter(|p| !p.fixed && (!a.fix || p.kind != "extra"))
-        .count();
+        .count()
+        + changes.len();
     if unresolved == 0 {
         return Ok(doc);
     }
-    let hint = if a.fix {
+    let hint = if unresolved == changes.len() {
+        "run `stowage sync` on the listed folders to store the files by the current policy"
+    } else if a.fix {
         "repair the listed objects by hand, or restore them from another machine"
     } else {
         "run `stowage verify --fix` to re-copy missing and different objects"

@@ -359,7 +359,16 @@ fn a_policy_edit_replans_files_already_synced() {
     let doc = sb.run(&["--json", "sync", "proj"]).ok().json();
     assert_eq!(doc["uploaded"], 0, "{doc}");
     assert_eq!(doc["sync"]["new_versions"], 1, "{doc}");
+    sb.run(&["verify"]).ok();
     policy("primary");
+    // verify reports the disagreement until the next sync.
+    let run = sb.run(&["--json", "verify"]).code(7);
+    let changes = run.json()["policy_changes"].clone();
+    assert_eq!(changes.as_array().map(Vec::len), Some(1), "{run:?}");
+    assert_eq!(
+        changes[0]["now"],
+        "primary|training-data/dataset.json|as is"
+    );
     let plan = sb.run(&["--dry-run", "sync", "proj"]).ok();
     assert!(!plan.stdout.contains("(unchanged)"), "{plan:?}");
     let doc = sb.run(&["--json", "sync", "proj"]).ok().json();
@@ -367,6 +376,7 @@ fn a_policy_edit_replans_files_already_synced() {
     assert!(sb
         .path("data/store/ml-lab/training-data/dataset.json")
         .is_file());
+    sb.run(&["verify"]).ok();
     // Content unchanged: still one version, now stored.
     let vs = versions(&sb, "dataset");
     assert_eq!(vs.len(), 1, "{vs:?}");

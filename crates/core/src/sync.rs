@@ -225,6 +225,52 @@ fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
     meta.mtime() * 1_000_000_000 + meta.mtime_nsec()
 }
 
+/// A synced file stored by a decision the policy no longer makes (a rule was edited): the
+/// catalog and the policy disagree until the next `sync` or `watch` stores it anew.
+#[derive(Clone, Debug, Serialize)]
+pub struct PolicyChange {
+    /// The file.
+    pub file: PathBuf,
+    /// The folder it is synced from.
+    pub dir: PathBuf,
+    /// The decision it was stored by: `destination|key|compression`.
+    pub recorded: String,
+    /// The decision the policy makes now.
+    pub now: String,
+}
+
+/// Every file of the registered project folders whose recorded decision differs from the
+/// one `policy` makes now. Reads only file metadata (and the first bytes of files that may
+/// be compressed); changes nothing.
+pub fn policy_changes(catalog: &Catalog, policy: &Policy) -> Result<Vec<PolicyChange>> {
+    let mut out = Vec::new();
+    for (dir, org) in catalog.folders()? {
+        if !dir.is_dir() {
+            continue;
+        }
+        let plan = plan(&dir, policy, catalog, org.as_deref())?;
+        let states = catalog.file_states(&format!("{}/", plan.dir.display()))?;
+        for f in &plan.files {
+            if !matches!(f.action, Action::Upload | Action::Local) {
+                continue;
+            }
+            let recorded = states
+                .get(&*f.path.to_string_lossy())
+                .and_then(|s| s.decision.clone());
+            let now = f.decision();
+            if let Some(recorded) = recorded.filter(|r| *r != now) {
+                out.push(PolicyChange {
+                    file: f.path.clone(),
+                    dir: plan.dir.clone(),
+                    recorded,
+                    now,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// One upload sync made.
 #[derive(Clone, Debug, Serialize)]
 pub struct Upload {
