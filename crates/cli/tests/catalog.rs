@@ -239,6 +239,28 @@ fn migrate_copies_what_put_recorded_and_records_it() {
         (doc["checked"].as_u64(), doc["ok"].as_u64()),
         (Some(2), Some(2))
     );
+
+    // An object another tool wrote: copied with --all-objects, verified, and then recorded
+    // (both copies), so later commands see it.
+    let other = data(12_000, 6);
+    std::fs::write(sb.path("a/lab/data/extra-v2.bin"), &other).unwrap();
+    sb.run(&[
+        "migrate",
+        "--from",
+        "a",
+        "--to",
+        "b",
+        "--all-objects",
+        "--bucket",
+        "lab",
+    ])
+    .ok();
+    let vs = versions(&sb, "extra");
+    assert_eq!(vs[0]["version"], "v2", "{vs:?}");
+    assert_eq!(vs[0]["sha256"], sha(&other));
+    assert_eq!(vs[0]["locations"].as_array().unwrap().len(), 2, "{vs:?}");
+    let doc = sb.run(&["--json", "verify"]).ok().json();
+    assert_eq!(doc["ok"], 4, "{doc}");
 }
 
 fn sync_config(sb: &Sandbox, bucket: &str, profile: &str) {
@@ -305,6 +327,17 @@ fn sync_keeps_folders(sb: &Sandbox, bucket: &str) {
         "{run:?}"
     );
     sb.run(&["restore", "gen-002/main.py", "out.py"]).ok();
+    // Two names for one version of one artifact: the second file is refused, the rest
+    // syncs, and the next run says it again instead of failing every file.
+    std::fs::write(root.join("models/model_v1.pt"), data(1_000, 7)).unwrap();
+    std::fs::write(root.join("models/model-v1.pt"), data(1_000, 8)).unwrap();
+    for _ in 0..2 {
+        let run = sb.run(&["--json", "sync", "proj"]).code(2);
+        let doc = run.json();
+        assert_eq!(doc["sync"]["failed"], 1, "{doc}");
+        assert!(run.stderr.contains("rename one"), "{run:?}");
+    }
+    assert_true(sb, bucket);
     assert_eq!(std::fs::read(sb.work("out.py")).unwrap(), data(3_000, 2));
     let run = sb
         .run(&["restore", "runs/models/model@2026-01-06T20-26-17", "m.pt"])

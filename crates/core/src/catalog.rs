@@ -968,6 +968,18 @@ impl Catalog {
         .map_err(self.err())
     }
 
+    /// The local file a version was recorded from, if any.
+    pub fn version_source(&self, version_id: i64) -> Result<Option<String>> {
+        self.conn
+            .prepare_cached("SELECT source_path FROM versions WHERE id = ?1")
+            .and_then(|mut s| {
+                s.query_row([version_id], |r| r.get::<_, Option<String>>(0))
+                    .optional()
+            })
+            .map(Option::flatten)
+            .map_err(self.err())
+    }
+
     /// The SHA-256 of a version's original content.
     pub fn version_sha(&self, version_id: i64) -> Result<String> {
         self.conn

@@ -452,6 +452,7 @@ pub async fn run(
         .collect()
         .await;
     let mut work = Vec::new();
+    let mut new_versions: HashSet<(i64, String)> = HashSet::new();
     catalog.batch(|c| {
         for (index, measured) in hashed {
             let f = &plan.files[index];
@@ -475,6 +476,25 @@ pub async fn run(
                     true,
                 )
             });
+            // Two files of one run that would be the same new version of one artifact
+            // (`model_v1.json` beside `model-v1.json`): the second is refused, never merged.
+            let duplicate = prepared
+                .as_ref()
+                .ok()
+                .and_then(Option::as_ref)
+                .and_then(|w| {
+                    let (v, _) = w.new_version.as_ref()?;
+                    (!new_versions.insert((v.artifact_id, v.version.clone())))
+                        .then(|| (w.family.clone(), v.version.clone()))
+                });
+            let prepared = match duplicate {
+                Some((family, tag)) => Err(Error::Usage(format!(
+                    "{}: another file of this folder is also version {tag} of `{family}` in \
+                     the same folder; rename one",
+                    f.path.display()
+                ))),
+                None => prepared,
+            };
             match prepared {
                 Ok(Some(w)) => {
                     outcomes[index].family = Some(w.family.clone());
@@ -761,6 +781,21 @@ fn prepare(
     )?;
     let base = parsed.version.as_ref().map(VersionTag::to_string);
     let current = catalog.latest_version_of(artifact, base.as_deref())?;
+    // New content under a version another file of the folder holds (`model_v1.pt` beside
+    // `model-v1.pt`) is a different file, not a new version of it: refused, never merged.
+    if let (Some(tag), Some((id, _, sha))) = (&base, &current) {
+        if *sha != sha256 {
+            if let Some(other) = catalog.version_source(*id)? {
+                if other != key_path && Path::new(&other).is_file() {
+                    return Err(Error::Usage(format!(
+                        "{key_path}: {other} is already version {tag} of `{}`; two files \
+                         cannot share a version, rename one",
+                        parsed.family
+                    )));
+                }
+            }
+        }
+    }
     let (version_id, tag, new_version) = match current {
         Some((id, tag, sha)) if sha == sha256 => (Some(id), tag, None),
         _ => {
