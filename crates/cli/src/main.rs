@@ -1324,10 +1324,12 @@ fn versions_cmd(ctx: &Ctx, a: VersionsArgs) -> CmdResult {
     let paths = Paths::from_env()?;
     let catalog = Catalog::open_read_only(&paths)?;
     let org = org_arg(a.org.as_deref())?;
-    // A family in several folders is named by its folder: `generations/gen-001/main.py`.
+    // A family lists every artifact of that name; anything else names one artifact by its
+    // folder (`generations/gen-001/main.py`), or says what exists.
     let (family, artifact) = match &a.family {
-        Some(f) if f.contains('/') => (None, Some(catalog.artifact_named(org.as_deref(), f)?.id)),
-        f => (f.clone(), None),
+        Some(f) if !catalog.artifacts_named(f)?.is_empty() => (Some(f.clone()), None),
+        Some(f) => (None, Some(catalog.artifact_named(org.as_deref(), f)?.id)),
+        None => (None, None),
     };
     let query = catalog::VersionQuery {
         family,
@@ -1342,13 +1344,6 @@ fn versions_cmd(ctx: &Ctx, a: VersionsArgs) -> CmdResult {
         limit: a.limit,
     };
     let versions = catalog.versions(&query)?;
-    if versions.is_empty() {
-        if let Some(f) = &a.family {
-            if catalog.artifacts_named(f)?.is_empty() {
-                return Err(catalog.resolve(None, f, None).unwrap_err().into());
-            }
-        }
-    }
     for v in &versions {
         let mut line = format!(
             "{}{}@{}{}  {} stored / {} original",

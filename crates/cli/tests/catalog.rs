@@ -290,6 +290,17 @@ fn sync_keeps_folders(sb: &Sandbox, bucket: &str) {
         br#"{"accuracy": 0.9}"#,
     )
     .unwrap();
+    // Training results keyed by session, one timestamped name in each (the seed's
+    // `{session_id}/` layout).
+    for (session, seed) in [("sess-a", 11), ("sess-b", 12)] {
+        std::fs::create_dir_all(root.join(session)).unwrap();
+        std::fs::write(
+            root.join(session)
+                .join("training_results_20251022_130000.json"),
+            format!("{{\"accuracy\": 0.{seed}}}"),
+        )
+        .unwrap();
+    }
     std::fs::write(
         sb.path("config/policy.toml"),
         "[[rule]]\nname = \"code\"\npatterns = [\"*.py\"]\ndestination = \"primary\"\nfolder = \"generations/\"\nkind = \"other\"\n\n\
@@ -297,7 +308,7 @@ fn sync_keeps_folders(sb: &Sandbox, bucket: &str) {
     )
     .unwrap();
     let doc = sb.run(&["--json", "sync", "proj"]).ok().json();
-    assert_eq!(doc["uploaded"], 4, "{doc}");
+    assert_eq!(doc["uploaded"], 6, "{doc}");
     for _ in 0..2 {
         let doc = sb.run(&["--json", "sync", "proj"]).ok().json();
         assert_eq!(doc["uploaded"], 0, "{doc}");
@@ -310,14 +321,24 @@ fn sync_keeps_folders(sb: &Sandbox, bucket: &str) {
             "generations/gen-002/main.py".to_string(),
             "runs/models/model-2026-01-06T20-26-17.pt".to_string(),
             "runs/results/model-2026-01-06T20-26-17.json".to_string(),
+            "runs/sess-a/training_results_20251022_130000.json".to_string(),
+            "runs/sess-b/training_results_20251022_130000.json".to_string(),
         ])
     );
     assert_true(sb, bucket);
     // Each file is version 1 of its own artifact: nothing merged, nothing archived.
+    assert_eq!(versions(sb, "main").len(), 2);
+    sb.run(&["versions", "main.py"]).code(2);
+    sb.run(&["versions", "gen-009/main.py"]).code(3);
     for spec in ["gen-001/main.py", "generations/gen-002/main"] {
         let vs = versions(sb, spec);
         assert_eq!(vs.len(), 1, "{spec}: {vs:?}");
         assert_eq!(vs[0]["version"], "1");
+    }
+    for session in ["sess-a", "sess-b"] {
+        let vs = versions(sb, &format!("{session}/training_results"));
+        assert_eq!(vs.len(), 1, "{session}: {vs:?}");
+        assert_eq!(vs[0]["version"], "20251022_130000");
     }
     let run = sb.run(&["restore", "main", "out.py"]).code(2);
     assert!(
