@@ -441,10 +441,21 @@ fn a_policy_edit_replans_files_already_synced() {
         "[[rule]]\nname = \"data\"\npatterns = [\"dataset.json\"]\ndestination = \"primary\"\nfolder = \"datasets/\"\ncompress = false\n",
     )
     .unwrap();
-    let doc = sb.run(&["--json", "sync", "proj"]).ok().json();
-    assert_eq!(doc["uploaded"], 1, "{doc}");
+    // `watch` honours the edit too (here, touched and unchanged in content).
+    let f = std::fs::File::options()
+        .append(true)
+        .open(root.join("dataset.json"))
+        .unwrap();
+    f.set_modified(std::time::SystemTime::now()).unwrap();
+    drop(f);
+    sb.run(&["watch", "proj", "--exit-when-idle"]).ok();
+    assert!(sb.path("data/store/ml-lab/datasets/dataset.json").is_file());
     let doc = sb.run(&["--json", "sync", "proj"]).ok().json();
     assert_eq!(doc["uploaded"], 0, "{doc}");
+    let vs = versions(&sb, "dataset");
+    assert_eq!(vs.len(), 1, "{vs:?}");
+    assert_eq!(vs[0]["artifact"], "datasets/dataset.json");
+    assert_eq!(vs[0]["locations"].as_array().unwrap().len(), 2, "{vs:?}");
     assert_true(&sb, "ml-lab");
 }
 
