@@ -729,7 +729,49 @@ impl Catalog {
         self.conn
             .pragma_update(None, "foreign_keys", "ON")
             .map_err(err)?;
-        Ok(())
+        self.resort_number_versions()
+    }
+
+    /// Number versions recorded before pre-releases were ordered (sort keys without the `,`
+    /// that ends the components) get today's sort key, so old and new versions of one
+    /// family order together. Runs after an upgrade; a no-op once done.
+    fn resort_number_versions(&self) -> Result<()> {
+        let old: Vec<(i64, String)> = self
+            .conn
+            .prepare(
+                "SELECT id, version FROM versions
+                 WHERE substr(sort_key, 1, 1) = 'N' AND instr(sort_key, ',') = 0",
+            )
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(self.err())?;
+        if old.is_empty() {
+            return Ok(());
+        }
+        self.batch(|c| {
+            for (id, tag) in &old {
+                let (base, content) = match tag.split_once('+') {
+                    Some((b, n)) => (b, Some(n)),
+                    None => (tag.as_str(), None),
+                };
+                let parsed = crate::version::parse_name(&format!("x_{base}")).version;
+                let Some(t @ crate::version::VersionTag::Number(parts, _)) = &parsed else {
+                    continue;
+                };
+                let mut key = crate::version::number_sort_key(parts, &t.prerelease());
+                if let Some(n) = content {
+                    key.push('+');
+                    key.push_str(&sort_key(n));
+                }
+                c.conn
+                    .prepare_cached("UPDATE versions SET sort_key = ?2 WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![id, key]))
+                    .map_err(c.err())?;
+            }
+            Ok(())
+        })
     }
 
     /// The catalog file's path (`:memory:` for an in-memory one).
@@ -1836,6 +1878,13 @@ mod tests {
                    VALUES (7, '', 'main', 'other', 'generations/', 1);
                  INSERT INTO versions (id, artifact_id, version, sort_key, sha256, size,
                    original_size, created_at) VALUES (3, 7, '1', 'C0011', 'aa', 5, 5, 1);
+                 INSERT INTO artifacts (id, org, family, kind, folder, created_at)
+                   VALUES (8, '', 'credit_risk', 'model', 'models/', 1);
+                 INSERT INTO versions (id, artifact_id, version, sort_key, sha256, size,
+                   original_size, created_at) VALUES
+                   (4, 8, 'v2', 'N0012.', 'b1', 5, 5, 1),
+                   (5, 8, 'v2+2', 'N0012.+0012', 'b2', 5, 5, 1),
+                   (6, 8, 'v2.0.1', 'N0012.0010.0011.', 'b3', 5, 5, 1);
                  INSERT INTO locations (version_id, profile, provider, bucket, key, size,
                    sha256, stored_at) VALUES (3, 'lab', 's3', 'ml', 'generations/main.py', 5,
                    'aa', 1);
@@ -1848,6 +1897,26 @@ mod tests {
         }
         let c = Catalog::open_at(&path).unwrap();
         assert_eq!(c.schema_version().unwrap(), SCHEMA_VERSION);
+        // Old number versions sort with new ones (a pre-release before its release).
+        let pre = NewVersion {
+            artifact_id: 8,
+            ..version(8, "v2.0.1-rc1", "b4", None)
+        };
+        let key = crate::version::number_sort_key(
+            &[2, 0, 1],
+            &[crate::version::PreId::Word("rc".into(), Some(1))],
+        );
+        c.insert_version_sorted(&pre, Some(&key)).unwrap();
+        let tags: Vec<String> = c
+            .versions(&VersionQuery {
+                artifact: Some(8),
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|v| v.version)
+            .collect();
+        assert_eq!(tags, ["v2.0.1", "v2.0.1-rc1", "v2+2", "v2"]);
         let v = c.resolve(None, "main", Some("production")).unwrap();
         assert_eq!((v.id, v.locations.len()), (3, 1));
         assert_eq!(
