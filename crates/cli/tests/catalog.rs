@@ -496,3 +496,20 @@ fn versions_take_either_spelling_and_prereleases_join_the_family() {
     assert_eq!(std::fs::read(sb.work("out.pkl")).unwrap(), data(5_000, 2));
     sb.run(&["label", "credit_risk@2.0.0", "production"]).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_commands_keep_the_catalog_true_on_the_supabase_contract_server() {
+    let (_server_dir, server) = contract_server().await;
+    let mut sb = Sandbox::new();
+    sb.write_config("default_profile = \"team\"\n[profiles.team]\nkind = \"supabase\"\n");
+    sb.env("SUPABASE_URL", &server.url)
+        .env("SUPABASE_SERVICE_ROLE_KEY", &server.service_role_key);
+    let bucket = unique("truth");
+    // The binary talks to the server this runtime serves: run it off the runtime's threads.
+    tokio::task::spawn_blocking(move || {
+        sb.run(&["buckets", "create", &bucket]).ok();
+        object_commands_keep_the_catalog_true(&sb, &bucket);
+    })
+    .await
+    .unwrap();
+}
