@@ -49,6 +49,23 @@ fn write_setup(sb: &Sandbox, s: &Setup) {
     sb.write_config(&text);
 }
 
+/// Run a command as another machine would (its own catalog): the providers change behind
+/// this catalog's back, which is what verify and the read fallbacks are for. Commands run
+/// here record what they write, so damage done through them would be recorded.
+fn elsewhere(sb: &Sandbox, args: &[&str]) -> std::process::Command {
+    let mut c = sb.command(args);
+    c.env("STOWAGE_DATA_DIR", sb.path("elsewhere"));
+    c
+}
+
+async fn elsewhere_async(sb: &Sandbox, args: &[&str]) -> Run {
+    tokio::process::Command::from(elsewhere(sb, args))
+        .output()
+        .await
+        .unwrap()
+        .into()
+}
+
 /// A project folder of model files (stored as is) and one JSON dataset (stored gzipped):
 /// (relative path, key, content).
 fn project(sb: &Sandbox, models: usize, size: usize) -> Vec<(String, String, Vec<u8>)> {
@@ -406,13 +423,20 @@ fn delete_source_keeps_what_did_not_verify() {
     sb.run(&["--profile", "seaweed", "buckets", "create", &bucket])
         .ok();
     std::fs::write(sb.work("other.bin"), data(1234, 9)).unwrap();
-    sb.run(&[
-        "--profile",
-        "seaweed",
-        "put",
-        "other.bin",
-        &format!("{bucket}/models/modelb-v1.pt"),
-    ])
+    Run::from(
+        elsewhere(
+            &sb,
+            &[
+                "--profile",
+                "seaweed",
+                "put",
+                "other.bin",
+                &format!("{bucket}/models/modelb-v1.pt"),
+            ],
+        )
+        .output()
+        .unwrap(),
+    )
     .ok();
 
     let run = sb.run(&[
@@ -611,32 +635,41 @@ async fn verify_finds_problems_and_fix_repairs_them() {
     );
 
     // Break the Supabase copies: one deleted, one replaced, one foreign object added.
-    sb.run_async(&[
-        "--profile",
-        "team",
-        "rm",
-        &format!("{bucket}/{}", files[0].1),
-    ])
+    elsewhere_async(
+        &sb,
+        &[
+            "--profile",
+            "team",
+            "rm",
+            &format!("{bucket}/{}", files[0].1),
+        ],
+    )
     .await
     .ok();
     std::fs::write(sb.work("junk.bin"), data(5000, 77)).unwrap();
-    sb.run_async(&[
-        "--profile",
-        "team",
-        "put",
-        "--overwrite",
-        "junk.bin",
-        &format!("{bucket}/{}", files[1].1),
-    ])
+    elsewhere_async(
+        &sb,
+        &[
+            "--profile",
+            "team",
+            "put",
+            "--overwrite",
+            "junk.bin",
+            &format!("{bucket}/{}", files[1].1),
+        ],
+    )
     .await
     .ok();
-    sb.run_async(&[
-        "--profile",
-        "team",
-        "put",
-        "junk.bin",
-        &format!("{bucket}/models/stray.bin"),
-    ])
+    elsewhere_async(
+        &sb,
+        &[
+            "--profile",
+            "team",
+            "put",
+            "junk.bin",
+            &format!("{bucket}/models/stray.bin"),
+        ],
+    )
     .await
     .ok();
 
@@ -967,7 +1000,7 @@ async fn reads_fall_back_to_the_secondary() {
 
     // Primary up but without the object.
     setup(&endpoint);
-    sb.run_async(&["rm", &format!("{bucket}/{}", files[1].1)])
+    elsewhere_async(&sb, &["rm", &format!("{bucket}/{}", files[1].1)])
         .await
         .ok();
     let run = sb
