@@ -330,14 +330,14 @@ impl Ctx {
     /// A confirmation line (hidden by --quiet and --json).
     fn say(&self, line: impl AsRef<str>) {
         if !self.json && !self.quiet {
-            println!("{}", line.as_ref());
+            out(line.as_ref());
         }
     }
 
     /// A line of data (hidden only by --json, which carries it in the document).
     fn data(&self, line: impl AsRef<str>) {
         if !self.json {
-            println!("{}", line.as_ref());
+            out(line.as_ref());
         }
     }
 
@@ -396,10 +396,7 @@ fn main() -> ExitCode {
             // Scripts asked for JSON get it for usage errors too (clap prints the text).
             if usage && std::env::args().any(|a| a == "--json") {
                 let message = e.kind().as_str().unwrap_or("invalid arguments").to_string();
-                println!(
-                    "{}",
-                    json!({"error": {"kind": "usage", "exit_code": 2, "message": message}})
-                );
+                out(json!({"error": {"kind": "usage", "exit_code": 2, "message": message}}));
             }
             e.exit();
         }
@@ -445,7 +442,7 @@ fn main() -> ExitCode {
         }
         Some(Ok(doc)) => {
             if ctx.json {
-                println!("{doc}");
+                out(&doc);
             }
             ExitCode::SUCCESS
         }
@@ -458,10 +455,25 @@ fn main() -> ExitCode {
             if ctx.json {
                 let mut doc = f.partial.unwrap_or_else(|| json!({}));
                 doc["error"] = error_json(&f.error);
-                println!("{doc}");
+                out(&doc);
             }
             ExitCode::from(exit::code_for(&f.error))
         }
+    }
+}
+
+/// Write one line to stdout. A reader that went away (`stowage ls | head`) ends the process
+/// quietly with [`exit::BROKEN_PIPE`] (141, what a shell reports for coreutils killed by
+/// SIGPIPE): the output was cut, so scripts under `set -o pipefail` still see it.
+pub(crate) fn out(text: impl std::fmt::Display) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(exit::BROKEN_PIPE.into());
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(1);
     }
 }
 
