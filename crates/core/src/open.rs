@@ -118,8 +118,17 @@ fn s3_config(s: &S3Profile, paths: &Paths) -> S3Config {
         multipart_threshold: defaults.multipart_threshold,
         part_size: s.part_size.unwrap_or(defaults.part_size),
         concurrency: s.concurrency.unwrap_or(defaults.concurrency),
+        // How long a request may go without a byte moving: `STOWAGE_READ_TIMEOUT_SECS` (the
+        // same knob as Supabase's read timeout), else the store's default (30 s).
+        stall_timeout: env(STALL_VAR)
+            .and_then(|v| v.parse::<u64>().ok().filter(|&s| s > 0))
+            .map(std::time::Duration::from_secs)
+            .unwrap_or(defaults.stall_timeout),
     }
 }
+
+/// Overrides how long an S3 request may stall before it fails as unavailable (seconds).
+const STALL_VAR: &str = "STOWAGE_READ_TIMEOUT_SECS";
 
 fn env(var: &str) -> Option<String> {
     std::env::var(var).ok().filter(|v| !v.trim().is_empty())

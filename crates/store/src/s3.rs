@@ -95,6 +95,8 @@ pub struct S3Config {
     pub part_size: u64,
     /// Parts in flight at once.
     pub concurrency: usize,
+    /// A request fails (retryable Unavailable) when no byte has moved for this long.
+    pub stall_timeout: Duration,
 }
 
 impl Default for S3Config {
@@ -110,6 +112,7 @@ impl Default for S3Config {
             multipart_threshold: 16 * MIB,
             part_size: 16 * MIB,
             concurrency: 4,
+            stall_timeout: crate::stall::DEFAULT_STALL_TIMEOUT,
         }
     }
 }
@@ -178,6 +181,24 @@ impl S3Store {
             );
         if shared.region().is_none() {
             builder = builder.region(Region::new("us-east-1"));
+        }
+        // The SDK's own HTTP client, behind the stall watchdog.
+        let http_client = {
+            use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
+            use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
+            aws_smithy_runtime::client::defaults::default_http_client_plugin_v2(
+                BehaviorVersion::latest(),
+            )
+            .and_then(|p| {
+                p.runtime_components(&RuntimeComponentsBuilder::new("stowage"))
+                    .http_client()
+            })
+        };
+        if let Some(inner) = http_client {
+            builder = builder.http_client(crate::stall::StallGuard::new(
+                inner,
+                config.stall_timeout,
+            ));
         }
         if let Some(endpoint) = &config.endpoint {
             builder = builder.endpoint_url(endpoint.clone());
@@ -679,6 +700,12 @@ where
                     "no AWS credentials were found (no AWS_* variables, ~/.aws files or instance role)",
                 )
                 .hint("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or configure ~/.aws and AWS_PROFILE");
+            }
+            let detail = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
+            if let Some(at) = detail.find(crate::stall::STALLED) {
+                let why = detail[at..].lines().next().unwrap_or("").trim_end_matches(')');
+                return Error::new(ErrorKind::Unavailable, provider, format!("{why})"))
+                    .hint("check that the server is healthy, then retry (large uploads resume)");
             }
             let why = if d.is_io() {
                 "could not connect"

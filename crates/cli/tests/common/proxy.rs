@@ -17,6 +17,9 @@ pub enum Fault {
     ServerErrors(usize),
     /// Accept connections and read requests, never answer.
     Stall,
+    /// Pass everything through, both ways, in 8 KiB pieces 150 ms apart: slow but always
+    /// moving (about 53 KiB/s).
+    Slow,
     /// Pass requests through; cut each successful GET response body of 64 KiB or more after
     /// half its length and close the connection.
     TruncateBody,
@@ -119,6 +122,17 @@ async fn serve(
             std::future::pending::<()>().await;
             Ok(())
         }
+        Fault::Slow => {
+            hits.fetch_add(1, Ordering::SeqCst);
+            let up = TcpStream::connect(upstream).await?;
+            let (up_read, up_write) = up.into_split();
+            let (client_read, client_write) = client.into_inner().into_split();
+            let _ = tokio::try_join!(
+                trickle(client_read, up_write),
+                trickle(up_read, client_write)
+            );
+            Ok(())
+        }
         Fault::TruncateBody | Fault::CorruptBody => {
             let mut up = BufReader::new(TcpStream::connect(upstream).await?);
             loop {
@@ -180,6 +194,23 @@ async fn serve(
                 client.get_mut().write_all(&body).await?;
             }
         }
+    }
+}
+
+/// Copy `from` to `to` in 8 KiB pieces with a 150 ms pause after each.
+async fn trickle(
+    mut from: impl tokio::io::AsyncRead + Unpin,
+    mut to: impl tokio::io::AsyncWrite + Unpin,
+) -> Io<()> {
+    let mut buf = vec![0u8; 8 << 10];
+    loop {
+        let n = from.read(&mut buf).await?;
+        if n == 0 {
+            return to.shutdown().await;
+        }
+        to.write_all(&buf[..n]).await?;
+        to.flush().await?;
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     }
 }
 
