@@ -6,6 +6,7 @@ mod common;
 use std::io::Read;
 use std::process::Stdio;
 
+use common::proxy::{Fault, Proxy};
 use common::*;
 
 /// `stowage ls | head`: the reader goes away after one line; the listing stops quietly with
@@ -36,4 +37,66 @@ fn closed_stdout_ends_a_long_listing_quietly() {
         assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
         assert!(stderr.is_empty(), "{args:?}: {stderr}");
     }
+}
+
+/// A server whose ListParts lists parts without an ETag (s3s-fs): an upload killed after some
+/// parts resumes from them (number and size match), and the result is byte-identical.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_resume_keeps_parts_listed_without_an_etag() {
+    let proxy = Proxy::start(&s3_endpoint(), Fault::NoPartETags).await;
+    let sb = s3_sandbox();
+    // Small parts, one at a time, all through the proxy (the resume record names the endpoint).
+    sb.write_config(&format!(
+        "default_profile = \"seaweed\"\n\n[profiles.seaweed]\nkind = \"s3\"\nendpoint = \"{}\"\n\
+         region = \"us-east-1\"\npath_style = true\npart_size = 5242880\nconcurrency = 1\n",
+        proxy.url
+    ));
+    let bucket = unique("stowage-noetag");
+    let _guard = BucketGuard {
+        sb: &sb,
+        bucket: bucket.clone(),
+    };
+    sb.run_async(&["buckets", "create", &bucket]).await.ok();
+    let body = data(32 << 20, 11);
+    std::fs::write(sb.work("weights.bin"), &body).unwrap();
+    let dest = format!("{bucket}/weights.bin");
+    let mut child = tokio::process::Command::from(sb.command(&["-q", "put", "weights.bin", &dest]))
+        .spawn()
+        .unwrap();
+    let resume_dir = sb.path("data/resume/s3");
+    // Kill as soon as the saved state records a stored part.
+    loop {
+        let parts = std::fs::read_dir(&resume_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path()).ok())
+            .filter_map(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
+            .map(|v| v["parts"].as_array().map_or(0, Vec::len))
+            .max()
+            .unwrap_or(0);
+        if parts >= 1 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the upload finished before it could be killed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill().await.unwrap(); // SIGKILL: no cleanup runs
+
+    let doc = sb
+        .run_async(&["--json", "put", "weights.bin", &dest])
+        .await
+        .ok()
+        .json();
+    let done = &doc["uploaded"][0];
+    let resumed = done["resumed_from"].as_u64().unwrap();
+    assert!(
+        resumed >= 5 << 20 && resumed < body.len() as u64,
+        "the stored parts were kept: {doc}"
+    );
+    sb.run_async(&["get", &dest, "back.bin"]).await.ok();
+    assert!(std::fs::read(sb.work("back.bin")).unwrap() == body);
 }

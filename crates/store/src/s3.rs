@@ -477,6 +477,12 @@ impl S3Store {
                 .set_part_number_marker(marker.clone())
                 .send()
                 .await
+                .map_err(|e| {
+                    tracing::debug!(
+                        "listing the saved upload's parts failed; starting over: {}",
+                        aws_sdk_s3::error::DisplayErrorContext(&e)
+                    )
+                })
                 .ok()?;
             for p in out.parts() {
                 if let (Some(n), Some(size)) = (p.part_number, p.size) {
@@ -488,10 +494,15 @@ impl S3Store {
                 _ => break,
             }
         }
+        tracing::debug!(
+            "resuming: {} parts saved, {} listed by the server",
+            saved.parts.len(),
+            listed.len()
+        );
+        let (size, part_size) = (saved.size, saved.part_size);
         saved.parts.retain(|(n, etag, _)| {
-            listed.get(n).is_some_and(|(size, listed_etag)| {
-                *size == part_len(saved.size, saved.part_size, *n)
-                    && listed_etag.trim_matches('"') == etag.trim_matches('"')
+            listed.get(n).is_some_and(|(listed_size, listed_etag)| {
+                keep_part(part_len(size, part_size, *n), etag, *listed_size, listed_etag)
             })
         });
         Some(saved)
@@ -609,6 +620,15 @@ impl S3Store {
             .send()
             .await;
     }
+}
+
+/// Whether a saved part still stands on the server: the size it should have, and the ETag we
+/// recorded when the server lists one. Some servers (s3s-fs) list parts without an ETag; the
+/// size then decides, and the whole object's SHA-256 check after completing still guards it.
+fn keep_part(expected_size: u64, saved_etag: &str, listed_size: u64, listed_etag: &str) -> bool {
+    let listed_etag = listed_etag.trim_matches('"');
+    listed_size == expected_size
+        && (listed_etag.is_empty() || listed_etag == saved_etag.trim_matches('"'))
 }
 
 fn part_len(size: u64, part_size: u64, number: i32) -> u64 {
@@ -1238,6 +1258,15 @@ mod tests {
         assert!(parts(huge, store_part(huge)) <= MAX_PARTS);
         assert_eq!(part_len(40 * MIB, 16 * MIB, 3), 8 * MIB);
         assert_eq!(part_len(32 * MIB, 16 * MIB, 2), 16 * MIB);
+    }
+
+    #[test]
+    fn resume_keeps_parts_listed_without_an_etag() {
+        // A listed ETag must match ours; none listed (s3s-fs) leaves the size to decide.
+        assert!(keep_part(5, "\"abc\"", 5, "abc"));
+        assert!(keep_part(5, "abc", 5, ""));
+        assert!(!keep_part(5, "abc", 5, "def"));
+        assert!(!keep_part(5, "abc", 4, ""));
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub enum Fault {
     ServerErrors(usize),
     /// Accept connections and read requests, never answer.
     Stall,
+    /// Pass requests through; drop the `<ETag>` of every part a ListParts answer lists, as
+    /// s3s-fs does.
+    NoPartETags,
     /// Pass everything through, both ways, in 8 KiB pieces 150 ms apart: slow but always
     /// moving (about 53 KiB/s).
     Slow,
@@ -133,18 +136,17 @@ async fn serve(
             );
             Ok(())
         }
-        Fault::TruncateBody | Fault::CorruptBody => {
+        Fault::TruncateBody | Fault::CorruptBody | Fault::NoPartETags => {
             let mut up = BufReader::new(TcpStream::connect(upstream).await?);
             loop {
                 let Some(head) = read_head(&mut client).await? else {
                     return Ok(());
                 };
                 hits.fetch_add(1, Ordering::SeqCst);
-                let method = head_text(&head)
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_string();
+                let request_line = head_text(&head);
+                let mut words = request_line.split_whitespace();
+                let method = words.next().unwrap_or("").to_string();
+                let target = words.next().unwrap_or("").to_string();
                 up.get_mut().write_all(&head).await?;
                 if let Some(n) = content_length(&head) {
                     let mut body = vec![0; n];
@@ -178,6 +180,7 @@ async fn serve(
                 // Only object bodies: metadata and listings (small JSON and XML) pass untouched.
                 let hurt =
                     method == "GET" && (200..300).contains(&status) && body.len() >= 64 << 10;
+                let hurt = hurt && fault != Fault::NoPartETags;
                 let rhead = with_length(&rhead, body.len());
                 if hurt && fault == Fault::TruncateBody {
                     client.get_mut().write_all(&rhead).await?;
@@ -186,15 +189,33 @@ async fn serve(
                     client.get_mut().shutdown().await?;
                     return Ok(());
                 }
-                if hurt {
+                let list_parts = method == "GET" && target.contains("uploadId=");
+                if fault == Fault::NoPartETags && list_parts {
+                    body = strip_etags(&head_text(&body)).into_bytes();
+                } else if hurt && fault == Fault::CorruptBody {
                     let mid = body.len() / 2;
                     body[mid] ^= 0x5a;
                 }
+                let rhead = with_length(&rhead, body.len());
                 client.get_mut().write_all(&rhead).await?;
                 client.get_mut().write_all(&body).await?;
             }
         }
     }
+}
+
+/// `xml` without its `<ETag>…</ETag>` elements.
+fn strip_etags(xml: &str) -> String {
+    let mut out = String::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find("<ETag>") {
+        out.push_str(&rest[..start]);
+        rest = rest[start..]
+            .find("</ETag>")
+            .map_or("", |end| &rest[start + end + "</ETag>".len()..]);
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Copy `from` to `to` in 8 KiB pieces with a 150 ms pause after each.
