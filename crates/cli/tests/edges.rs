@@ -100,3 +100,65 @@ async fn s3_resume_keeps_parts_listed_without_an_etag() {
     sb.run_async(&["get", &dest, "back.bin"]).await.ok();
     assert!(std::fs::read(sb.work("back.bin")).unwrap() == body);
 }
+
+/// `buckets create` on S3 servers that lack a feature or a permission, and on a name taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_bucket_creation_says_what_happened() {
+    let direct = s3_sandbox();
+    let bucket = unique("stowage-nopolicy");
+    let _guard = BucketGuard {
+        sb: &direct,
+        bucket: bucket.clone(),
+    };
+    // A server without bucket policies (NotImplemented): permanent, and the bucket is there.
+    let proxy = Proxy::start(
+        &s3_endpoint(),
+        Fault::Refuse {
+            request: "?policy",
+            status: 501,
+            code: "NotImplemented",
+        },
+    )
+    .await;
+    let sb = s3_sandbox_via(&proxy.url);
+    let run = sb
+        .run_async(&["buckets", "create", &bucket, "--public"])
+        .await
+        .code(8);
+    assert!(run.stderr.contains("the bucket exists, private"), "{run:?}");
+    assert!(run.stderr.contains("Next: share objects with `stowage url`"), "{run:?}");
+    let listed = direct.run_async(&["buckets", "ls"]).await.ok();
+    assert!(listed.stdout.lines().any(|l| l == bucket), "{listed:?}");
+
+    // A name that is taken: no flag to suggest, the bucket is usable as it is.
+    let run = direct.run_async(&["buckets", "create", &bucket]).await.code(4);
+    assert!(run.stderr.contains("use it as it is"), "{run:?}");
+    assert!(!run.stderr.contains("--overwrite"), "{run:?}");
+    let doc = direct
+        .run_async(&["--json", "buckets", "create", &bucket])
+        .await
+        .code(4)
+        .json();
+    assert!(
+        doc["error"]["hint"].as_str().unwrap().contains("use it as it is"),
+        "{doc}"
+    );
+
+    // A key that may not create buckets: the hint is about the permission, not credentials.
+    let proxy = Proxy::start(
+        &s3_endpoint(),
+        Fault::Refuse {
+            request: "PUT /stowage-denied",
+            status: 403,
+            code: "AccessDenied",
+        },
+    )
+    .await;
+    let sb = s3_sandbox_via(&proxy.url);
+    let denied = unique("stowage-denied");
+    let run = sb.run_async(&["buckets", "create", &denied]).await.code(5);
+    assert!(run.stderr.contains("may not create buckets"), "{run:?}");
+    assert!(!run.stderr.contains("stowage login"), "{run:?}");
+    let listed = direct.run_async(&["buckets", "ls"]).await.ok();
+    assert!(!listed.stdout.contains(&denied), "{listed:?}");
+}

@@ -153,6 +153,9 @@ impl Error {
                 Some("check the bucket name, or create it with `stowage buckets create`")
             }
             ErrorKind::NotFound => Some("check the key with `stowage ls`"),
+            ErrorKind::AlreadyExists if self.key.is_none() => {
+                Some("the bucket is already there: use it as it is, or pick another name")
+            }
             ErrorKind::AlreadyExists => Some("pass --overwrite to replace it"),
             ErrorKind::Unauthorized => {
                 Some("check the profile's credentials and that they may access this bucket")

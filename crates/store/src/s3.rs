@@ -683,6 +683,7 @@ where
                 ("EntityTooLarge", _) | (_, 413) => ErrorKind::TooLarge { limit: None },
                 ("InvalidBucketName" | "KeyTooLongError", _) => ErrorKind::InvalidKey,
                 ("BucketNotEmpty" | "OperationAborted", _) | (_, 409) => ErrorKind::Conflict,
+                ("NotImplemented", _) | (_, 501) => ErrorKind::NotSupported,
                 (
                     "BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch" | "InvalidPart",
                     _,
@@ -798,7 +799,19 @@ impl Store for S3Store {
                     .build(),
             );
         }
-        req.send().await.map_err(|e| self.err(e, name, None))?;
+        req.send().await.map_err(|e| {
+            let e = self.err(e, name, None);
+            match e.kind {
+                ErrorKind::AlreadyExists => e.hint(format!(
+                    "the bucket `{name}` is already there: use it as it is, or pick another name"
+                )),
+                ErrorKind::Unauthorized if e.message.starts_with("AccessDenied") => e.hint(
+                    "these credentials were accepted but may not create buckets (s3:CreateBucket): \
+                     create the bucket in the provider's console, or use a profile whose key may",
+                ),
+                _ => e,
+            }
+        })?;
         if options.public {
             let policy = serde_json::json!({
                 "Version": "2012-10-17",
@@ -812,9 +825,20 @@ impl Store for S3Store {
                 .send()
                 .await
                 .map_err(|e| {
-                    self.err(e, name, None).hint(
-                        "the bucket was created private; make it public in the provider's console",
-                    )
+                    let mut e = self.err(e, name, None);
+                    if e.kind == ErrorKind::NotSupported {
+                        e.message = format!(
+                            "the bucket exists, private: this server has no bucket policies ({})",
+                            e.message
+                        );
+                        e.hint(
+                            "share objects with `stowage url`, or make the bucket public in the \
+                             server's own settings",
+                        )
+                    } else {
+                        e.message = format!("the bucket exists, private: {}", e.message);
+                        e.hint("make it public in the provider's console")
+                    }
                 })?;
         }
         Ok(())

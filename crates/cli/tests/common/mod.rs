@@ -176,8 +176,12 @@ pub fn s3_endpoint() -> String {
 }
 
 pub fn s3_sandbox() -> Sandbox {
+    s3_sandbox_via(&s3_endpoint())
+}
+
+/// A sandbox whose `seaweed` profile reaches SeaweedFS at `endpoint` (e.g. a fault proxy).
+pub fn s3_sandbox_via(endpoint: &str) -> Sandbox {
     let mut sb = Sandbox::new();
-    let endpoint = s3_endpoint();
     sb.write_config(&format!(
         "default_profile = \"seaweed\"\n\n[profiles.seaweed]\nkind = \"s3\"\nendpoint = \"{endpoint}\"\nregion = \"us-east-1\"\npath_style = true\n"
     ));

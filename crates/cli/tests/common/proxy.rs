@@ -17,6 +17,14 @@ pub enum Fault {
     ServerErrors(usize),
     /// Accept connections and read requests, never answer.
     Stall,
+    /// Answer each request whose request line contains `request` with an S3 error of
+    /// `status` and `code` (a server without a feature, or a key without a permission); pass
+    /// the others through.
+    Refuse {
+        request: &'static str,
+        status: u16,
+        code: &'static str,
+    },
     /// Pass requests through; drop the `<ETag>` of every part a ListParts answer lists, as
     /// s3s-fs does.
     NoPartETags,
@@ -136,7 +144,7 @@ async fn serve(
             );
             Ok(())
         }
-        Fault::TruncateBody | Fault::CorruptBody | Fault::NoPartETags => {
+        Fault::TruncateBody | Fault::CorruptBody | Fault::NoPartETags | Fault::Refuse { .. } => {
             let mut up = BufReader::new(TcpStream::connect(upstream).await?);
             loop {
                 let Some(head) = read_head(&mut client).await? else {
@@ -147,6 +155,29 @@ async fn serve(
                 let mut words = request_line.split_whitespace();
                 let method = words.next().unwrap_or("").to_string();
                 let target = words.next().unwrap_or("").to_string();
+                if let Fault::Refuse {
+                    request,
+                    status,
+                    code,
+                } = fault
+                {
+                    let line = request_line.lines().next().unwrap_or("");
+                    if line.contains(request) {
+                        if let Some(n) = content_length(&head) {
+                            let mut body = vec![0; n];
+                            client.read_exact(&mut body).await?;
+                        }
+                        let body = format!(
+                            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>refused by the test proxy</Message></Error>"
+                        );
+                        let answer = format!(
+                            "HTTP/1.1 {status} Refused\r\ncontent-type: application/xml\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        client.get_mut().write_all(answer.as_bytes()).await?;
+                        continue;
+                    }
+                }
                 up.get_mut().write_all(&head).await?;
                 if let Some(n) = content_length(&head) {
                     let mut body = vec![0; n];
