@@ -162,3 +162,57 @@ async fn s3_bucket_creation_says_what_happened() {
     let listed = direct.run_async(&["buckets", "ls"]).await.ok();
     assert!(!listed.stdout.contains(&denied), "{listed:?}");
 }
+
+/// `migrate` into a bucket the target key may not create: one error, said once, with one
+/// prefix and the permission hint; the dry run says "would be copied"; `--all-objects`
+/// without `--bucket` asks for the bucket instead of copying the whole server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_says_a_run_wide_error_once() {
+    let proxy = Proxy::start(
+        &s3_endpoint(),
+        Fault::Refuse {
+            request: "PUT /stowage-denied",
+            status: 403,
+            code: "AccessDenied",
+        },
+    )
+    .await;
+    let sb = s3_sandbox_via(&proxy.url);
+    let disk = sb.path("disk");
+    let config = std::fs::read_to_string(sb.path("config/config.toml")).unwrap();
+    sb.write_config(&format!(
+        "{config}\n[profiles.disk]\nkind = \"local\"\nroot = \"{}\"\n",
+        disk.display()
+    ));
+    for name in ["a.bin", "b.bin", "c.bin"] {
+        std::fs::write(sb.work(name), data(1000, name.len() as u64)).unwrap();
+    }
+    sb.run_async(&["--profile", "disk", "buckets", "create", "src"])
+        .await
+        .ok();
+    sb.run_async(&["--profile", "disk", "put", "a.bin", "b.bin", "c.bin", "src/"])
+        .await
+        .ok();
+    let denied = unique("stowage-denied");
+    let args = [
+        "migrate", "--from", "disk", "--to", "seaweed", "--bucket", "src", "--to-bucket",
+        &denied, "--all-objects",
+    ];
+    let run = sb.run_async(&args).await.code(5);
+    assert_eq!(run.stderr.matches("error:").count(), 1, "{run:?}");
+    assert_eq!(run.stderr.matches("Next:").count(), 1, "{run:?}");
+    assert_eq!(run.stderr.matches("s3 (127.0.0.1").count(), 1, "{run:?}");
+    assert!(run.stderr.contains("may not create buckets"), "{run:?}");
+
+    let mut dry = vec!["--dry-run"];
+    dry.extend(args);
+    let run = sb.run_async(&dry).await.ok();
+    assert!(run.stdout.contains("3 would be copied"), "{run:?}");
+    assert!(!run.stdout.lines().any(|l| l.starts_with("3 copied")), "{run:?}");
+
+    let run = sb
+        .run_async(&["migrate", "--from", "disk", "--to", "seaweed", "--all-objects"])
+        .await
+        .code(2);
+    assert!(run.stderr.contains("--bucket B (buckets on `disk`: src)"), "{run:?}");
+}
