@@ -163,6 +163,14 @@ struct PutArgs {
     /// Upload each folder as one `<name>.tar.gz` artifact (restore with `get --extract`).
     #[arg(long)]
     archive: bool,
+    /// Gzip every file on the way (its key gains `.gz`; `get` restores it). Without
+    /// --compress or --no-compress, policy.toml decides, as for `sync`.
+    #[arg(long, conflicts_with = "no_compress")]
+    compress: bool,
+    /// Store every file as it is; a plain file is then refused for a key ending in `.gz`
+    /// (such a key is always given gzip bytes).
+    #[arg(long)]
+    no_compress: bool,
 }
 
 #[derive(Args)]
@@ -592,7 +600,15 @@ async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
     } else {
         (None, a.files)
     };
-    let items = transfer::plan_put(&files, &dest)?;
+    let mut items = transfer::plan_put(&files, &dest)?;
+    let compress = match (a.compress, a.no_compress) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    };
+    if compress.is_none() {
+        policy_compression(&mut items);
+    }
     for warning in items.iter().filter_map(|i| i.key.portability_warning()) {
         eprintln!("warning: {warning}");
     }
@@ -606,6 +622,7 @@ async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
         content_type: a.content_type,
         dry_run: ctx.dry_run,
         create_bucket: session.creates_buckets(),
+        compress,
         ..Default::default()
     };
     let results = transfer::put_files(&*session.store, &items, &options, bars.callback()).await;
@@ -629,6 +646,9 @@ async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
         if o.sha256.is_some() {
             notes.push("SHA-256 verified".into());
         }
+        if let Some(original) = o.compressed_from {
+            notes.push(format!("gzipped from {}", HumanBytes(original)));
+        }
         if o.resumed_from > 0 {
             notes.push(format!("resumed after {}", HumanBytes(o.resumed_from)));
         }
@@ -643,6 +663,33 @@ async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
             notes.join(", ")
         )
     })
+}
+
+/// Mark the files policy.toml would store gzipped (as `sync` decides: the matching rule, then
+/// the content). A policy that cannot be read leaves every file as it is, with a warning.
+fn policy_compression(items: &mut [transfer::PutItem]) {
+    use stowage_core::{compress, policy::Policy};
+    let policy = match Paths::from_env().map_err(Error::from).and_then(|p| Policy::load(&p)) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("warning: no automatic compression: {e}");
+            return;
+        }
+    };
+    let cwd = std::env::current_dir().unwrap_or_default();
+    for item in items {
+        let rel = relative_path(&cwd, &item.file);
+        let d = policy.explain(&rel, item.size, None).decision;
+        // A rule that uploads decides; a file `sync` would keep local still goes up here,
+        // and then the automatic rule (text from compress_min_size) decides alone.
+        if d.destination.uploads() && !d.compress {
+            continue;
+        }
+        if let Ok(head) = compress::sniff(&item.file) {
+            item.compress =
+                compress::decide(&item.file, &head, item.size, policy.compress_min_size).compress;
+        }
+    }
 }
 
 async fn get(ctx: &Ctx, a: GetArgs) -> CmdResult {

@@ -216,3 +216,71 @@ async fn migrate_says_a_run_wide_error_once() {
         .code(2);
     assert!(run.stderr.contains("--bucket B (buckets on `disk`: src)"), "{run:?}");
 }
+
+/// A key ending in `.gz` always holds gzip: plain content is gzipped for it (and `get` gives
+/// the original back), or refused with `--no-compress`; `--compress` gzips under key + `.gz`;
+/// without either flag policy.toml decides (JSON over 64 KB is gzipped).
+#[test]
+fn put_compresses_by_name_flag_and_policy() {
+    let sb = Sandbox::new();
+    let json = format!("{{\"rows\":[{}0]}}", "0.125,".repeat(20_000)); // about 120 KB
+    std::fs::write(sb.work("x.json"), b"{\"small\":true}").unwrap();
+    std::fs::write(sb.work("big.json"), &json).unwrap();
+    sb.run(&["buckets", "create", "bkt"]).ok();
+    let stored = |key: &str| std::fs::read(sb.path(&format!("data/store/bkt/{key}"))).ok();
+
+    let run = sb.run(&["put", "x.json", "bkt/x.json.gz"]).ok();
+    assert!(run.stdout.contains("gzipped from"), "{run:?}");
+    assert!(stored("x.json.gz").unwrap().starts_with(&[0x1f, 0x8b]));
+    let run = sb.run(&["get", "bkt/x.json.gz", "back.json"]).ok();
+    assert!(run.stdout.contains("decompressed"), "{run:?}");
+    assert_eq!(std::fs::read(sb.work("back.json")).unwrap(), b"{\"small\":true}");
+
+    let run = sb
+        .run(&["put", "--no-compress", "x.json", "bkt/y.json.gz"])
+        .code(7);
+    assert!(run.stderr.contains("promises gzip"), "{run:?}");
+    assert!(run.stderr.contains("Next: leave out --no-compress"), "{run:?}");
+    assert!(stored("y.json.gz").is_none());
+
+    sb.run(&["put", "--compress", "x.json", "bkt/forced/"]).ok();
+    assert!(stored("forced/x.json.gz").unwrap().starts_with(&[0x1f, 0x8b]));
+    assert!(stored("forced/x.json").is_none());
+
+    // The policy's default: JSON over 64 KB goes up gzipped; --no-compress keeps it plain.
+    sb.run(&["put", "big.json", "bkt/auto/"]).ok();
+    assert!(stored("auto/big.json.gz").unwrap().starts_with(&[0x1f, 0x8b]));
+    sb.run(&["put", "--no-compress", "big.json", "bkt/plain/"])
+        .ok();
+    assert_eq!(stored("plain/big.json").unwrap(), json.as_bytes());
+    sb.run(&["get", "bkt/auto/big.json.gz", "auto.json"]).ok();
+    assert_eq!(std::fs::read_to_string(sb.work("auto.json")).unwrap(), json);
+}
+
+/// `put` without --content-type names the type from the extension (SeaweedFS serves it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_put_guesses_the_content_type() {
+    let sb = s3_sandbox();
+    let bucket = unique("stowage-ctype");
+    let _guard = BucketGuard {
+        sb: &sb,
+        bucket: bucket.clone(),
+    };
+    sb.run_async(&["buckets", "create", &bucket]).await.ok();
+    std::fs::write(sb.work("notes.txt"), "hello").unwrap();
+    std::fs::write(sb.work("weights.bin"), [0u8, 1, 2]).unwrap();
+    for (file, want) in [
+        ("notes.txt", "text/plain"),
+        ("weights.bin", "application/octet-stream"),
+    ] {
+        sb.run_async(&["put", file, &format!("{bucket}/")]).await.ok();
+        let url = sb
+            .run_async(&["url", &format!("{bucket}/{file}")])
+            .await
+            .ok()
+            .stdout;
+        let got = reqwest::get(url.trim()).await.unwrap();
+        let ctype = got.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ctype.starts_with(want), "{file}: {ctype}");
+    }
+}

@@ -83,6 +83,8 @@ pub struct PutItem {
     pub key: Key,
     /// Its size when planned.
     pub size: u64,
+    /// Gzip it on the way (the key gains `.gz`), unless [`PutFilesOptions::compress`] says.
+    pub compress: bool,
 }
 
 /// How to upload.
@@ -98,11 +100,16 @@ pub struct PutFilesOptions {
     pub create_bucket: bool,
     /// Files in flight at once.
     pub concurrency: usize,
+    /// `--compress` (Some(true)) or `--no-compress` (Some(false)); None follows each item's
+    /// `compress`. A key ending in `.gz` always holds gzip: plain content is compressed for
+    /// it, or refused under `--no-compress`.
+    pub compress: Option<bool>,
 }
 
 impl Default for PutFilesOptions {
     fn default() -> Self {
         PutFilesOptions {
+            compress: None,
             overwrite: false,
             content_type: None,
             dry_run: false,
@@ -133,6 +140,9 @@ pub struct PutOutcome {
     pub replaced: bool,
     /// Whether this was only planned.
     pub dry_run: bool,
+    /// The file's size when it was gzipped on the way (`size` is then the stored size).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compressed_from: Option<u64>,
 }
 
 /// Plan an upload of `inputs` (files or folders, walked recursively) to `dest`. Several inputs
@@ -179,6 +189,7 @@ pub fn plan_put(inputs: &[PathBuf], dest: &Location) -> Result<Vec<PutItem>> {
             bucket: path.bucket,
             key: path.key,
             size,
+            compress: false,
         });
     }
     Ok(items)
@@ -347,7 +358,7 @@ async fn put_one(
     index: usize,
     progress: Option<ProgressFn>,
 ) -> Result<PutOutcome> {
-    let path = ObjectPath {
+    let mut path = ObjectPath {
         bucket: item.bucket.clone(),
         key: item.key.clone(),
     };
@@ -355,6 +366,10 @@ async fn put_one(
     let size = std::fs::metadata(&item.file)
         .map_err(|e| io_local(&item.file, "reading", e))?
         .len();
+    let gzip = gzip_for(item, &mut path, options)?;
+    if gzip {
+        store.check_key(&path.key)?;
+    }
     // The store itself refuses to replace an object without `overwrite`; ask first only when
     // there is something to report (a dry run's plan, or what an overwrite replaces).
     let existed = if options.dry_run || options.overwrite {
@@ -382,14 +397,28 @@ async fn put_one(
         resumed_from: 0,
         replaced: existed,
         dry_run: options.dry_run,
+        compressed_from: None,
     };
     if options.dry_run {
+        outcome.compressed_from = gzip.then_some(size);
         return Ok(outcome);
     }
     report(&progress, index, ItemEvent::Started { size });
+    if gzip {
+        let c = crate::compress::put_gzipped(store, &path, &item.file, options.overwrite).await?;
+        report(&progress, index, ItemEvent::Moved { bytes: size });
+        outcome.size = c.stored_size;
+        outcome.sha256 = Some(c.sha256);
+        outcome.etag = c.etag;
+        outcome.compressed_from = Some(c.original_size);
+        return Ok(outcome);
+    }
     let put_options = PutOptions {
         overwrite: options.overwrite,
-        content_type: options.content_type.clone(),
+        content_type: options
+            .content_type
+            .clone()
+            .or_else(|| guess_content_type(path.key.as_str()).map(str::to_string)),
         progress: progress.map(|p| {
             Arc::new(move |e: TransferEvent| {
                 p(
@@ -413,6 +442,71 @@ async fn put_one(
     outcome.etag = r.etag;
     outcome.resumed_from = r.resumed_from;
     Ok(outcome)
+}
+
+/// Whether `item` goes up gzipped; then `path`'s key ends in `.gz`. A key that already ends
+/// in `.gz` (or `.tgz`) promises gzip: plain content is compressed for it, or refused with
+/// `--no-compress`, so that nothing plain is ever stored under a gzip name.
+fn gzip_for(item: &PutItem, path: &mut ObjectPath, options: &PutFilesOptions) -> Result<bool> {
+    let key = path.key.as_str();
+    let gz_key = key.ends_with(crate::compress::SUFFIX) || key.ends_with(".tgz");
+    let want = options.compress.unwrap_or(item.compress);
+    if !gz_key && !want {
+        return Ok(false);
+    }
+    let head = crate::compress::sniff(&item.file).map_err(|e| io_local(&item.file, "reading", e))?;
+    if crate::compress::is_gzip(&head) {
+        return Ok(false); // gzip already: stored as it is, under the name given
+    }
+    if gz_key {
+        if options.compress == Some(false) {
+            return Err(local_error(
+                ErrorKind::InvalidKey,
+                &item.file,
+                format!(
+                    "is not gzip, and the key `{}/{key}` ends in .gz, which promises gzip",
+                    path.bucket
+                ),
+                "leave out --no-compress to gzip it on the way, or drop .gz from the key",
+            ));
+        }
+        return Ok(true);
+    }
+    path.key = Key::parse(&crate::compress::stored_key(key))?;
+    Ok(true)
+}
+
+/// A content type from the key's extension, for uploads that name none.
+pub fn guess_content_type(key: &str) -> Option<&'static str> {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "txt" | "log" => "text/plain; charset=utf-8",
+        "md" => "text/markdown; charset=utf-8",
+        "csv" => "text/csv; charset=utf-8",
+        "tsv" => "text/tab-separated-values; charset=utf-8",
+        "html" | "htm" => "text/html; charset=utf-8",
+        "json" => "application/json",
+        "jsonl" | "ndjson" => "application/x-ndjson",
+        "yaml" | "yml" => "application/yaml",
+        "toml" => "application/toml",
+        "xml" => "application/xml",
+        "py" => "text/x-python; charset=utf-8",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "svg" => "image/svg+xml",
+        "pdf" => "application/pdf",
+        "zip" => "application/zip",
+        "gz" | "tgz" => "application/gzip",
+        "tar" => "application/x-tar",
+        "parquet" => "application/vnd.apache.parquet",
+        "wav" => "audio/wav",
+        "mp3" => "audio/mpeg",
+        "mp4" => "video/mp4",
+        _ => return None,
+    })
 }
 
 /// Pack each folder of `folders` into `<name>.tar.gz` in a fresh temporary directory, so a
