@@ -526,7 +526,7 @@ fn error_json(e: &Error) -> Value {
             v["provider"] = json!(source.provider);
             v["bucket"] = json!(source.bucket);
             v["key"] = json!(source.key);
-            v["hint"] = json!(source.hint);
+            v["hint"] = json!(source.next_step());
             v["file"] = json!(file);
         }
         Error::Several { failed, total, .. } => {
@@ -693,6 +693,9 @@ fn policy_compression(items: &mut [transfer::PutItem]) {
 }
 
 async fn get(ctx: &Ctx, a: GetArgs) -> CmdResult {
+    if a.dest.as_deref() == Some(std::path::Path::new("-")) {
+        return get_to_stdout(ctx, a).await;
+    }
     let session = ctx.session().await?;
     let src = Location::parse(&a.src)?;
     if a.extract {
@@ -768,6 +771,80 @@ async fn get(ctx: &Ctx, a: GetArgs) -> CmdResult {
             if o.verified { ", SHA-256 verified" } else { "" }
         )
     })
+}
+
+/// `get BUCKET/KEY -`: the object on stdout, as other tools do. It is downloaded and verified
+/// into a private temporary file first, so nothing unverified ever reaches the reader.
+async fn get_to_stdout(ctx: &Ctx, a: GetArgs) -> CmdResult {
+    if a.recursive || a.extract || ctx.json || ctx.dry_run {
+        return Err(Error::Usage(
+            "`-` writes one object to stdout; it does not go with --recursive, --extract, \
+             --json or --dry-run"
+                .into(),
+        )
+        .into());
+    }
+    let session = ctx.session().await?;
+    let src = Location::parse(&a.src)?;
+    let dir = session.paths.cache_dir.join(format!("stdout-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Error::Usage(format!("cannot create {}: {e}", dir.display()))
+    })?;
+    struct Cleanup(PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let cleanup = Cleanup(dir.clone());
+    let file = dir.join("object");
+    let items = transfer::plan_get_with(&*session.store, &src, Some(&file), false, a.raw).await?;
+    let options = GetFilesOptions {
+        force: true,
+        raw: a.raw,
+        ..Default::default()
+    };
+    let bars = Bars::new(vec![src.to_string()], "downloading", false);
+    let mut results = migrate::get_read(ctx, &session, &items, &options, bars.callback()).await;
+    let o = match results.pop() {
+        Some(Ok(o)) => o,
+        Some(Err(e)) => return Err(e.into()),
+        None => return Err(Error::Usage(format!("`{}` names no object", a.src)).into()),
+    };
+    let copied = std::fs::File::open(&o.file).and_then(|mut f| {
+        let mut stdout = std::io::stdout().lock();
+        std::io::copy(&mut f, &mut stdout)?;
+        std::io::Write::flush(&mut stdout)
+    });
+    match copied {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            drop(cleanup);
+            std::process::exit(exit::BROKEN_PIPE.into());
+        }
+        Err(e) => return Err(Error::Usage(format!("cannot write to stdout: {e}")).into()),
+    }
+    remember(
+        ctx,
+        &session,
+        [Activity {
+            action: "get",
+            bucket: o.bucket.clone(),
+            key: o.key.clone(),
+            moved: Some((Direction::Download, o.stored_size)),
+        }],
+    );
+    if !ctx.quiet {
+        eprintln!(
+            "downloaded {}/{} → stdout ({}{})",
+            o.bucket,
+            o.key,
+            HumanBytes(o.size),
+            if o.verified { ", SHA-256 verified" } else { "" }
+        );
+    }
+    Ok(json!({}))
 }
 
 async fn ls(ctx: &Ctx, a: LsArgs) -> CmdResult {
@@ -887,7 +964,11 @@ async fn url(ctx: &Ctx, a: UrlArgs) -> CmdResult {
     }
     ctx.data(&signed.url);
     if !ctx.json && !ctx.quiet {
-        eprintln!("expires {} ({})", signed.expires_at, a.expires);
+        let when = signed
+            .expires_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| signed.expires_at.to_string());
+        eprintln!("expires {when} ({})", a.expires);
     }
     Ok(serde_json::to_value(&read).expect("serialisable"))
 }
@@ -1462,7 +1543,15 @@ fn label_cmd(ctx: &Ctx, a: LabelArgs) -> CmdResult {
 async fn gc_cmd(ctx: &Ctx, a: GcArgs) -> CmdResult {
     let paths = Paths::from_env()?;
     let config = Config::load(&paths)?;
-    let older_than = stowage_core::parse_duration(&a.older_than)?;
+    // `0s` (any zero) means "however recent": only --keep-last limits what goes.
+    let zero = !a.older_than.trim().is_empty()
+        && a.older_than.trim().chars().all(|c| c == '0' || "smhdw".contains(c))
+        && a.older_than.trim().starts_with('0');
+    let older_than = if zero {
+        Duration::ZERO
+    } else {
+        stowage_core::parse_duration(&a.older_than)?
+    };
     let catalog = if ctx.dry_run {
         Catalog::open_read_only(&paths)?
     } else {

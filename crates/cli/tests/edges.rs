@@ -284,3 +284,76 @@ async fn s3_put_guesses_the_content_type() {
         assert!(ctype.starts_with(want), "{file}: {ctype}");
     }
 }
+
+/// Small things a user meets on the local store: `get KEY -`, `gc --older-than 0s`, bucket
+/// names called names, `--json` hints, a profile without its URL.
+#[test]
+fn small_edges_on_the_local_store() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.work("f.bin"), data(5000, 3)).unwrap();
+    sb.run(&["put", "f.bin", "bkt/"]).ok();
+
+    // `-` is stdout: the bytes, verified, and no file named `-`.
+    let out = sb.command(&["get", "bkt/f.bin", "-"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(out.stdout, data(5000, 3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("→ stdout") && stderr.contains("SHA-256 verified"), "{stderr}");
+    assert!(!sb.work("-").exists());
+    let run = sb.run(&["get", "bkt/missing.bin", "-"]).code(3);
+    assert!(run.stdout.is_empty(), "{run:?}");
+
+    sb.run(&["gc", "--keep-last", "1", "--older-than", "0s"]).ok();
+
+    let run = sb.run(&["put", "f.bin", "Bad_Bucket/f.bin"]).code(7);
+    assert!(run.stderr.contains("invalid bucket name"), "{run:?}");
+    assert!(!run.stderr.contains("invalid key"), "{run:?}");
+
+    // `--json`: the hint is the message's next step, never null beside a "Next:".
+    let doc = sb.run(&["--json", "get", "bkt/missing.bin", "x"]).code(3).json();
+    let hint = doc["error"]["hint"].as_str().expect("a hint");
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(message.ends_with(&format!("Next: {hint}")), "{doc}");
+
+    // A Supabase profile without its URL is a configuration error, not a credential one.
+    sb.write_config("[profiles.sb]\nkind = \"supabase\"\n");
+    let run = sb.run(&["--profile", "sb", "ls"]).code(2);
+    assert!(run.stderr.contains("has no project URL"), "{run:?}");
+}
+
+/// URL expiry in whole seconds; `url --put` on a key that exists (Supabase signs uploads only
+/// for new keys) suggests what works, not a flag `url` lacks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn url_expiry_and_upload_url_hints() {
+    let sb = s3_sandbox();
+    let bucket = unique("stowage-url");
+    let _guard = BucketGuard {
+        sb: &sb,
+        bucket: bucket.clone(),
+    };
+    sb.run_async(&["buckets", "create", &bucket]).await.ok();
+    std::fs::write(sb.work("f.txt"), "hello").unwrap();
+    sb.run_async(&["put", "f.txt", &format!("{bucket}/")]).await.ok();
+    let run = sb
+        .run_async(&["url", &format!("{bucket}/f.txt")])
+        .await
+        .ok();
+    let line = run.stderr.lines().find(|l| l.starts_with("expires ")).unwrap();
+    let when = line["expires ".len()..].split(' ').next().unwrap();
+    assert!(when.ends_with('Z') && !when.contains('.'), "{line}");
+
+    let (_dir, server) = contract_server().await;
+    let mut team = Sandbox::new();
+    team.write_config("default_profile = \"team\"\n[profiles.team]\nkind = \"supabase\"\n");
+    team.env("SUPABASE_URL", &server.url)
+        .env("SUPABASE_SERVICE_ROLE_KEY", &server.service_role_key);
+    std::fs::write(team.work("f.txt"), "hello").unwrap();
+    team.run_async(&["buckets", "create", "team-bkt"]).await.ok();
+    team.run_async(&["put", "f.txt", "team-bkt/"]).await.ok();
+    let run = team
+        .run_async(&["url", "--put", "team-bkt/f.txt"])
+        .await
+        .code(4);
+    assert!(run.stderr.contains("remove the object first"), "{run:?}");
+    assert!(!run.stderr.contains("--overwrite"), "{run:?}");
+}

@@ -155,16 +155,13 @@ fn open_supabase(
     let url = match s.url.clone().or_else(|| env("SUPABASE_URL")) {
         Some(u) => u,
         None => {
-            return Err(stowage_store::Error::new(
-                ErrorKind::Unauthorized,
-                "supabase",
-                format!("profile `{profile}` has no project URL"),
-            )
-            .hint(format!(
-                "add it with `stowage profile add {profile} --kind supabase --url URL`, or set \
-                 SUPABASE_URL in the environment"
-            ))
-            .into())
+            // A setting that is missing, not a credential: a configuration error (exit 2).
+            return Err(Error::Config(format!(
+                "supabase profile `{profile}` has no project URL. Next: set `url = \
+                 \"https://<ref>.supabase.co\"` in its section of config.toml (or add it with \
+                 `stowage profile add {profile} --kind supabase --url URL`), or set SUPABASE_URL \
+                 in the environment"
+            )))
         }
     };
     let from_keyring = match lookup(keyring, profile, Field::ServiceRoleKey)? {

@@ -1235,7 +1235,17 @@ pub async fn signed_url(
     if method == UrlMethod::Get {
         store.head(&path).await?;
     }
-    let url = store.signed_url(&path, method, expires).await?;
+    let url = store
+        .signed_url(&path, method, expires)
+        .await
+        .map_err(|e| match e.kind {
+            // `url` has no --overwrite: say what does work.
+            ErrorKind::AlreadyExists if method == UrlMethod::Put => e.hint(format!(
+                "this provider signs upload URLs only for new keys: remove the object first \
+                 (`stowage rm {path}`), or sign another key"
+            )),
+            _ => e,
+        })?;
     Ok(SignedUrl {
         path: path.to_string(),
         url,
@@ -1243,7 +1253,10 @@ pub async fn signed_url(
             UrlMethod::Get => "get",
             UrlMethod::Put => "put",
         },
-        expires_at: OffsetDateTime::now_utc() + expires,
+        // Whole seconds: the URL's own expiry has no finer grain.
+        expires_at: (OffsetDateTime::now_utc() + expires)
+            .replace_nanosecond(0)
+            .expect("0 is a valid nanosecond"),
     })
 }
 
