@@ -768,9 +768,19 @@ async fn get(ctx: &Ctx, a: GetArgs) -> CmdResult {
             } else {
                 String::new()
             },
-            if o.verified { ", SHA-256 verified" } else { "" }
+            checked(o)
         )
     })
+}
+
+/// How a download was checked, for its line: the checksum that matched, or a plain word that
+/// nothing could be (an object another tool wrote, with no SHA-256 and no MD5 ETag).
+fn checked(o: &transfer::GetOutcome) -> String {
+    match o.checksum {
+        Some(c) => format!(", {c} verified"),
+        None if o.dry_run => String::new(),
+        None => ", not verified: the provider gave no checksum for it".into(),
+    }
 }
 
 /// `get BUCKET/KEY -`: the object on stdout, as other tools do. It is downloaded and verified
@@ -841,7 +851,7 @@ async fn get_to_stdout(ctx: &Ctx, a: GetArgs) -> CmdResult {
             o.bucket,
             o.key,
             HumanBytes(o.size),
-            if o.verified { ", SHA-256 verified" } else { "" }
+            checked(&o)
         );
     }
     Ok(json!({}))

@@ -357,3 +357,46 @@ async fn url_expiry_and_upload_url_hints() {
     assert!(run.stderr.contains("remove the object first"), "{run:?}");
     assert!(!run.stderr.contains("--overwrite"), "{run:?}");
 }
+
+/// An object another tool wrote (no SHA-256 in its metadata) is checked against the MD5 its
+/// single-part ETag states: a good download says so, an altered one fails the check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_downloads_without_sha256_are_checked_by_md5_etag() {
+    let sb = s3_sandbox();
+    let bucket = unique("stowage-md5");
+    let _guard = BucketGuard {
+        sb: &sb,
+        bucket: bucket.clone(),
+    };
+    sb.run_async(&["buckets", "create", &bucket]).await.ok();
+    // Written by "another tool": a plain PUT to a signed URL, no Stowage metadata.
+    let content = data(200_000, 21);
+    let url = sb
+        .run_async(&["url", "--put", &format!("{bucket}/other.bin")])
+        .await
+        .ok()
+        .stdout;
+    let put = reqwest::Client::new()
+        .put(url.trim())
+        .body(content.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{put:?}");
+
+    let run = sb
+        .run_async(&["get", &format!("{bucket}/other.bin"), "other.bin"])
+        .await
+        .ok();
+    assert!(run.stdout.contains("MD5 verified"), "{run:?}");
+    assert_eq!(std::fs::read(sb.work("other.bin")).unwrap(), content);
+
+    let proxy = Proxy::start(&s3_endpoint(), Fault::CorruptBody).await;
+    let via = s3_sandbox_via(&proxy.url);
+    let run = via
+        .run_async(&["get", &format!("{bucket}/other.bin"), "bad.bin"])
+        .await
+        .code(7);
+    assert!(run.stderr.contains("MD5"), "{run:?}");
+    assert!(!via.work("bad.bin").exists());
+}

@@ -606,8 +606,11 @@ pub struct GetOutcome {
     pub decompressed: bool,
     /// SHA-256 of the stored bytes, checked against the store's (None in a dry run).
     pub sha256: Option<String>,
-    /// Whether the stored SHA-256 was known and matched.
+    /// Whether a checksum of the stored object was known and matched.
     pub verified: bool,
+    /// Which: `SHA-256` (Stowage's own, or the catalog's), or `MD5` (the provider's ETag of
+    /// an object another tool wrote in one part); None when nothing could be checked.
+    pub checksum: Option<&'static str>,
     /// Whether an existing local file is (or would be) replaced.
     pub replaced: bool,
     /// Whether this was only planned.
@@ -783,6 +786,7 @@ async fn get_one(
             decompressed,
             sha256: None,
             verified: false,
+            checksum: None,
             replaced: existed,
             dry_run: true,
         });
@@ -818,7 +822,8 @@ async fn get_one(
         stored_size: written.stored_size,
         decompressed: decompress,
         sha256: Some(written.stored_sha256),
-        verified: written.verified,
+        verified: written.checksum.is_some(),
+        checksum: written.checksum,
         replaced: existed,
         dry_run: false,
     })
@@ -830,8 +835,8 @@ pub(crate) struct Written {
     pub stored_size: u64,
     /// SHA-256 of the bytes received.
     pub stored_sha256: String,
-    /// Whether the store recorded a SHA-256 and it matched.
-    pub verified: bool,
+    /// The checksum that matched (see [`GetOutcome::checksum`]).
+    pub checksum: Option<&'static str>,
     /// Bytes written to the file (after decompression).
     pub size: u64,
 }
@@ -860,6 +865,20 @@ pub(crate) async fn write_download(
             size: got.meta.size,
         },
     );
+    // An object without Stowage's SHA-256 (written by another tool) is checked against the
+    // provider's MD5 ETag when it has one.
+    let md5_expected = md5_etag(provider, &got.meta);
+    let md5 = std::sync::Arc::new(std::sync::Mutex::new(<md5::Md5 as md5::Digest>::new()));
+    if md5_expected.is_some() {
+        let state = md5.clone();
+        let body = std::mem::replace(&mut got.body, stream::empty().boxed());
+        got.body = body
+            .map_ok(move |chunk| {
+                md5::Digest::update(&mut *state.lock().unwrap_or_else(|e| e.into_inner()), &chunk);
+                chunk
+            })
+            .boxed();
+    }
     let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -961,6 +980,17 @@ pub(crate) async fn write_download(
         Some(_) => true,
         None => false,
     };
+    let mut checksum = (verified || expect.is_some()).then_some("SHA-256");
+    if let Some(expected) = md5_expected {
+        let state = std::mem::take(&mut *md5.lock().unwrap_or_else(|e| e.into_inner()));
+        let got_md5 = hex::encode(md5::Digest::finalize(state));
+        if got_md5 != expected {
+            return Err(integrity(format!(
+                "the download's MD5 is {got_md5}, the provider's ETag says {expected}"
+            )));
+        }
+        checksum = checksum.or(Some("MD5"));
+    }
     if let Some((size, expected)) = expect {
         if written != size || content_sha256 != expected {
             return Err(integrity(format!(
@@ -992,9 +1022,19 @@ pub(crate) async fn write_download(
     Ok(Written {
         stored_size: received,
         stored_sha256: sha256,
-        verified: verified || expect.is_some(),
+        checksum,
         size: written,
     })
+}
+
+/// The MD5 an S3 ETag states, for an object that carries no SHA-256: a single-part upload's
+/// ETag is the MD5 of its bytes (32 hex digits); a multipart one (`…-N`) is not.
+fn md5_etag(provider: &str, meta: &stowage_store::ObjectMeta) -> Option<String> {
+    if meta.sha256.is_some() || !provider.starts_with("s3") {
+        return None;
+    }
+    let etag = meta.etag.as_deref()?.trim_matches('"').to_ascii_lowercase();
+    (etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit())).then_some(etag)
 }
 
 /// Whether a listing entry is an object or a folder.

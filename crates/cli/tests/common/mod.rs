@@ -84,7 +84,10 @@ impl Sandbox {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
+        // STOWAGE_TEST_BIN runs the tests against another build (a copy of this one, or a
+        // release binary).
+        let bin = std::env::var("STOWAGE_TEST_BIN").unwrap_or_else(|_| BIN.to_string());
+        let mut c = Command::new(bin);
         c.args(args).current_dir(self.path("work"));
         // Nothing from the developer's own setup leaks in.
         for (k, _) in std::env::vars() {
