@@ -632,8 +632,11 @@ fn local_cases() -> Vec<Case> {
             &["datasets/bad.gz", "damaged", "not touched", "Next:"],
         )
         .setup(|sb| {
-            std::fs::write(sb.work("bad.gz"), b"this is not gzip at all").unwrap();
-            sb.run(&["put", "bad.gz", "datasets/"]).ok();
+            // `put` gives a .gz key gzip bytes; a rename makes the damaged object other
+            // tools can leave.
+            std::fs::write(sb.work("bad.bin"), b"this is not gzip at all").unwrap();
+            sb.run(&["put", "bad.bin", "datasets/"]).ok();
+            sb.run(&["mv", "datasets/bad.bin", "datasets/bad.gz"]).ok();
         }),
         case(
             "truncated gzip",
@@ -682,8 +685,11 @@ fn local_cases() -> Vec<Case> {
             &[],
         )
         .setup(|sb| {
-            std::fs::write(sb.work("bad.gz"), b"this is not gzip at all").unwrap();
-            sb.run(&["put", "bad.gz", "datasets/"]).ok();
+            // `put` gives a .gz key gzip bytes; a rename makes the damaged object other
+            // tools can leave.
+            std::fs::write(sb.work("bad.bin"), b"this is not gzip at all").unwrap();
+            sb.run(&["put", "bad.bin", "datasets/"]).ok();
+            sb.run(&["mv", "datasets/bad.bin", "datasets/bad.gz"]).ok();
         })
         .creates("raw.gz"),
     ];

@@ -305,6 +305,10 @@ fn small_edges_on_the_local_store() {
 
     sb.run(&["gc", "--keep-last", "1", "--older-than", "0s"]).ok();
 
+    let long = format!("bkt/{}/f.bin", "a".repeat(300));
+    let run = sb.run(&["put", "f.bin", &long]).code(7);
+    assert!(run.stderr.contains("longer than 255 bytes"), "{run:?}");
+
     let run = sb.run(&["put", "f.bin", "Bad_Bucket/f.bin"]).code(7);
     assert!(run.stderr.contains("invalid bucket name"), "{run:?}");
     assert!(!run.stderr.contains("invalid key"), "{run:?}");
@@ -356,6 +360,13 @@ async fn url_expiry_and_upload_url_hints() {
         .code(4);
     assert!(run.stderr.contains("remove the object first"), "{run:?}");
     assert!(!run.stderr.contains("--overwrite"), "{run:?}");
+
+    // A missing bucket is named as such, not the key.
+    let run = team
+        .run_async(&["put", "f.txt", "no-such-bucket/f.txt"])
+        .await
+        .code(3);
+    assert!(run.stderr.contains("Next: check the bucket name"), "{run:?}");
 }
 
 /// An object another tool wrote (no SHA-256 in its metadata) is checked against the MD5 its

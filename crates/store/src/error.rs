@@ -154,7 +154,10 @@ impl Error {
     /// Fill in a default hint for the kind when none was given.
     fn default_hint(&self) -> Option<&'static str> {
         match self.kind {
-            ErrorKind::NotFound if self.key.is_none() => {
+            // "Bucket not found" on an object request (Supabase) is about the bucket too.
+            ErrorKind::NotFound
+                if self.key.is_none() || self.message.to_ascii_lowercase().contains("bucket") =>
+            {
                 Some("check the bucket name, or create it with `stowage buckets create`")
             }
             ErrorKind::NotFound => Some("check the key with `stowage ls`"),

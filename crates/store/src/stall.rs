@@ -2,7 +2,8 @@
 //! connection and never answers, or stopped sending mid-body), the request fails as a
 //! connector timeout, which the S3 store reports as retryable Unavailable. Transfers that are
 //! slow but moving are never cut: the clock restarts with every chunk of request body taken
-//! by the connection and every chunk of response body received.
+//! by the connection and every chunk of response body received, and request bytes still
+//! draining from socket buffers get time at a floor rate (see [`drain_allowance`]).
 //!
 //! It wraps the SDK's own HTTP client, so TLS, proxies and pooling stay the SDK's.
 
@@ -31,6 +32,17 @@ pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Request bodies are handed to the connection in chunks this large, so the clock follows
 /// the socket (a whole part in one chunk would be taken at once and then sit in buffers).
 const CHUNK: usize = 16 * 1024;
+
+/// Request bytes the connection took may still sit in the kernel's socket buffers (a few
+/// MiB at most) while a slow link drains them, unseen: after sending, the watchdog allows
+/// them this floor rate (32 KiB/s) before it counts silence.
+const DRAIN_FLOOR: u64 = 32 * 1024;
+const DRAIN_CAP: u64 = 4 << 20;
+
+/// How long bytes just handed to the connection may take to leave it, unseen.
+fn drain_allowance(sent: u64) -> Duration {
+    Duration::from_millis(sent.min(DRAIN_CAP) * 1000 / DRAIN_FLOOR)
+}
 
 /// The marker in a stall error's message, so the store can word it.
 pub(crate) const STALLED: &str = "no byte moved for";
@@ -67,11 +79,12 @@ struct GuardedConnector {
     limit: Duration,
 }
 
-/// When bytes last moved, in milliseconds since `start`.
+/// When bytes last moved, in milliseconds since `start`, and how many were sent.
 #[derive(Clone)]
 struct Progress {
     start: Instant,
     last_ms: Arc<AtomicU64>,
+    sent: Arc<AtomicU64>,
 }
 
 impl Progress {
@@ -79,16 +92,21 @@ impl Progress {
         Progress {
             start: Instant::now(),
             last_ms: Arc::default(),
+            sent: Arc::default(),
         }
     }
 
-    fn touch(&self) {
+    fn touch(&self, bytes: usize) {
         let ms = self.start.elapsed().as_millis() as u64;
         self.last_ms.fetch_max(ms, Ordering::Relaxed);
+        self.sent.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
-    fn last(&self) -> Instant {
-        self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    /// When silence turns into a stall: `limit` after bytes last moved, plus the time the
+    /// request bytes sent may take to drain unseen.
+    fn deadline(&self, limit: Duration) -> Instant {
+        let last = self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        last + limit + drain_allowance(self.sent.load(Ordering::Relaxed))
     }
 }
 
@@ -124,8 +142,8 @@ impl HttpConnector for GuardedConnector {
                         });
                         return Ok(response);
                     }
-                    _ = tokio::time::sleep_until(progress.last() + limit) => {
-                        if progress.last() + limit <= Instant::now() {
+                    _ = tokio::time::sleep_until(progress.deadline(limit)) => {
+                        if progress.deadline(limit) <= Instant::now() {
                             return Err(ConnectorError::timeout(stalled(limit).into()));
                         }
                     }
@@ -162,7 +180,7 @@ impl Body for SentBody {
         }
         let n = this.pending.len().min(CHUNK);
         let chunk = this.pending.split_to(n);
-        this.progress.touch();
+        this.progress.touch(n);
         Poll::Ready(Some(Ok(Frame::data(chunk))))
     }
 
@@ -223,5 +241,18 @@ impl Body for ReceivedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sent_bytes_get_time_to_drain_up_to_a_cap() {
+        assert_eq!(drain_allowance(0), Duration::ZERO);
+        assert_eq!(drain_allowance(64 * 1024), Duration::from_secs(2));
+        assert_eq!(drain_allowance(1 << 30), drain_allowance(DRAIN_CAP));
+        assert_eq!(drain_allowance(DRAIN_CAP), Duration::from_secs(128));
     }
 }
