@@ -669,7 +669,7 @@ async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
 /// the content). A policy that cannot be read leaves every file as it is, with a warning.
 fn policy_compression(items: &mut [transfer::PutItem]) {
     use stowage_core::{compress, policy::Policy};
-    let policy = match Paths::from_env().map_err(Error::from).and_then(|p| Policy::load(&p)) {
+    let policy = match Paths::from_env().and_then(|p| Policy::load(&p)) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("warning: no automatic compression: {e}");
@@ -796,11 +796,13 @@ async fn get_to_stdout(ctx: &Ctx, a: GetArgs) -> CmdResult {
     }
     let session = ctx.session().await?;
     let src = Location::parse(&a.src)?;
-    let dir = session.paths.cache_dir.join(format!("stdout-{}", std::process::id()));
+    let dir = session
+        .paths
+        .cache_dir
+        .join(format!("stdout-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        Error::Usage(format!("cannot create {}: {e}", dir.display()))
-    })?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::Usage(format!("cannot create {}: {e}", dir.display())))?;
     struct Cleanup(PathBuf);
     impl Drop for Cleanup {
         fn drop(&mut self) {
@@ -1555,7 +1557,10 @@ async fn gc_cmd(ctx: &Ctx, a: GcArgs) -> CmdResult {
     let config = Config::load(&paths)?;
     // `0s` (any zero) means "however recent": only --keep-last limits what goes.
     let zero = !a.older_than.trim().is_empty()
-        && a.older_than.trim().chars().all(|c| c == '0' || "smhdw".contains(c))
+        && a.older_than
+            .trim()
+            .chars()
+            .all(|c| c == '0' || "smhdw".contains(c))
         && a.older_than.trim().starts_with('0');
     let older_than = if zero {
         Duration::ZERO

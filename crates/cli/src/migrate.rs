@@ -196,7 +196,11 @@ pub async fn migrate_cmd(ctx: &Ctx, a: MigrateArgs) -> CmdResult {
     ctx.say(format!(
         "{} {}, {} already there, {} failed",
         summary["copied"].as_u64().unwrap_or(0) + summary["planned"].as_u64().unwrap_or(0),
-        if ctx.dry_run { "would be copied" } else { "copied" },
+        if ctx.dry_run {
+            "would be copied"
+        } else {
+            "copied"
+        },
         summary["skipped"],
         summary["failed"]
     ));

@@ -126,12 +126,19 @@ async fn s3_bucket_creation_says_what_happened() {
         .await
         .code(8);
     assert!(run.stderr.contains("the bucket exists, private"), "{run:?}");
-    assert!(run.stderr.contains("Next: share objects with `stowage url`"), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("Next: share objects with `stowage url`"),
+        "{run:?}"
+    );
     let listed = direct.run_async(&["buckets", "ls"]).await.ok();
     assert!(listed.stdout.lines().any(|l| l == bucket), "{listed:?}");
 
     // A name that is taken: no flag to suggest, the bucket is usable as it is.
-    let run = direct.run_async(&["buckets", "create", &bucket]).await.code(4);
+    let run = direct
+        .run_async(&["buckets", "create", &bucket])
+        .await
+        .code(4);
     assert!(run.stderr.contains("use it as it is"), "{run:?}");
     assert!(!run.stderr.contains("--overwrite"), "{run:?}");
     let doc = direct
@@ -140,7 +147,10 @@ async fn s3_bucket_creation_says_what_happened() {
         .code(4)
         .json();
     assert!(
-        doc["error"]["hint"].as_str().unwrap().contains("use it as it is"),
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("use it as it is"),
         "{doc}"
     );
 
@@ -190,13 +200,29 @@ async fn migrate_says_a_run_wide_error_once() {
     sb.run_async(&["--profile", "disk", "buckets", "create", "src"])
         .await
         .ok();
-    sb.run_async(&["--profile", "disk", "put", "a.bin", "b.bin", "c.bin", "src/"])
-        .await
-        .ok();
+    sb.run_async(&[
+        "--profile",
+        "disk",
+        "put",
+        "a.bin",
+        "b.bin",
+        "c.bin",
+        "src/",
+    ])
+    .await
+    .ok();
     let denied = unique("stowage-denied");
     let args = [
-        "migrate", "--from", "disk", "--to", "seaweed", "--bucket", "src", "--to-bucket",
-        &denied, "--all-objects",
+        "migrate",
+        "--from",
+        "disk",
+        "--to",
+        "seaweed",
+        "--bucket",
+        "src",
+        "--to-bucket",
+        &denied,
+        "--all-objects",
     ];
     let run = sb.run_async(&args).await.code(5);
     assert_eq!(run.stderr.matches("error:").count(), 1, "{run:?}");
@@ -208,13 +234,26 @@ async fn migrate_says_a_run_wide_error_once() {
     dry.extend(args);
     let run = sb.run_async(&dry).await.ok();
     assert!(run.stdout.contains("3 would be copied"), "{run:?}");
-    assert!(!run.stdout.lines().any(|l| l.starts_with("3 copied")), "{run:?}");
+    assert!(
+        !run.stdout.lines().any(|l| l.starts_with("3 copied")),
+        "{run:?}"
+    );
 
     let run = sb
-        .run_async(&["migrate", "--from", "disk", "--to", "seaweed", "--all-objects"])
+        .run_async(&[
+            "migrate",
+            "--from",
+            "disk",
+            "--to",
+            "seaweed",
+            "--all-objects",
+        ])
         .await
         .code(2);
-    assert!(run.stderr.contains("--bucket B (buckets on `disk`: src)"), "{run:?}");
+    assert!(
+        run.stderr.contains("--bucket B (buckets on `disk`: src)"),
+        "{run:?}"
+    );
 }
 
 /// A key ending in `.gz` always holds gzip: plain content is gzipped for it (and `get` gives
@@ -234,22 +273,32 @@ fn put_compresses_by_name_flag_and_policy() {
     assert!(stored("x.json.gz").unwrap().starts_with(&[0x1f, 0x8b]));
     let run = sb.run(&["get", "bkt/x.json.gz", "back.json"]).ok();
     assert!(run.stdout.contains("decompressed"), "{run:?}");
-    assert_eq!(std::fs::read(sb.work("back.json")).unwrap(), b"{\"small\":true}");
+    assert_eq!(
+        std::fs::read(sb.work("back.json")).unwrap(),
+        b"{\"small\":true}"
+    );
 
     let run = sb
         .run(&["put", "--no-compress", "x.json", "bkt/y.json.gz"])
         .code(7);
     assert!(run.stderr.contains("promises gzip"), "{run:?}");
-    assert!(run.stderr.contains("Next: leave out --no-compress"), "{run:?}");
+    assert!(
+        run.stderr.contains("Next: leave out --no-compress"),
+        "{run:?}"
+    );
     assert!(stored("y.json.gz").is_none());
 
     sb.run(&["put", "--compress", "x.json", "bkt/forced/"]).ok();
-    assert!(stored("forced/x.json.gz").unwrap().starts_with(&[0x1f, 0x8b]));
+    assert!(stored("forced/x.json.gz")
+        .unwrap()
+        .starts_with(&[0x1f, 0x8b]));
     assert!(stored("forced/x.json").is_none());
 
     // The policy's default: JSON over 64 KB goes up gzipped; --no-compress keeps it plain.
     sb.run(&["put", "big.json", "bkt/auto/"]).ok();
-    assert!(stored("auto/big.json.gz").unwrap().starts_with(&[0x1f, 0x8b]));
+    assert!(stored("auto/big.json.gz")
+        .unwrap()
+        .starts_with(&[0x1f, 0x8b]));
     sb.run(&["put", "--no-compress", "big.json", "bkt/plain/"])
         .ok();
     assert_eq!(stored("plain/big.json").unwrap(), json.as_bytes());
@@ -273,7 +322,9 @@ async fn s3_put_guesses_the_content_type() {
         ("notes.txt", "text/plain"),
         ("weights.bin", "application/octet-stream"),
     ] {
-        sb.run_async(&["put", file, &format!("{bucket}/")]).await.ok();
+        sb.run_async(&["put", file, &format!("{bucket}/")])
+            .await
+            .ok();
         let url = sb
             .run_async(&["url", &format!("{bucket}/{file}")])
             .await
@@ -298,12 +349,16 @@ fn small_edges_on_the_local_store() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(out.stdout, data(5000, 3));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("→ stdout") && stderr.contains("SHA-256 verified"), "{stderr}");
+    assert!(
+        stderr.contains("→ stdout") && stderr.contains("SHA-256 verified"),
+        "{stderr}"
+    );
     assert!(!sb.work("-").exists());
     let run = sb.run(&["get", "bkt/missing.bin", "-"]).code(3);
     assert!(run.stdout.is_empty(), "{run:?}");
 
-    sb.run(&["gc", "--keep-last", "1", "--older-than", "0s"]).ok();
+    sb.run(&["gc", "--keep-last", "1", "--older-than", "0s"])
+        .ok();
 
     let long = format!("bkt/{}/f.bin", "a".repeat(300));
     let run = sb.run(&["put", "f.bin", &long]).code(7);
@@ -314,7 +369,10 @@ fn small_edges_on_the_local_store() {
     assert!(!run.stderr.contains("invalid key"), "{run:?}");
 
     // `--json`: the hint is the message's next step, never null beside a "Next:".
-    let doc = sb.run(&["--json", "get", "bkt/missing.bin", "x"]).code(3).json();
+    let doc = sb
+        .run(&["--json", "get", "bkt/missing.bin", "x"])
+        .code(3)
+        .json();
     let hint = doc["error"]["hint"].as_str().expect("a hint");
     let message = doc["error"]["message"].as_str().unwrap();
     assert!(message.ends_with(&format!("Next: {hint}")), "{doc}");
@@ -337,12 +395,18 @@ async fn url_expiry_and_upload_url_hints() {
     };
     sb.run_async(&["buckets", "create", &bucket]).await.ok();
     std::fs::write(sb.work("f.txt"), "hello").unwrap();
-    sb.run_async(&["put", "f.txt", &format!("{bucket}/")]).await.ok();
+    sb.run_async(&["put", "f.txt", &format!("{bucket}/")])
+        .await
+        .ok();
     let run = sb
         .run_async(&["url", &format!("{bucket}/f.txt")])
         .await
         .ok();
-    let line = run.stderr.lines().find(|l| l.starts_with("expires ")).unwrap();
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("expires "))
+        .unwrap();
     let when = line["expires ".len()..].split(' ').next().unwrap();
     assert!(when.ends_with('Z') && !when.contains('.'), "{line}");
 
@@ -352,7 +416,9 @@ async fn url_expiry_and_upload_url_hints() {
     team.env("SUPABASE_URL", &server.url)
         .env("SUPABASE_SERVICE_ROLE_KEY", &server.service_role_key);
     std::fs::write(team.work("f.txt"), "hello").unwrap();
-    team.run_async(&["buckets", "create", "team-bkt"]).await.ok();
+    team.run_async(&["buckets", "create", "team-bkt"])
+        .await
+        .ok();
     team.run_async(&["put", "f.txt", "team-bkt/"]).await.ok();
     let run = team
         .run_async(&["url", "--put", "team-bkt/f.txt"])
@@ -366,7 +432,10 @@ async fn url_expiry_and_upload_url_hints() {
         .run_async(&["put", "f.txt", "no-such-bucket/f.txt"])
         .await
         .code(3);
-    assert!(run.stderr.contains("Next: check the bucket name"), "{run:?}");
+    assert!(
+        run.stderr.contains("Next: check the bucket name"),
+        "{run:?}"
+    );
 }
 
 /// An object another tool wrote (no SHA-256 in its metadata) is checked against the MD5 its

@@ -161,7 +161,7 @@ fn open_supabase(
                  \"https://<ref>.supabase.co\"` in its section of config.toml (or add it with \
                  `stowage profile add {profile} --kind supabase --url URL`), or set SUPABASE_URL \
                  in the environment"
-            )))
+            )));
         }
     };
     let from_keyring = match lookup(keyring, profile, Field::ServiceRoleKey)? {

@@ -454,7 +454,8 @@ fn gzip_for(item: &PutItem, path: &mut ObjectPath, options: &PutFilesOptions) ->
     if !gz_key && !want {
         return Ok(false);
     }
-    let head = crate::compress::sniff(&item.file).map_err(|e| io_local(&item.file, "reading", e))?;
+    let head =
+        crate::compress::sniff(&item.file).map_err(|e| io_local(&item.file, "reading", e))?;
     if crate::compress::is_gzip(&head) {
         return Ok(false); // gzip already: stored as it is, under the name given
     }
@@ -874,7 +875,10 @@ pub(crate) async fn write_download(
         let body = std::mem::replace(&mut got.body, stream::empty().boxed());
         got.body = body
             .map_ok(move |chunk| {
-                md5::Digest::update(&mut *state.lock().unwrap_or_else(|e| e.into_inner()), &chunk);
+                md5::Digest::update(
+                    &mut *state.lock().unwrap_or_else(|e| e.into_inner()),
+                    &chunk,
+                );
                 chunk
             })
             .boxed();

@@ -164,7 +164,9 @@ impl LocalStore {
                 PROVIDER,
                 format!("the upload body was declared as {d} bytes but has {size}"),
             )
-            .hint("the file changed while it was read; upload it again once it is complete")));
+            .hint(
+                "the file changed while it was read; upload it again once it is complete",
+            )));
         }
         tmp.as_file()
             .sync_all()
@@ -185,7 +187,7 @@ impl LocalStore {
         }
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).map_err(|e| {
-                if e.kind() == std::io::ErrorKind::InvalidFilename {
+                if path.key.as_str().split('/').any(|s| s.len() > 255) {
                     return at(io_error(PROVIDER, "creating the folder", e)).hint(
                         "a key segment (between `/`) is longer than 255 bytes, which a local \
                          folder cannot hold; shorten it",

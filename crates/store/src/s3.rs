@@ -195,10 +195,8 @@ impl S3Store {
             })
         };
         if let Some(inner) = http_client {
-            builder = builder.http_client(crate::stall::StallGuard::new(
-                inner,
-                config.stall_timeout,
-            ));
+            builder =
+                builder.http_client(crate::stall::StallGuard::new(inner, config.stall_timeout));
         }
         if let Some(endpoint) = &config.endpoint {
             builder = builder.endpoint_url(endpoint.clone());
@@ -502,7 +500,12 @@ impl S3Store {
         let (size, part_size) = (saved.size, saved.part_size);
         saved.parts.retain(|(n, etag, _)| {
             listed.get(n).is_some_and(|(listed_size, listed_etag)| {
-                keep_part(part_len(size, part_size, *n), etag, *listed_size, listed_etag)
+                keep_part(
+                    part_len(size, part_size, *n),
+                    etag,
+                    *listed_size,
+                    listed_etag,
+                )
             })
         });
         Some(saved)
@@ -724,7 +727,11 @@ where
             }
             let detail = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
             if let Some(at) = detail.find(crate::stall::STALLED) {
-                let why = detail[at..].lines().next().unwrap_or("").trim_end_matches(')');
+                let why = detail[at..]
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches(')');
                 return Error::new(ErrorKind::Unavailable, provider, format!("{why})"))
                     .hint("check that the server is healthy, then retry (large uploads resume)");
             }
