@@ -535,6 +535,12 @@ fn error_json(e: &Error) -> Value {
         }
         Error::Config(_) | Error::Usage(_) => {}
     }
+    // Every error's next step is in `hint` when its message gives one.
+    if v["hint"].is_null() {
+        if let Some((_, next)) = e.to_string().rsplit_once("Next: ") {
+            v["hint"] = json!(next);
+        }
+    }
     v
 }
 

@@ -381,6 +381,11 @@ fn small_edges_on_the_local_store() {
     sb.write_config("[profiles.sb]\nkind = \"supabase\"\n");
     let run = sb.run(&["--profile", "sb", "ls"]).code(2);
     assert!(run.stderr.contains("has no project URL"), "{run:?}");
+    let doc = sb.run(&["--json", "--profile", "sb", "ls"]).code(2).json();
+    assert!(
+        doc["error"]["hint"].as_str().unwrap().contains("SUPABASE_URL"),
+        "{doc}"
+    );
 }
 
 /// URL expiry in whole seconds; `url --put` on a key that exists (Supabase signs uploads only
