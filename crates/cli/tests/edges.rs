@@ -383,7 +383,10 @@ fn small_edges_on_the_local_store() {
     assert!(run.stderr.contains("has no project URL"), "{run:?}");
     let doc = sb.run(&["--json", "--profile", "sb", "ls"]).code(2).json();
     assert!(
-        doc["error"]["hint"].as_str().unwrap().contains("SUPABASE_URL"),
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("SUPABASE_URL"),
         "{doc}"
     );
 }
@@ -484,4 +487,23 @@ async fn s3_downloads_without_sha256_are_checked_by_md5_etag() {
         .code(7);
     assert!(run.stderr.contains("MD5"), "{run:?}");
     assert!(!via.work("bad.bin").exists());
+}
+
+/// The stall limit is a profile setting too (`read_timeout`, seconds): a server that never
+/// answers fails as unavailable after it; 0 is refused as a configuration error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_profile_read_timeout_ends_a_stall() {
+    let proxy = Proxy::start(&s3_endpoint(), Fault::Stall).await;
+    let sb = s3_sandbox_via(&proxy.url);
+    let config = std::fs::read_to_string(sb.path("config/config.toml")).unwrap();
+    sb.write_config(&format!("{config}read_timeout = 1\n"));
+    let run = sb.run_async(&["ls", "any-bucket"]).await.code(6);
+    assert!(run.stderr.contains("no byte moved for 1s"), "{run:?}");
+    assert!(run.stderr.contains("Next:"), "{run:?}");
+    sb.write_config(&format!("{config}read_timeout = 0\n"));
+    let run = sb.run_async(&["ls", "any-bucket"]).await.code(2);
+    assert!(
+        run.stderr.contains("read_timeout must be at least 1"),
+        "{run:?}"
+    );
 }

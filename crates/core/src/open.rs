@@ -119,9 +119,11 @@ fn s3_config(s: &S3Profile, paths: &Paths) -> S3Config {
         part_size: s.part_size.unwrap_or(defaults.part_size),
         concurrency: s.concurrency.unwrap_or(defaults.concurrency),
         // How long a request may go without a byte moving: `STOWAGE_READ_TIMEOUT_SECS` (the
-        // same knob as Supabase's read timeout), else the store's default (30 s).
+        // same knob as Supabase's read timeout), else the profile's `read_timeout`, else the
+        // store's default (30 s).
         stall_timeout: env(STALL_VAR)
             .and_then(|v| v.parse::<u64>().ok().filter(|&s| s > 0))
+            .or(s.read_timeout)
             .map(std::time::Duration::from_secs)
             .unwrap_or(defaults.stall_timeout),
     }
