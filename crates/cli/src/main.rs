@@ -164,6 +164,14 @@ struct PutArgs {
     /// Upload each folder as one `<name>.tar.gz` artifact (restore with `get --extract`).
     #[arg(long)]
     archive: bool,
+    /// Gzip every file on the way (its key gains `.gz`; `get` restores it). Without
+    /// --compress or --no-compress, policy.toml decides, as for `sync`.
+    #[arg(long, conflicts_with = "no_compress")]
+    compress: bool,
+    /// Store every file as it is; a plain file is then refused for a key ending in `.gz`
+    /// (such a key is always given gzip bytes).
+    #[arg(long)]
+    no_compress: bool,
 }
 
 #[derive(Args)]
@@ -338,14 +346,14 @@ impl Ctx {
     /// A confirmation line (hidden by --quiet and --json).
     fn say(&self, line: impl AsRef<str>) {
         if !self.json && !self.quiet {
-            println!("{}", line.as_ref());
+            out(line.as_ref());
         }
     }
 
     /// A line of data (hidden only by --json, which carries it in the document).
     fn data(&self, line: impl AsRef<str>) {
         if !self.json {
-            println!("{}", line.as_ref());
+            out(line.as_ref());
         }
     }
 
@@ -404,10 +412,7 @@ fn main() -> ExitCode {
             // Scripts asked for JSON get it for usage errors too (clap prints the text).
             if usage && std::env::args().any(|a| a == "--json") {
                 let message = e.kind().as_str().unwrap_or("invalid arguments").to_string();
-                println!(
-                    "{}",
-                    json!({"error": {"kind": "usage", "exit_code": 2, "message": message}})
-                );
+                out(json!({"error": {"kind": "usage", "exit_code": 2, "message": message}}));
             }
             e.exit();
         }
@@ -453,7 +458,7 @@ fn main() -> ExitCode {
         }
         Some(Ok(doc)) => {
             if ctx.json {
-                println!("{doc}");
+                out(&doc);
             }
             ExitCode::SUCCESS
         }
@@ -466,10 +471,25 @@ fn main() -> ExitCode {
             if ctx.json {
                 let mut doc = f.partial.unwrap_or_else(|| json!({}));
                 doc["error"] = error_json(&f.error);
-                println!("{doc}");
+                out(&doc);
             }
             ExitCode::from(exit::code_for(&f.error))
         }
+    }
+}
+
+/// Write one line to stdout. A reader that went away (`stowage ls | head`) ends the process
+/// quietly with [`exit::BROKEN_PIPE`] (141, what a shell reports for coreutils killed by
+/// SIGPIPE): the output was cut, so scripts under `set -o pipefail` still see it.
+pub(crate) fn out(text: impl std::fmt::Display) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(exit::BROKEN_PIPE.into());
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(1);
     }
 }
 
@@ -514,7 +534,7 @@ fn error_json(e: &Error) -> Value {
             v["provider"] = json!(source.provider);
             v["bucket"] = json!(source.bucket);
             v["key"] = json!(source.key);
-            v["hint"] = json!(source.hint);
+            v["hint"] = json!(source.next_step());
             v["file"] = json!(file);
         }
         Error::Several { failed, total, .. } => {
@@ -522,6 +542,12 @@ fn error_json(e: &Error) -> Value {
             v["total"] = json!(total);
         }
         Error::Config(_) | Error::Usage(_) => {}
+    }
+    // Every error's next step is in `hint` when its message gives one.
+    if v["hint"].is_null() {
+        if let Some((_, next)) = e.to_string().rsplit_once("Next: ") {
+            v["hint"] = json!(next);
+        }
     }
     v
 }
@@ -588,7 +614,15 @@ async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
     } else {
         (None, a.files)
     };
-    let items = transfer::plan_put(&files, &dest)?;
+    let mut items = transfer::plan_put(&files, &dest)?;
+    let compress = match (a.compress, a.no_compress) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    };
+    if compress.is_none() {
+        policy_compression(&mut items);
+    }
     for warning in items.iter().filter_map(|i| i.key.portability_warning()) {
         eprintln!("warning: {warning}");
     }
@@ -602,6 +636,7 @@ async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
         content_type: a.content_type,
         dry_run: ctx.dry_run,
         create_bucket: session.creates_buckets(),
+        compress,
         ..Default::default()
     };
     let results = transfer::put_files(&*session.store, &items, &options, bars.callback()).await;
@@ -632,6 +667,9 @@ async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
         if o.sha256.is_some() {
             notes.push("SHA-256 verified".into());
         }
+        if let Some(original) = o.compressed_from {
+            notes.push(format!("gzipped from {}", HumanBytes(original)));
+        }
         if o.resumed_from > 0 {
             notes.push(format!("resumed after {}", HumanBytes(o.resumed_from)));
         }
@@ -648,7 +686,37 @@ async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
     })
 }
 
+/// Mark the files policy.toml would store gzipped (as `sync` decides: the matching rule, then
+/// the content). A policy that cannot be read leaves every file as it is, with a warning.
+fn policy_compression(items: &mut [transfer::PutItem]) {
+    use stowage_core::{compress, policy::Policy};
+    let policy = match Paths::from_env().and_then(|p| Policy::load(&p)) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("warning: no automatic compression: {e}");
+            return;
+        }
+    };
+    let cwd = std::env::current_dir().unwrap_or_default();
+    for item in items {
+        let rel = relative_path(&cwd, &item.file);
+        let d = policy.explain(&rel, item.size, None).decision;
+        // A rule that uploads decides; a file `sync` would keep local still goes up here,
+        // and then the automatic rule (text from compress_min_size) decides alone.
+        if d.destination.uploads() && !d.compress {
+            continue;
+        }
+        if let Ok(head) = compress::sniff(&item.file) {
+            item.compress =
+                compress::decide(&item.file, &head, item.size, policy.compress_min_size).compress;
+        }
+    }
+}
+
 async fn get(ctx: &Ctx, a: GetArgs) -> CmdResult {
+    if a.dest.as_deref() == Some(std::path::Path::new("-")) {
+        return get_to_stdout(ctx, a).await;
+    }
     let session = ctx.session().await?;
     let src = Location::parse(&a.src)?;
     if a.extract {
@@ -721,9 +789,95 @@ async fn get(ctx: &Ctx, a: GetArgs) -> CmdResult {
             } else {
                 String::new()
             },
-            if o.verified { ", SHA-256 verified" } else { "" }
+            checked(o)
         )
     })
+}
+
+/// How a download was checked, for its line: the checksum that matched, or a plain word that
+/// nothing could be (an object another tool wrote, with no SHA-256 and no MD5 ETag).
+fn checked(o: &transfer::GetOutcome) -> String {
+    match o.checksum {
+        Some(c) => format!(", {c} verified"),
+        None if o.dry_run => String::new(),
+        None => ", not verified: the provider gave no checksum for it".into(),
+    }
+}
+
+/// `get BUCKET/KEY -`: the object on stdout, as other tools do. It is downloaded and verified
+/// into a private temporary file first, so nothing unverified ever reaches the reader.
+async fn get_to_stdout(ctx: &Ctx, a: GetArgs) -> CmdResult {
+    if a.recursive || a.extract || ctx.json || ctx.dry_run {
+        return Err(Error::Usage(
+            "`-` writes one object to stdout; it does not go with --recursive, --extract, \
+             --json or --dry-run"
+                .into(),
+        )
+        .into());
+    }
+    let session = ctx.session().await?;
+    let src = Location::parse(&a.src)?;
+    let dir = session
+        .paths
+        .cache_dir
+        .join(format!("stdout-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::Usage(format!("cannot create {}: {e}", dir.display())))?;
+    struct Cleanup(PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let cleanup = Cleanup(dir.clone());
+    let file = dir.join("object");
+    let items = transfer::plan_get_with(&*session.store, &src, Some(&file), false, a.raw).await?;
+    let options = GetFilesOptions {
+        force: true,
+        raw: a.raw,
+        ..Default::default()
+    };
+    let bars = Bars::new(vec![src.to_string()], "downloading", false);
+    let mut results = migrate::get_read(ctx, &session, &items, &options, bars.callback()).await;
+    let o = match results.pop() {
+        Some(Ok(o)) => o,
+        Some(Err(e)) => return Err(e.into()),
+        None => return Err(Error::Usage(format!("`{}` names no object", a.src)).into()),
+    };
+    let copied = std::fs::File::open(&o.file).and_then(|mut f| {
+        let mut stdout = std::io::stdout().lock();
+        std::io::copy(&mut f, &mut stdout)?;
+        std::io::Write::flush(&mut stdout)
+    });
+    match copied {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            drop(cleanup);
+            std::process::exit(exit::BROKEN_PIPE.into());
+        }
+        Err(e) => return Err(Error::Usage(format!("cannot write to stdout: {e}")).into()),
+    }
+    remember(
+        ctx,
+        &session,
+        [Activity {
+            action: "get",
+            bucket: o.bucket.clone(),
+            key: o.key.clone(),
+            moved: Some((Direction::Download, o.stored_size)),
+        }],
+    );
+    if !ctx.quiet {
+        eprintln!(
+            "downloaded {}/{} → stdout ({}{})",
+            o.bucket,
+            o.key,
+            HumanBytes(o.size),
+            checked(&o)
+        );
+    }
+    Ok(json!({}))
 }
 
 async fn ls(ctx: &Ctx, a: LsArgs) -> CmdResult {
@@ -936,7 +1090,11 @@ async fn url(ctx: &Ctx, a: UrlArgs) -> CmdResult {
     }
     ctx.data(&signed.url);
     if !ctx.json && !ctx.quiet {
-        eprintln!("expires {} ({})", signed.expires_at, a.expires);
+        let when = signed
+            .expires_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| signed.expires_at.to_string());
+        eprintln!("expires {when} ({})", a.expires);
     }
     Ok(serde_json::to_value(&read).expect("serialisable"))
 }
@@ -1514,7 +1672,18 @@ fn label_cmd(ctx: &Ctx, a: LabelArgs) -> CmdResult {
 async fn gc_cmd(ctx: &Ctx, a: GcArgs) -> CmdResult {
     let paths = Paths::from_env()?;
     let config = Config::load(&paths)?;
-    let older_than = stowage_core::parse_duration(&a.older_than)?;
+    // `0s` (any zero) means "however recent": only --keep-last limits what goes.
+    let zero = !a.older_than.trim().is_empty()
+        && a.older_than
+            .trim()
+            .chars()
+            .all(|c| c == '0' || "smhdw".contains(c))
+        && a.older_than.trim().starts_with('0');
+    let older_than = if zero {
+        Duration::ZERO
+    } else {
+        stowage_core::parse_duration(&a.older_than)?
+    };
     let catalog = if ctx.dry_run {
         Catalog::open_read_only(&paths)?
     } else {

@@ -113,6 +113,25 @@ pub async fn migrate_cmd(ctx: &Ctx, a: MigrateArgs) -> CmdResult {
     }
     let from = endpoint(&config, &paths, &a.from).await?;
     let to = endpoint(&config, &paths, &a.to).await?;
+    if a.all_objects && a.bucket.is_none() {
+        // Every bucket on a server is rarely what is meant: ask which.
+        let names = transfer::list_buckets(&*from.store)
+            .await?
+            .into_iter()
+            .map(|b| b.name)
+            .collect::<Vec<_>>();
+        return Err(Error::Usage(format!(
+            "--all-objects copies every object of a bucket: name it with --bucket B (buckets on \
+             `{}`: {})",
+            from.profile,
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        ))
+        .into());
+    }
     let options = MigrateOptions {
         bucket: a.bucket,
         to_bucket: a.to_bucket,
@@ -132,7 +151,7 @@ pub async fn migrate_cmd(ctx: &Ctx, a: MigrateArgs) -> CmdResult {
     }
     let labels = items.iter().map(|i| i.key.clone()).collect();
     let bars = Bars::new(labels, "copying", ctx.bars);
-    let results = migrate::run(&catalog, &from, &to, &items, &options, bars.callback()).await;
+    let results = migrate::run(&catalog, &from, &to, &items, &options, bars.callback()).await?;
     let count = |action: &str| {
         results
             .iter()
@@ -175,8 +194,13 @@ pub async fn migrate_cmd(ctx: &Ctx, a: MigrateArgs) -> CmdResult {
         format!("{verb} {} → {} ({})", o.from, o.to, notes.join(", "))
     });
     ctx.say(format!(
-        "{} copied, {} already there, {} failed",
+        "{} {}, {} already there, {} failed",
         summary["copied"].as_u64().unwrap_or(0) + summary["planned"].as_u64().unwrap_or(0),
+        if ctx.dry_run {
+            "would be copied"
+        } else {
+            "copied"
+        },
         summary["skipped"],
         summary["failed"]
     ));

@@ -632,8 +632,11 @@ fn local_cases() -> Vec<Case> {
             &["datasets/bad.gz", "damaged", "not touched", "Next:"],
         )
         .setup(|sb| {
-            std::fs::write(sb.work("bad.gz"), b"this is not gzip at all").unwrap();
-            sb.run(&["put", "bad.gz", "datasets/"]).ok();
+            // `put` gives a .gz key gzip bytes; a rename makes the damaged object other
+            // tools can leave.
+            std::fs::write(sb.work("bad.bin"), b"this is not gzip at all").unwrap();
+            sb.run(&["put", "bad.bin", "datasets/"]).ok();
+            sb.run(&["mv", "datasets/bad.bin", "datasets/bad.gz"]).ok();
         }),
         case(
             "truncated gzip",
@@ -682,8 +685,11 @@ fn local_cases() -> Vec<Case> {
             &[],
         )
         .setup(|sb| {
-            std::fs::write(sb.work("bad.gz"), b"this is not gzip at all").unwrap();
-            sb.run(&["put", "bad.gz", "datasets/"]).ok();
+            // `put` gives a .gz key gzip bytes; a rename makes the damaged object other
+            // tools can leave.
+            std::fs::write(sb.work("bad.bin"), b"this is not gzip at all").unwrap();
+            sb.run(&["put", "bad.bin", "datasets/"]).ok();
+            sb.run(&["mv", "datasets/bad.bin", "datasets/bad.gz"]).ok();
         })
         .creates("raw.gz"),
     ];
@@ -1191,8 +1197,8 @@ async fn supabase_bad_inputs() {
 
 /// What the fault proxy does to each provider: a short burst of 503s is retried to success,
 /// a long one fails as unavailable; a download cut short fails as unavailable (retry), an
-/// altered one fails the integrity check; a server that stops answering fails as unavailable (Supabase; see `faults`); the
-/// destination is never left half-written.
+/// altered one fails the integrity check; a server that stops answering fails as unavailable;
+/// the destination is never left half-written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn faults_between_us_and_seaweedfs() {
     faults("s3").await;
@@ -1286,13 +1292,36 @@ async fn faults(provider: &str) {
             stores: true,
         });
     }
-    if provider == "supabase" {
-        // The S3 client has no read timeout to shorten for a test (see the report).
+    // A server that accepts the connection and never answers: the read watchdog
+    // (`STOWAGE_READ_TIMEOUT_SECS`, shortened below) fails it as unavailable.
+    cases.push(FaultCase {
+        fault: Fault::Stall,
+        args: vec!["get".into(), at("big.bin"), "stalled.bin".into()],
+        code: 6,
+        says: vec![label, "big.bin", "Next:"],
+        stores: false,
+    });
+    if provider == "s3" {
         cases.push(FaultCase {
             fault: Fault::Stall,
-            args: vec!["get".into(), at("big.bin"), "stalled.bin".into()],
+            args: vec!["put".into(), "big.bin".into(), at("stalled.bin")],
             code: 6,
-            says: vec![label, "big.bin", "Next:"],
+            says: vec![label, "big.bin", "no byte moved for 2s", "Next:"],
+            stores: false,
+        });
+        // Slow but moving, both ways, for longer than the watchdog's 2 s: never cut.
+        cases.push(FaultCase {
+            fault: Fault::Slow,
+            args: vec!["put".into(), "big.bin".into(), at("slow.bin")],
+            code: 0,
+            says: vec!["slow.bin"],
+            stores: true,
+        });
+        cases.push(FaultCase {
+            fault: Fault::Slow,
+            args: vec!["get".into(), at("big.bin"), "slow.bin".into()],
+            code: 0,
+            says: vec!["slow.bin"],
             stores: false,
         });
     }
@@ -1300,7 +1329,7 @@ async fn faults(provider: &str) {
     for fc in cases {
         let proxy = Proxy::start(&upstream, fc.fault).await;
         let mut sb = sandbox(&proxy.url);
-        if fc.fault == Fault::Stall {
+        if matches!(fc.fault, Fault::Stall | Fault::Slow) {
             sb.env("STOWAGE_READ_TIMEOUT_SECS", "2");
         }
         files(&sb);
@@ -1308,7 +1337,7 @@ async fn faults(provider: &str) {
         let args: Vec<&str> = fc.args.iter().map(String::as_str).collect();
         let mut c = case(name, &args, fc.code, &fc.says);
         if fc.code == 0 && fc.args[0] == "get" {
-            c = c.creates("burst.bin");
+            c = c.creates(Box::leak(fc.args[2].clone().into_boxed_str()));
         }
         if fc.stores {
             c = c.stores();

@@ -494,6 +494,23 @@ pub async fn put_compressed(
         bucket: dest.bucket.clone(),
         key,
     };
+    put_gzipped(store, &path, file, overwrite).await
+}
+
+/// Whether `head` (the first bytes of some content) is gzip.
+pub fn is_gzip(head: &[u8]) -> bool {
+    head.starts_with(&[0x1f, 0x8b])
+}
+
+/// Upload `file` gzipped to exactly `path` (its key already names the `.gz`), as
+/// [`put_compressed`] does.
+pub async fn put_gzipped(
+    store: &dyn Store,
+    path: &ObjectPath,
+    file: &Path,
+    overwrite: bool,
+) -> Result<CompressedObject> {
+    let path = path.clone();
     let f = std::fs::File::open(file).map_err(|e| {
         local_error(
             ErrorKind::NotFound,

@@ -161,6 +161,10 @@ pub struct S3Profile {
     pub part_size: Option<u64>,
     /// Parts in flight at once.
     pub concurrency: Option<usize>,
+    /// Seconds a request may go without a byte moving before it fails as unavailable
+    /// (default 30; `STOWAGE_READ_TIMEOUT_SECS` overrides it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_timeout: Option<u64>,
 }
 
 /// Settings of a Supabase Storage store.
@@ -237,6 +241,7 @@ struct RawProfile {
     max_object_size: Option<Spanned<u64>>,
     part_size: Option<Spanned<u64>>,
     concurrency: Option<Spanned<usize>>,
+    read_timeout: Option<Spanned<u64>>,
     url: Option<Spanned<String>>,
     org: Option<Spanned<String>>,
 }
@@ -478,6 +483,19 @@ impl RawProfile {
             self.concurrency.as_ref().map(|v| v.span()),
             &[S3],
         )?;
+        check(
+            "read_timeout",
+            self.read_timeout.as_ref().map(|v| v.span()),
+            &[S3],
+        )?;
+        if let Some(t) = &self.read_timeout {
+            if *t.get_ref() == 0 {
+                return Err(at(
+                    t.span().start,
+                    "read_timeout must be at least 1 (seconds)",
+                ));
+            }
+        }
         check("url", self.url.as_ref().map(|v| v.span()), &[Supabase])?;
         check(
             "max_object_size",
@@ -519,6 +537,7 @@ impl RawProfile {
                 max_object_size: val(self.max_object_size),
                 part_size: val(self.part_size),
                 concurrency: self.concurrency.map(Spanned::into_inner),
+                read_timeout: val(self.read_timeout),
             }),
             Supabase => Backend::Supabase(SupabaseProfile {
                 url: check_url(&self.url)?,

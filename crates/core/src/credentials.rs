@@ -61,7 +61,10 @@ impl CredentialHints {
         let Some(what) = self.what_to_set else {
             return e;
         };
-        if e.kind == ErrorKind::Unauthorized {
+        // Accepted credentials without a permission (S3 AccessDenied) keep the store's own
+        // hint when it has one: new credentials would not be the fix.
+        let denied = e.message.starts_with("AccessDenied") && e.hint.is_some();
+        if e.kind == ErrorKind::Unauthorized && !denied {
             let p = &self.profile;
             e.hint = Some(match self.from_keyring {
                 Some(k) => format!(

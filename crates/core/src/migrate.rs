@@ -488,31 +488,20 @@ pub async fn run(
     items: &[MigrateItem],
     options: &MigrateOptions,
     progress: Option<ProgressFn>,
-) -> Vec<Result<MigrateOutcome>> {
+) -> Result<Vec<Result<MigrateOutcome>>> {
+    // What stops the whole run is said once, as it is, not once per object.
     if from.profile == to.profile
         && items.iter().any(|i| i.bucket == i.to_bucket)
         && !items.is_empty()
     {
-        let e = || {
-            Error::Usage(format!(
-                "--from and --to are both `{}` and the buckets are the same; pass --to-bucket \
-                 to migrate within one profile",
-                from.profile
-            ))
-        };
-        return items.iter().map(|_| Err(e())).collect();
+        return Err(Error::Usage(format!(
+            "--from and --to are both `{}` and the buckets are the same; pass --to-bucket \
+             to migrate within one profile",
+            from.profile
+        )));
     }
     if !options.dry_run {
-        if let Err(e) = ensure_buckets(to, items).await {
-            let msg = e.to_string();
-            let kind = *e.kind().unwrap_or(&ErrorKind::Other);
-            return items
-                .iter()
-                .map(|_| {
-                    Err(stowage_store::Error::new(kind, to.store.provider(), msg.clone()).into())
-                })
-                .collect();
-        }
+        ensure_buckets(to, items).await?;
     }
     let mut results: Vec<Option<Result<MigrateOutcome>>> = Vec::new();
     results.resize_with(items.len(), || None);
@@ -560,10 +549,10 @@ pub async fn run(
         );
         results[index] = Some(r);
     }
-    results
+    Ok(results
         .into_iter()
         .map(|r| r.expect("every item ran"))
-        .collect()
+        .collect())
 }
 
 /// After a verified copy: record the target, then (only then) delete the source if asked.
@@ -1049,14 +1038,14 @@ mod tests {
         let mut o = options(dir.path());
         let items = plan(&catalog, &a, &o).await.unwrap();
         o.dry_run = true;
-        let planned = run(&catalog, &a, &b, &items, &o, None).await;
+        let planned = run(&catalog, &a, &b, &items, &o, None).await.unwrap();
         assert!(planned
             .iter()
             .all(|r| r.as_ref().unwrap().action == "planned"));
         assert!(b.store.list_buckets().await.unwrap().is_empty());
         o.dry_run = false;
         o.delete_source = true;
-        let done = run(&catalog, &a, &b, &items, &o, None).await;
+        let done = run(&catalog, &a, &b, &items, &o, None).await.unwrap();
         for r in &done {
             let r = r.as_ref().unwrap();
             assert_eq!((r.action, r.method), ("copied", "streamed"));
@@ -1083,7 +1072,7 @@ mod tests {
         let (catalog, a, b) = setup(dir.path()).await;
         let o = options(dir.path());
         let items = plan(&catalog, &a, &o).await.unwrap();
-        run(&catalog, &a, &b, &items, &o, None).await;
+        run(&catalog, &a, &b, &items, &o, None).await.unwrap();
         let path = ObjectPath::new("bkt", "m/one.pt").unwrap();
         b.store.delete(&path).await.unwrap();
         let eps: HashMap<String, Endpoint> =

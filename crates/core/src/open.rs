@@ -118,8 +118,19 @@ fn s3_config(s: &S3Profile, paths: &Paths) -> S3Config {
         multipart_threshold: defaults.multipart_threshold,
         part_size: s.part_size.unwrap_or(defaults.part_size),
         concurrency: s.concurrency.unwrap_or(defaults.concurrency),
+        // How long a request may go without a byte moving: `STOWAGE_READ_TIMEOUT_SECS` (the
+        // same knob as Supabase's read timeout), else the profile's `read_timeout`, else the
+        // store's default (30 s).
+        stall_timeout: env(STALL_VAR)
+            .and_then(|v| v.parse::<u64>().ok().filter(|&s| s > 0))
+            .or(s.read_timeout)
+            .map(std::time::Duration::from_secs)
+            .unwrap_or(defaults.stall_timeout),
     }
 }
+
+/// Overrides how long an S3 request may stall before it fails as unavailable (seconds).
+const STALL_VAR: &str = "STOWAGE_READ_TIMEOUT_SECS";
 
 fn env(var: &str) -> Option<String> {
     std::env::var(var).ok().filter(|v| !v.trim().is_empty())
@@ -146,16 +157,13 @@ fn open_supabase(
     let url = match s.url.clone().or_else(|| env("SUPABASE_URL")) {
         Some(u) => u,
         None => {
-            return Err(stowage_store::Error::new(
-                ErrorKind::Unauthorized,
-                "supabase",
-                format!("profile `{profile}` has no project URL"),
-            )
-            .hint(format!(
-                "add it with `stowage profile add {profile} --kind supabase --url URL`, or set \
-                 SUPABASE_URL in the environment"
-            ))
-            .into())
+            // A setting that is missing, not a credential: a configuration error (exit 2).
+            return Err(Error::Config(format!(
+                "supabase profile `{profile}` has no project URL. Next: set `url = \
+                 \"https://<ref>.supabase.co\"` in its section of config.toml (or add it with \
+                 `stowage profile add {profile} --kind supabase --url URL`), or set SUPABASE_URL \
+                 in the environment"
+            )));
         }
     };
     let from_keyring = match lookup(keyring, profile, Field::ServiceRoleKey)? {

@@ -453,6 +453,7 @@ pub async fn get_catalogued(
                 Some(f.stored_sha256.unwrap_or(loc_sha))
             },
             verified: !options.dry_run,
+            checksum: (!options.dry_run).then_some("SHA-256"),
             replaced: existed,
             dry_run: options.dry_run,
         },

@@ -83,6 +83,8 @@ pub struct PutItem {
     pub key: Key,
     /// Its size when planned.
     pub size: u64,
+    /// Gzip it on the way (the key gains `.gz`), unless [`PutFilesOptions::compress`] says.
+    pub compress: bool,
 }
 
 /// How to upload.
@@ -98,11 +100,16 @@ pub struct PutFilesOptions {
     pub create_bucket: bool,
     /// Files in flight at once.
     pub concurrency: usize,
+    /// `--compress` (Some(true)) or `--no-compress` (Some(false)); None follows each item's
+    /// `compress`. A key ending in `.gz` always holds gzip: plain content is compressed for
+    /// it, or refused under `--no-compress`.
+    pub compress: Option<bool>,
 }
 
 impl Default for PutFilesOptions {
     fn default() -> Self {
         PutFilesOptions {
+            compress: None,
             overwrite: false,
             content_type: None,
             dry_run: false,
@@ -133,6 +140,9 @@ pub struct PutOutcome {
     pub replaced: bool,
     /// Whether this was only planned.
     pub dry_run: bool,
+    /// The file's size when it was gzipped on the way (`size` is then the stored size).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compressed_from: Option<u64>,
 }
 
 /// Plan an upload of `inputs` (files or folders, walked recursively) to `dest`. Several inputs
@@ -179,6 +189,7 @@ pub fn plan_put(inputs: &[PathBuf], dest: &Location) -> Result<Vec<PutItem>> {
             bucket: path.bucket,
             key: path.key,
             size,
+            compress: false,
         });
     }
     Ok(items)
@@ -347,7 +358,7 @@ async fn put_one(
     index: usize,
     progress: Option<ProgressFn>,
 ) -> Result<PutOutcome> {
-    let path = ObjectPath {
+    let mut path = ObjectPath {
         bucket: item.bucket.clone(),
         key: item.key.clone(),
     };
@@ -355,6 +366,10 @@ async fn put_one(
     let size = std::fs::metadata(&item.file)
         .map_err(|e| io_local(&item.file, "reading", e))?
         .len();
+    let gzip = gzip_for(item, &mut path, options)?;
+    if gzip {
+        store.check_key(&path.key)?;
+    }
     // The store itself refuses to replace an object without `overwrite`; ask first only when
     // there is something to report (a dry run's plan, or what an overwrite replaces).
     let existed = if options.dry_run || options.overwrite {
@@ -382,14 +397,28 @@ async fn put_one(
         resumed_from: 0,
         replaced: existed,
         dry_run: options.dry_run,
+        compressed_from: None,
     };
     if options.dry_run {
+        outcome.compressed_from = gzip.then_some(size);
         return Ok(outcome);
     }
     report(&progress, index, ItemEvent::Started { size });
+    if gzip {
+        let c = crate::compress::put_gzipped(store, &path, &item.file, options.overwrite).await?;
+        report(&progress, index, ItemEvent::Moved { bytes: size });
+        outcome.size = c.stored_size;
+        outcome.sha256 = Some(c.sha256);
+        outcome.etag = c.etag;
+        outcome.compressed_from = Some(c.original_size);
+        return Ok(outcome);
+    }
     let put_options = PutOptions {
         overwrite: options.overwrite,
-        content_type: options.content_type.clone(),
+        content_type: options
+            .content_type
+            .clone()
+            .or_else(|| guess_content_type(path.key.as_str()).map(str::to_string)),
         progress: progress.map(|p| {
             Arc::new(move |e: TransferEvent| {
                 p(
@@ -413,6 +442,72 @@ async fn put_one(
     outcome.etag = r.etag;
     outcome.resumed_from = r.resumed_from;
     Ok(outcome)
+}
+
+/// Whether `item` goes up gzipped; then `path`'s key ends in `.gz`. A key that already ends
+/// in `.gz` (or `.tgz`) promises gzip: plain content is compressed for it, or refused with
+/// `--no-compress`, so that nothing plain is ever stored under a gzip name.
+fn gzip_for(item: &PutItem, path: &mut ObjectPath, options: &PutFilesOptions) -> Result<bool> {
+    let key = path.key.as_str();
+    let gz_key = key.ends_with(crate::compress::SUFFIX) || key.ends_with(".tgz");
+    let want = options.compress.unwrap_or(item.compress);
+    if !gz_key && !want {
+        return Ok(false);
+    }
+    let head =
+        crate::compress::sniff(&item.file).map_err(|e| io_local(&item.file, "reading", e))?;
+    if crate::compress::is_gzip(&head) {
+        return Ok(false); // gzip already: stored as it is, under the name given
+    }
+    if gz_key {
+        if options.compress == Some(false) {
+            return Err(local_error(
+                ErrorKind::InvalidKey,
+                &item.file,
+                format!(
+                    "is not gzip, and the key `{}/{key}` ends in .gz, which promises gzip",
+                    path.bucket
+                ),
+                "leave out --no-compress to gzip it on the way, or drop .gz from the key",
+            ));
+        }
+        return Ok(true);
+    }
+    path.key = Key::parse(&crate::compress::stored_key(key))?;
+    Ok(true)
+}
+
+/// A content type from the key's extension, for uploads that name none.
+pub fn guess_content_type(key: &str) -> Option<&'static str> {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "txt" | "log" => "text/plain; charset=utf-8",
+        "md" => "text/markdown; charset=utf-8",
+        "csv" => "text/csv; charset=utf-8",
+        "tsv" => "text/tab-separated-values; charset=utf-8",
+        "html" | "htm" => "text/html; charset=utf-8",
+        "json" => "application/json",
+        "jsonl" | "ndjson" => "application/x-ndjson",
+        "yaml" | "yml" => "application/yaml",
+        "toml" => "application/toml",
+        "xml" => "application/xml",
+        "py" => "text/x-python; charset=utf-8",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "svg" => "image/svg+xml",
+        "pdf" => "application/pdf",
+        "zip" => "application/zip",
+        "gz" | "tgz" => "application/gzip",
+        "tar" => "application/x-tar",
+        "parquet" => "application/vnd.apache.parquet",
+        "wav" => "audio/wav",
+        "mp3" => "audio/mpeg",
+        "mp4" => "video/mp4",
+        _ => return None,
+    })
 }
 
 /// Pack each folder of `folders` into `<name>.tar.gz` in a fresh temporary directory, so a
@@ -512,8 +607,11 @@ pub struct GetOutcome {
     pub decompressed: bool,
     /// SHA-256 of the stored bytes, checked against the store's (None in a dry run).
     pub sha256: Option<String>,
-    /// Whether the stored SHA-256 was known and matched.
+    /// Whether a checksum of the stored object was known and matched.
     pub verified: bool,
+    /// Which: `SHA-256` (Stowage's own, or the catalog's), or `MD5` (the provider's ETag of
+    /// an object another tool wrote in one part); None when nothing could be checked.
+    pub checksum: Option<&'static str>,
     /// Whether an existing local file is (or would be) replaced.
     pub replaced: bool,
     /// Whether this was only planned.
@@ -689,6 +787,7 @@ async fn get_one(
             decompressed,
             sha256: None,
             verified: false,
+            checksum: None,
             replaced: existed,
             dry_run: true,
         });
@@ -724,7 +823,8 @@ async fn get_one(
         stored_size: written.stored_size,
         decompressed: decompress,
         sha256: Some(written.stored_sha256),
-        verified: written.verified,
+        verified: written.checksum.is_some(),
+        checksum: written.checksum,
         replaced: existed,
         dry_run: false,
     })
@@ -736,8 +836,8 @@ pub(crate) struct Written {
     pub stored_size: u64,
     /// SHA-256 of the bytes received.
     pub stored_sha256: String,
-    /// Whether the store recorded a SHA-256 and it matched.
-    pub verified: bool,
+    /// The checksum that matched (see [`GetOutcome::checksum`]).
+    pub checksum: Option<&'static str>,
     /// Bytes written to the file (after decompression).
     pub size: u64,
 }
@@ -766,6 +866,23 @@ pub(crate) async fn write_download(
             size: got.meta.size,
         },
     );
+    // An object without Stowage's SHA-256 (written by another tool) is checked against the
+    // provider's MD5 ETag when it has one.
+    let md5_expected = md5_etag(provider, &got.meta);
+    let md5 = std::sync::Arc::new(std::sync::Mutex::new(<md5::Md5 as md5::Digest>::new()));
+    if md5_expected.is_some() {
+        let state = md5.clone();
+        let body = std::mem::replace(&mut got.body, stream::empty().boxed());
+        got.body = body
+            .map_ok(move |chunk| {
+                md5::Digest::update(
+                    &mut *state.lock().unwrap_or_else(|e| e.into_inner()),
+                    &chunk,
+                );
+                chunk
+            })
+            .boxed();
+    }
     let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -867,6 +984,17 @@ pub(crate) async fn write_download(
         Some(_) => true,
         None => false,
     };
+    let mut checksum = (verified || expect.is_some()).then_some("SHA-256");
+    if let Some(expected) = md5_expected {
+        let state = std::mem::take(&mut *md5.lock().unwrap_or_else(|e| e.into_inner()));
+        let got_md5 = hex::encode(md5::Digest::finalize(state));
+        if got_md5 != expected {
+            return Err(integrity(format!(
+                "the download's MD5 is {got_md5}, the provider's ETag says {expected}"
+            )));
+        }
+        checksum = checksum.or(Some("MD5"));
+    }
     if let Some((size, expected)) = expect {
         if written != size || content_sha256 != expected {
             return Err(integrity(format!(
@@ -898,9 +1026,19 @@ pub(crate) async fn write_download(
     Ok(Written {
         stored_size: received,
         stored_sha256: sha256,
-        verified: verified || expect.is_some(),
+        checksum,
         size: written,
     })
+}
+
+/// The MD5 an S3 ETag states, for an object that carries no SHA-256: a single-part upload's
+/// ETag is the MD5 of its bytes (32 hex digits); a multipart one (`…-N`) is not.
+fn md5_etag(provider: &str, meta: &stowage_store::ObjectMeta) -> Option<String> {
+    if meta.sha256.is_some() || !provider.starts_with("s3") {
+        return None;
+    }
+    let etag = meta.etag.as_deref()?.trim_matches('"').to_ascii_lowercase();
+    (etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit())).then_some(etag)
 }
 
 /// Whether a listing entry is an object or a folder.
@@ -1141,7 +1279,17 @@ pub async fn signed_url(
     if method == UrlMethod::Get {
         store.head(&path).await?;
     }
-    let url = store.signed_url(&path, method, expires).await?;
+    let url = store
+        .signed_url(&path, method, expires)
+        .await
+        .map_err(|e| match e.kind {
+            // `url` has no --overwrite: say what does work.
+            ErrorKind::AlreadyExists if method == UrlMethod::Put => e.hint(format!(
+                "this provider signs upload URLs only for new keys: remove the object first \
+                 (`stowage rm {path}`), or sign another key"
+            )),
+            _ => e,
+        })?;
     Ok(SignedUrl {
         path: path.to_string(),
         url,
@@ -1149,7 +1297,10 @@ pub async fn signed_url(
             UrlMethod::Get => "get",
             UrlMethod::Put => "put",
         },
-        expires_at: OffsetDateTime::now_utc() + expires,
+        // Whole seconds: the URL's own expiry has no finer grain.
+        expires_at: (OffsetDateTime::now_utc() + expires)
+            .replace_nanosecond(0)
+            .expect("0 is a valid nanosecond"),
     })
 }
 

@@ -141,6 +141,11 @@ impl Error {
             .hint("delete its objects first (`stowage rm --recursive BUCKET/`)")
     }
 
+    /// The next step the message ends with: the hint given, else the kind's default.
+    pub fn next_step(&self) -> Option<&str> {
+        self.hint.as_deref().or(self.default_hint())
+    }
+
     /// Whether retrying the same request later may succeed.
     pub fn is_retryable(&self) -> bool {
         self.kind == ErrorKind::Unavailable
@@ -149,10 +154,16 @@ impl Error {
     /// Fill in a default hint for the kind when none was given.
     fn default_hint(&self) -> Option<&'static str> {
         match self.kind {
-            ErrorKind::NotFound if self.key.is_none() => {
+            // "Bucket not found" on an object request (Supabase) is about the bucket too.
+            ErrorKind::NotFound
+                if self.key.is_none() || self.message.to_ascii_lowercase().contains("bucket") =>
+            {
                 Some("check the bucket name, or create it with `stowage buckets create`")
             }
             ErrorKind::NotFound => Some("check the key with `stowage ls`"),
+            ErrorKind::AlreadyExists if self.key.is_none() => {
+                Some("the bucket is already there: use it as it is, or pick another name")
+            }
             ErrorKind::AlreadyExists => Some("pass --overwrite to replace it"),
             ErrorKind::Unauthorized => {
                 Some("check the profile's credentials and that they may access this bucket")
@@ -168,7 +179,13 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.provider, self.kind.label())?;
+        let label = match self.kind {
+            ErrorKind::InvalidKey if self.key.is_none() && self.bucket.is_some() => {
+                "invalid bucket name"
+            }
+            _ => self.kind.label(),
+        };
+        write!(f, "{}: {label}", self.provider)?;
         match (&self.bucket, &self.key) {
             (Some(b), Some(k)) => write!(f, " for `{b}/{k}`")?,
             (Some(b), None) => write!(f, " for bucket `{b}`")?,
@@ -185,7 +202,7 @@ impl fmt::Display for Error {
         if let Some(source) = &self.source {
             write!(f, " ({source})")?;
         }
-        if let Some(hint) = self.hint.as_deref().or(self.default_hint()) {
+        if let Some(hint) = self.next_step() {
             write!(f, ". Next: {hint}")?;
         }
         Ok(())

@@ -12,6 +12,7 @@ pub mod org;
 pub mod resume;
 pub mod s3;
 pub mod source;
+mod stall;
 pub mod supabase;
 
 use std::fmt;

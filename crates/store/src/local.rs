@@ -163,6 +163,9 @@ impl LocalStore {
                 ErrorKind::Conflict,
                 PROVIDER,
                 format!("the upload body was declared as {d} bytes but has {size}"),
+            )
+            .hint(
+                "the file changed while it was read; upload it again once it is complete",
             )));
         }
         tmp.as_file()
@@ -184,6 +187,12 @@ impl LocalStore {
         }
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).map_err(|e| {
+                if path.key.as_str().split('/').any(|s| s.len() > 255) {
+                    return at(io_error(PROVIDER, "creating the folder", e)).hint(
+                        "a key segment (between `/`) is longer than 255 bytes, which a local \
+                         folder cannot hold; shorten it",
+                    );
+                }
                 at(io_error(
                     PROVIDER,
                     "creating the folder (is a parent key an object?)",
@@ -480,7 +489,9 @@ impl Store for LocalStore {
                     )
                     .hint("pass a file; folders are uploaded file by file"));
                 }
-                (Box::new(f), None)
+                // A file that grows or shrinks while it is read is refused, never stored half
+                // old, half new.
+                (Box::new(f), Some(meta.len()))
             }
             PutSource::Reader { reader, size } => (reader_into_blocking(reader), size),
         };

@@ -95,6 +95,8 @@ pub struct S3Config {
     pub part_size: u64,
     /// Parts in flight at once.
     pub concurrency: usize,
+    /// A request fails (retryable Unavailable) when no byte has moved for this long.
+    pub stall_timeout: Duration,
 }
 
 impl Default for S3Config {
@@ -110,6 +112,7 @@ impl Default for S3Config {
             multipart_threshold: 16 * MIB,
             part_size: 16 * MIB,
             concurrency: 4,
+            stall_timeout: crate::stall::DEFAULT_STALL_TIMEOUT,
         }
     }
 }
@@ -178,6 +181,22 @@ impl S3Store {
             );
         if shared.region().is_none() {
             builder = builder.region(Region::new("us-east-1"));
+        }
+        // The SDK's own HTTP client, behind the stall watchdog.
+        let http_client = {
+            use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
+            use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
+            aws_smithy_runtime::client::defaults::default_http_client_plugin_v2(
+                BehaviorVersion::latest(),
+            )
+            .and_then(|p| {
+                p.runtime_components(&RuntimeComponentsBuilder::new("stowage"))
+                    .http_client()
+            })
+        };
+        if let Some(inner) = http_client {
+            builder =
+                builder.http_client(crate::stall::StallGuard::new(inner, config.stall_timeout));
         }
         if let Some(endpoint) = &config.endpoint {
             builder = builder.endpoint_url(endpoint.clone());
@@ -456,6 +475,12 @@ impl S3Store {
                 .set_part_number_marker(marker.clone())
                 .send()
                 .await
+                .map_err(|e| {
+                    tracing::debug!(
+                        "listing the saved upload's parts failed; starting over: {}",
+                        aws_sdk_s3::error::DisplayErrorContext(&e)
+                    )
+                })
                 .ok()?;
             for p in out.parts() {
                 if let (Some(n), Some(size)) = (p.part_number, p.size) {
@@ -467,10 +492,20 @@ impl S3Store {
                 _ => break,
             }
         }
+        tracing::debug!(
+            "resuming: {} parts saved, {} listed by the server",
+            saved.parts.len(),
+            listed.len()
+        );
+        let (size, part_size) = (saved.size, saved.part_size);
         saved.parts.retain(|(n, etag, _)| {
-            listed.get(n).is_some_and(|(size, listed_etag)| {
-                *size == part_len(saved.size, saved.part_size, *n)
-                    && listed_etag.trim_matches('"') == etag.trim_matches('"')
+            listed.get(n).is_some_and(|(listed_size, listed_etag)| {
+                keep_part(
+                    part_len(size, part_size, *n),
+                    etag,
+                    *listed_size,
+                    listed_etag,
+                )
             })
         });
         Some(saved)
@@ -590,6 +625,15 @@ impl S3Store {
     }
 }
 
+/// Whether a saved part still stands on the server: the size it should have, and the ETag we
+/// recorded when the server lists one. Some servers (s3s-fs) list parts without an ETag; the
+/// size then decides, and the whole object's SHA-256 check after completing still guards it.
+fn keep_part(expected_size: u64, saved_etag: &str, listed_size: u64, listed_etag: &str) -> bool {
+    let listed_etag = listed_etag.trim_matches('"');
+    listed_size == expected_size
+        && (listed_etag.is_empty() || listed_etag == saved_etag.trim_matches('"'))
+}
+
 fn part_len(size: u64, part_size: u64, number: i32) -> u64 {
     let offset = (number as u64 - 1) * part_size;
     part_size.min(size - offset)
@@ -642,6 +686,7 @@ where
                 ("EntityTooLarge", _) | (_, 413) => ErrorKind::TooLarge { limit: None },
                 ("InvalidBucketName" | "KeyTooLongError", _) => ErrorKind::InvalidKey,
                 ("BucketNotEmpty" | "OperationAborted", _) | (_, 409) => ErrorKind::Conflict,
+                ("NotImplemented", _) | (_, 501) => ErrorKind::NotSupported,
                 (
                     "BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch" | "InvalidPart",
                     _,
@@ -679,6 +724,16 @@ where
                     "no AWS credentials were found (no AWS_* variables, ~/.aws files or instance role)",
                 )
                 .hint("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or configure ~/.aws and AWS_PROFILE");
+            }
+            let detail = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
+            if let Some(at) = detail.find(crate::stall::STALLED) {
+                let why = detail[at..]
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches(')');
+                return Error::new(ErrorKind::Unavailable, provider, format!("{why})"))
+                    .hint("check that the server is healthy, then retry (large uploads resume)");
             }
             let why = if d.is_io() {
                 "could not connect"
@@ -751,7 +806,19 @@ impl Store for S3Store {
                     .build(),
             );
         }
-        req.send().await.map_err(|e| self.err(e, name, None))?;
+        req.send().await.map_err(|e| {
+            let e = self.err(e, name, None);
+            match e.kind {
+                ErrorKind::AlreadyExists => e.hint(format!(
+                    "the bucket `{name}` is already there: use it as it is, or pick another name"
+                )),
+                ErrorKind::Unauthorized if e.message.starts_with("AccessDenied") => e.hint(
+                    "these credentials were accepted but may not create buckets (s3:CreateBucket): \
+                     create the bucket in the provider's console, or use a profile whose key may",
+                ),
+                _ => e,
+            }
+        })?;
         if options.public {
             let policy = serde_json::json!({
                 "Version": "2012-10-17",
@@ -765,9 +832,20 @@ impl Store for S3Store {
                 .send()
                 .await
                 .map_err(|e| {
-                    self.err(e, name, None).hint(
-                        "the bucket was created private; make it public in the provider's console",
-                    )
+                    let mut e = self.err(e, name, None);
+                    if e.kind == ErrorKind::NotSupported {
+                        e.message = format!(
+                            "the bucket exists, private: this server has no bucket policies ({})",
+                            e.message
+                        );
+                        e.hint(
+                            "share objects with `stowage url`, or make the bucket public in the \
+                             server's own settings",
+                        )
+                    } else {
+                        e.message = format!("the bucket exists, private: {}", e.message);
+                        e.hint("make it public in the provider's console")
+                    }
                 })?;
         }
         Ok(())
@@ -1211,6 +1289,15 @@ mod tests {
         assert!(parts(huge, store_part(huge)) <= MAX_PARTS);
         assert_eq!(part_len(40 * MIB, 16 * MIB, 3), 8 * MIB);
         assert_eq!(part_len(32 * MIB, 16 * MIB, 2), 16 * MIB);
+    }
+
+    #[test]
+    fn resume_keeps_parts_listed_without_an_etag() {
+        // A listed ETag must match ours; none listed (s3s-fs) leaves the size to decide.
+        assert!(keep_part(5, "\"abc\"", 5, "abc"));
+        assert!(keep_part(5, "abc", 5, ""));
+        assert!(!keep_part(5, "abc", 5, "def"));
+        assert!(!keep_part(5, "abc", 4, ""));
     }
 
     #[test]

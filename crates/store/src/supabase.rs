@@ -642,6 +642,8 @@ impl SupabaseStore {
         if err.kind == ErrorKind::Unavailable
             && key.is_some_and(|k| k.split('/').any(|s| s.len() > 255))
         {
+            // Not a passing failure: the same key fails the same way every time.
+            err.kind = ErrorKind::InvalidKey;
             err = err.hint("the key has a segment longer than 255 characters, which Supabase's file backend cannot store; shorten it");
         }
         Err(err)

@@ -84,7 +84,10 @@ impl Sandbox {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
+        // STOWAGE_TEST_BIN runs the tests against another build (a copy of this one, or a
+        // release binary).
+        let bin = std::env::var("STOWAGE_TEST_BIN").unwrap_or_else(|_| BIN.to_string());
+        let mut c = Command::new(bin);
         c.args(args).current_dir(self.path("work"));
         // Nothing from the developer's own setup leaks in.
         for (k, _) in std::env::vars() {
@@ -176,8 +179,12 @@ pub fn s3_endpoint() -> String {
 }
 
 pub fn s3_sandbox() -> Sandbox {
+    s3_sandbox_via(&s3_endpoint())
+}
+
+/// A sandbox whose `seaweed` profile reaches SeaweedFS at `endpoint` (e.g. a fault proxy).
+pub fn s3_sandbox_via(endpoint: &str) -> Sandbox {
     let mut sb = Sandbox::new();
-    let endpoint = s3_endpoint();
     sb.write_config(&format!(
         "default_profile = \"seaweed\"\n\n[profiles.seaweed]\nkind = \"s3\"\nendpoint = \"{endpoint}\"\nregion = \"us-east-1\"\npath_style = true\n"
     ));

@@ -17,6 +17,20 @@ pub enum Fault {
     ServerErrors(usize),
     /// Accept connections and read requests, never answer.
     Stall,
+    /// Answer each request whose request line contains `request` with an S3 error of
+    /// `status` and `code` (a server without a feature, or a key without a permission); pass
+    /// the others through.
+    Refuse {
+        request: &'static str,
+        status: u16,
+        code: &'static str,
+    },
+    /// Pass requests through; drop the `<ETag>` of every part a ListParts answer lists, as
+    /// s3s-fs does.
+    NoPartETags,
+    /// Pass everything through, both ways, in 8 KiB pieces 150 ms apart: slow but always
+    /// moving (about 53 KiB/s).
+    Slow,
     /// Pass requests through; cut each successful GET response body of 64 KiB or more after
     /// half its length and close the connection.
     TruncateBody,
@@ -119,18 +133,51 @@ async fn serve(
             std::future::pending::<()>().await;
             Ok(())
         }
-        Fault::TruncateBody | Fault::CorruptBody => {
+        Fault::Slow => {
+            hits.fetch_add(1, Ordering::SeqCst);
+            let up = TcpStream::connect(upstream).await?;
+            let (up_read, up_write) = up.into_split();
+            let (client_read, client_write) = client.into_inner().into_split();
+            let _ = tokio::try_join!(
+                trickle(client_read, up_write),
+                trickle(up_read, client_write)
+            );
+            Ok(())
+        }
+        Fault::TruncateBody | Fault::CorruptBody | Fault::NoPartETags | Fault::Refuse { .. } => {
             let mut up = BufReader::new(TcpStream::connect(upstream).await?);
             loop {
                 let Some(head) = read_head(&mut client).await? else {
                     return Ok(());
                 };
                 hits.fetch_add(1, Ordering::SeqCst);
-                let method = head_text(&head)
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_string();
+                let request_line = head_text(&head);
+                let mut words = request_line.split_whitespace();
+                let method = words.next().unwrap_or("").to_string();
+                let target = words.next().unwrap_or("").to_string();
+                if let Fault::Refuse {
+                    request,
+                    status,
+                    code,
+                } = fault
+                {
+                    let line = request_line.lines().next().unwrap_or("");
+                    if line.contains(request) {
+                        if let Some(n) = content_length(&head) {
+                            let mut body = vec![0; n];
+                            client.read_exact(&mut body).await?;
+                        }
+                        let body = format!(
+                            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>refused by the test proxy</Message></Error>"
+                        );
+                        let answer = format!(
+                            "HTTP/1.1 {status} Refused\r\ncontent-type: application/xml\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        client.get_mut().write_all(answer.as_bytes()).await?;
+                        continue;
+                    }
+                }
                 up.get_mut().write_all(&head).await?;
                 if let Some(n) = content_length(&head) {
                     let mut body = vec![0; n];
@@ -164,6 +211,7 @@ async fn serve(
                 // Only object bodies: metadata and listings (small JSON and XML) pass untouched.
                 let hurt =
                     method == "GET" && (200..300).contains(&status) && body.len() >= 64 << 10;
+                let hurt = hurt && fault != Fault::NoPartETags;
                 let rhead = with_length(&rhead, body.len());
                 if hurt && fault == Fault::TruncateBody {
                     client.get_mut().write_all(&rhead).await?;
@@ -172,14 +220,49 @@ async fn serve(
                     client.get_mut().shutdown().await?;
                     return Ok(());
                 }
-                if hurt {
+                let list_parts = method == "GET" && target.contains("uploadId=");
+                if fault == Fault::NoPartETags && list_parts {
+                    body = strip_etags(&head_text(&body)).into_bytes();
+                } else if hurt && fault == Fault::CorruptBody {
                     let mid = body.len() / 2;
                     body[mid] ^= 0x5a;
                 }
+                let rhead = with_length(&rhead, body.len());
                 client.get_mut().write_all(&rhead).await?;
                 client.get_mut().write_all(&body).await?;
             }
         }
+    }
+}
+
+/// `xml` without its `<ETag>…</ETag>` elements.
+fn strip_etags(xml: &str) -> String {
+    let mut out = String::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find("<ETag>") {
+        out.push_str(&rest[..start]);
+        rest = rest[start..]
+            .find("</ETag>")
+            .map_or("", |end| &rest[start + end + "</ETag>".len()..]);
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Copy `from` to `to` in 8 KiB pieces with a 150 ms pause after each.
+async fn trickle(
+    mut from: impl tokio::io::AsyncRead + Unpin,
+    mut to: impl tokio::io::AsyncWrite + Unpin,
+) -> Io<()> {
+    let mut buf = vec![0u8; 8 << 10];
+    loop {
+        let n = from.read(&mut buf).await?;
+        if n == 0 {
+            return to.shutdown().await;
+        }
+        to.write_all(&buf[..n]).await?;
+        to.flush().await?;
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     }
 }
 
