@@ -658,6 +658,7 @@ async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
                     sent: o.size - o.resumed_from,
                     // An archive's file is a temporary one.
                     file: (!packed).then(|| o.file.clone()),
+                    gzipped_from: o.compressed_from.zip(o.original_sha256.clone()),
                 })
             }),
     );

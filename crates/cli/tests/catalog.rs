@@ -513,3 +513,22 @@ async fn object_commands_keep_the_catalog_true_on_the_supabase_contract_server()
     .await
     .unwrap();
 }
+
+/// A file gzipped on the way by `put` (a `.gz` key) is recorded as the file it was: the
+/// version's content is the original, so `restore` gives back the original bytes.
+#[test]
+fn a_put_gzipped_by_name_restores_the_original() {
+    let sb = Sandbox::new();
+    let text: Vec<u8> = (0..20_000)
+        .flat_map(|i| format!("{i},row,{}\n", i * 7).into_bytes())
+        .collect();
+    std::fs::write(sb.work("rows.csv"), &text).unwrap();
+    sb.run(&["put", "rows.csv", "lab/data/rows.csv.gz"]).ok();
+    let vs = versions(&sb, "data/rows.csv");
+    assert_eq!(vs.len(), 1, "{vs:?}");
+    assert_eq!(vs[0]["sha256"], sha(&text));
+    assert_eq!(vs[0]["locations"][0]["key"], "data/rows.csv.gz");
+    assert_true(&sb, "lab");
+    sb.run(&["restore", "data/rows.csv", "back.csv"]).ok();
+    assert_eq!(std::fs::read(sb.work("back.csv")).unwrap(), text);
+}

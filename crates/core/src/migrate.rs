@@ -604,7 +604,7 @@ async fn finish_one(
                     key: item.key.clone(),
                     ..target.clone()
                 };
-                crate::record::record_object(cat, None, &source, None)?;
+                crate::record::record_object(cat, None, &source, None, None)?;
                 let version = cat
                     .location_at(&source.profile, &source.bucket, &source.key)?
                     .map(|l| l.version_id);

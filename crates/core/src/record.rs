@@ -39,6 +39,8 @@ pub enum Write {
         sent: u64,
         /// The local file it came from.
         file: Option<PathBuf>,
+        /// When the file was gzipped on the way: its size and SHA-256 (the version's content).
+        gzipped_from: Option<(u64, String)>,
     },
     /// An object deleted.
     Deleted {
@@ -97,6 +99,7 @@ pub fn record_writes(
                     etag,
                     sent,
                     file,
+                    gzipped_from,
                 } => {
                     let stored = NewLocation {
                         profile: profile.to_string(),
@@ -114,7 +117,8 @@ pub fn record_writes(
                             .to_string_lossy()
                             .into_owned()
                     });
-                    record_object(c, org, &stored, source.as_deref())?;
+                    let content = gzipped_from.as_ref().map(|(size, sha)| (*size, sha.as_str()));
+                    record_object(c, org, &stored, source.as_deref(), content)?;
                     activity.push(Activity {
                         action: "put",
                         bucket: bucket.clone(),
@@ -169,19 +173,29 @@ pub fn record_writes(
     })
 }
 
-/// Record an object stored at `stored` whose content is its stored bytes: the version of the
-/// artifact its key names with that content (found, or made as sync would make it), and the
-/// location. Runs inside the caller's transaction when there is one.
+/// Record an object stored at `stored`: the version of the artifact its key names with that
+/// content (found, or made as sync would make it), and the location. The content is the
+/// stored bytes, or with `gzipped_from` (original size, SHA-256) the file they gunzip to.
+/// Runs inside the caller's transaction when there is one.
 pub fn record_object(
     catalog: &Catalog,
     org: Option<&str>,
     stored: &NewLocation,
     source_path: Option<&str>,
+    gzipped_from: Option<(u64, &str)>,
 ) -> Result<Recorded> {
-    let sha256 = stored.sha256.clone().unwrap_or_default();
+    let sha256 = match gzipped_from {
+        Some((_, sha)) => sha.to_string(),
+        None => stored.sha256.clone().unwrap_or_default(),
+    };
     let (folder, name) = match stored.key.rsplit_once('/') {
         Some((d, n)) => (format!("{d}/"), n),
         None => (String::new(), stored.key.as_str()),
+    };
+    // A gzipped file is the artifact it was before compression, as sync names it.
+    let name = match gzipped_from {
+        Some(_) => name.strip_suffix(crate::compress::SUFFIX).unwrap_or(name),
+        None => name,
     };
     let parsed = version::parse_name(name);
     catalog.batch(|c| {
@@ -212,8 +226,9 @@ pub fn record_object(
                             version: tag.clone(),
                             sha256: sha256.clone(),
                             size: stored.size,
-                            original_size: stored.size,
-                            encoding: None,
+                            original_size: gzipped_from.map_or(stored.size, |(n, _)| n),
+                            encoding: gzipped_from
+                                .map(|_| crate::compress::ENCODING.to_string()),
                             mtime_ns: None,
                             source_path: source_path.map(str::to_string),
                             created_at: OffsetDateTime::now_utc(),

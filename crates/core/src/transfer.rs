@@ -143,6 +143,9 @@ pub struct PutOutcome {
     /// The file's size when it was gzipped on the way (`size` is then the stored size).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compressed_from: Option<u64>,
+    /// The file's SHA-256 when it was gzipped on the way (`sha256` is the stored bytes').
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_sha256: Option<String>,
 }
 
 /// Plan an upload of `inputs` (files or folders, walked recursively) to `dest`. Several inputs
@@ -398,6 +401,7 @@ async fn put_one(
         replaced: existed,
         dry_run: options.dry_run,
         compressed_from: None,
+        original_sha256: None,
     };
     if options.dry_run {
         outcome.compressed_from = gzip.then_some(size);
@@ -411,6 +415,7 @@ async fn put_one(
         outcome.sha256 = Some(c.sha256);
         outcome.etag = c.etag;
         outcome.compressed_from = Some(c.original_size);
+        outcome.original_sha256 = Some(c.original_sha256);
         return Ok(outcome);
     }
     let put_options = PutOptions {
