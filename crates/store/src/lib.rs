@@ -271,6 +271,12 @@ pub trait Store: Send + Sync + fmt::Debug {
         Ok(())
     }
 
+    /// Whether `name` is a bucket name this provider accepts. The default is S3's rule
+    /// ([`key::validate_bucket`]); Supabase has its own.
+    fn check_bucket(&self, name: &str) -> Result<()> {
+        key::validate_bucket(self.provider(), name)
+    }
+
     /// Create a bucket (private unless `options.public`).
     async fn create_bucket(&self, name: &str, options: &BucketOptions) -> Result<()>;
     /// All buckets the credentials can see.
