@@ -272,7 +272,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     }
 
     /// Whether `name` is a bucket name this provider accepts. The default is S3's rule
-    /// ([`key::validate_bucket`]); Supabase has its own.
+    /// ([`key::validate_bucket`]); Supabase has its own. A store that wraps another must
+    /// delegate this, as it does `check_key`.
     fn check_bucket(&self, name: &str) -> Result<()> {
         key::validate_bucket(self.provider(), name)
     }

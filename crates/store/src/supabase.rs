@@ -614,7 +614,7 @@ impl SupabaseStore {
             Err(e) if e.kind == ErrorKind::Unauthorized => {
                 let mut e = e.at(bucket, key);
                 e.message = format!(
-                    "the project's key was refused (the object request answered \"Bucket not found\", which is how Supabase answers a key it does not accept): {}",
+                    "the project's key was refused (Supabase answers object requests made with a key it does not accept as if the bucket were missing); {}",
                     e.message
                 );
                 e
