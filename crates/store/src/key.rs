@@ -334,7 +334,10 @@ pub fn validate_bucket(provider: &str, name: &str) -> Result<()> {
         Err(Error::new(
             ErrorKind::InvalidKey,
             provider,
-            "bucket names are 3-63 characters of lowercase letters, digits, `-` and `.`",
+            format!(
+                "`{}` is not a bucket name here: bucket names are 3-63 characters of lowercase letters, digits, `-` and `.`",
+                printable(name)
+            ),
         )
         .bucket(printable(name))
         .hint("choose a name like `ml-artifacts`"))
@@ -357,7 +360,10 @@ pub fn validate_supabase_bucket(provider: &str, name: &str) -> Result<()> {
         Err(Error::new(
             ErrorKind::InvalidKey,
             provider,
-            "Supabase bucket names are 1-100 ASCII letters, digits and `_!-.*'() &$@=;:+,?`",
+            format!(
+                "`{}` is not a bucket name: Supabase bucket names are 1-100 ASCII letters, digits and `_!-.*'() &$@=;:+,?`",
+                printable(name)
+            ),
         )
         .bucket(printable(name))
         .hint("choose a name like `ml-artifacts` or `user_uploads`"))
@@ -369,7 +375,10 @@ pub fn validate_supabase_bucket(provider: &str, name: &str) -> Result<()> {
 /// the backend then applies its own ([`crate::Store::check_bucket`]).
 pub fn validate_any_bucket(provider: &str, name: &str) -> Result<()> {
     validate_supabase_bucket(provider, name).map_err(|mut e| {
-        e.message = "bucket names are ASCII letters, digits and `_!-.*'() &$@=;:+,?` (Supabase, 1-100 characters); S3 and local stores take 3-63 lowercase letters, digits, `-` and `.`".to_string();
+        e.message = format!(
+            "`{}` is not a bucket name: bucket names are ASCII letters, digits and `_!-.*'() &$@=;:+,?` (Supabase, 1-100 characters); S3 and local stores take 3-63 lowercase letters, digits, `-` and `.`",
+            printable(name)
+        );
         e
     })
 }
