@@ -116,7 +116,8 @@ enum BucketsCommand {
     Ls,
     /// Create a bucket (private unless --public).
     Create {
-        /// The bucket's name: 3-63 lowercase letters, digits, `-` and `.`.
+        /// The bucket's name: 3-63 lowercase letters, digits, `-` and `.` (S3, local); Supabase
+        /// also takes capitals, `_` and more (`user_uploads`, `Avatars`).
         name: String,
         /// Make it readable without credentials.
         #[arg(long)]

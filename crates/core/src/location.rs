@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::Serialize;
-use stowage_store::key::{parse_prefix, validate_bucket};
+use stowage_store::key::{parse_prefix, validate_any_bucket};
 use stowage_store::{Key, ObjectPath};
 
 use crate::error::{Error, Result};
@@ -29,7 +29,8 @@ impl Location {
                  `datasets/train.csv`, or BUCKET/FOLDER/"
             )));
         }
-        validate_bucket("stowage", bucket)?;
+        // The backend applies its own bucket rule; here only what no backend accepts.
+        validate_any_bucket("stowage", bucket)?;
         let path = parse_prefix(rest)?;
         Ok(Location {
             bucket: bucket.to_string(),
@@ -153,7 +154,13 @@ mod tests {
         );
         assert_eq!(l.as_folder().path, "train/x.csv/");
         assert!(Location::parse("/x").is_err());
-        assert!(Location::parse("Bad_Bucket/x").is_err());
+        // Bucket rules belong to the backend: a Supabase name passes here.
+        assert_eq!(Location::parse("Avatars/x").unwrap().bucket, "Avatars");
+        assert_eq!(
+            Location::parse("user_uploads").unwrap().bucket,
+            "user_uploads"
+        );
+        assert!(Location::parse("bad#bucket/x").is_err());
         assert!(Location::parse("datasets/../etc").is_err());
         assert!(Location::parse("datasets/").unwrap().object().is_err());
     }

@@ -1344,7 +1344,7 @@ pub async fn create_bucket(
     public: bool,
     dry_run: bool,
 ) -> Result<()> {
-    stowage_store::key::validate_bucket(store.provider(), name)?;
+    store.check_bucket(name)?;
     if dry_run {
         if list_buckets(store).await?.iter().any(|b| b.name == name) {
             return Err(stowage_store::Error::new(

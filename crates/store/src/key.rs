@@ -317,8 +317,9 @@ pub fn parse_prefix(raw: &str) -> Result<String> {
     })
 }
 
-/// Validate a bucket name by the rules S3 and Supabase share: 3–63 characters of lowercase
-/// letters, digits, `-` and `.`, starting and ending with a letter or digit.
+/// Validate a bucket name by S3's rule (also the local store's): 3–63 characters of lowercase
+/// letters, digits, `-` and `.`, starting and ending with a letter or digit. Each backend
+/// applies its own rule ([`crate::Store::check_bucket`]); this is the default.
 pub fn validate_bucket(provider: &str, name: &str) -> Result<()> {
     let ok = (3..=63).contains(&name.len())
         && name
@@ -333,11 +334,53 @@ pub fn validate_bucket(provider: &str, name: &str) -> Result<()> {
         Err(Error::new(
             ErrorKind::InvalidKey,
             provider,
-            "bucket names are 3-63 characters of lowercase letters, digits, `-` and `.`",
+            format!(
+                "`{}` is not a bucket name here: bucket names are 3-63 characters of lowercase letters, digits, `-` and `.`",
+                printable(name)
+            ),
         )
         .bucket(printable(name))
         .hint("choose a name like `ml-artifacts`"))
     }
+}
+
+/// The characters Supabase Storage accepts in a bucket name besides ASCII letters and digits.
+const SUPABASE_BUCKET_CHARS: &str = "_!-.*'() &$@=;:+,?";
+
+/// Validate a bucket name by Supabase Storage's rule: 1–100 ASCII letters, digits and
+/// ``_!-.*'() &$@=;:+,?`` (so `user_uploads` and `Avatars` are names, unlike on S3).
+pub fn validate_supabase_bucket(provider: &str, name: &str) -> Result<()> {
+    let ok = (1..=100).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || SUPABASE_BUCKET_CHARS.contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::InvalidKey,
+            provider,
+            format!(
+                "`{}` is not a bucket name: Supabase bucket names are 1-100 ASCII letters, digits and `_!-.*'() &$@=;:+,?`",
+                printable(name)
+            ),
+        )
+        .bucket(printable(name))
+        .hint("choose a name like `ml-artifacts` or `user_uploads`"))
+    }
+}
+
+/// Check what can be checked of a bucket name before its backend is known: a name that no
+/// backend accepts. Every backend's rule is a subset of this one (Supabase's is the widest);
+/// the backend then applies its own ([`crate::Store::check_bucket`]).
+pub fn validate_any_bucket(provider: &str, name: &str) -> Result<()> {
+    validate_supabase_bucket(provider, name).map_err(|mut e| {
+        e.message = format!(
+            "`{}` is not a bucket name: bucket names are ASCII letters, digits and `_!-.*'() &$@=;:+,?` (Supabase, 1-100 characters); S3 and local stores take 3-63 lowercase letters, digits, `-` and `.`",
+            printable(name)
+        );
+        e
+    })
 }
 
 #[cfg(test)]
@@ -493,6 +536,35 @@ mod tests {
         assert!(validate_bucket("s3", "ml-artifacts").is_ok());
         for bad in ["ab", "Upper", "-x-", "a_b", "a..b", &"x".repeat(64)] {
             assert!(validate_bucket("s3", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bucket_rules_belong_to_each_backend() {
+        // Legal on Supabase, not on S3.
+        for name in [
+            "user_uploads",
+            "Avatars",
+            "a",
+            "x y",
+            "a+b",
+            &"x".repeat(100),
+        ] {
+            validate_supabase_bucket("supabase", name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            validate_any_bucket("stowage", name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(validate_bucket("s3", name).is_err(), "{name}");
+        }
+        for bad in ["", "a/b", "ü", "a#b", "tab\tx", &"x".repeat(101)] {
+            let e = validate_supabase_bucket("supabase", bad).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidKey, "{bad:?}");
+            assert!(e.to_string().contains("user_uploads"), "{e}");
+            assert!(validate_any_bucket("stowage", bad).is_err(), "{bad:?}");
+        }
+        // Every S3 name is a Supabase name, so checking the widest rule first refuses nothing
+        // a backend would take.
+        for name in ["ml-artifacts", "a.b-c", "abc"] {
+            validate_bucket("s3", name).unwrap();
+            validate_any_bucket("stowage", name).unwrap();
         }
     }
 }

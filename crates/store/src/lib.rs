@@ -272,6 +272,13 @@ pub trait Store: Send + Sync + fmt::Debug {
         Ok(())
     }
 
+    /// Whether `name` is a bucket name this provider accepts. The default is S3's rule
+    /// ([`key::validate_bucket`]); Supabase has its own. A store that wraps another must
+    /// delegate this, as it does `check_key`.
+    fn check_bucket(&self, name: &str) -> Result<()> {
+        key::validate_bucket(self.provider(), name)
+    }
+
     /// Create a bucket (private unless `options.public`).
     async fn create_bucket(&self, name: &str, options: &BucketOptions) -> Result<()>;
     /// All buckets the credentials can see.

@@ -169,6 +169,10 @@ impl Store for OrgScoped {
         self.inner.check_key(key)
     }
 
+    fn check_bucket(&self, name: &str) -> Result<()> {
+        self.inner.check_bucket(name)
+    }
+
     async fn create_bucket(&self, name: &str, options: &BucketOptions) -> Result<()> {
         self.inner.create_bucket(name, options).await
     }

@@ -19,6 +19,17 @@
 //!   ranges are resolved against the object's size first and sent as bounded ranges.
 //! * Move ignores `x-upsert`; an overwriting rename copies (with upsert), verifies, then
 //!   deletes the source.
+//! * Bucket names follow Supabase's rule (`user_uploads`, `Avatars` are names), not S3's.
+//! * Download URLs are signed by the batch endpoint (`POST /object/sign/{bucket}` with
+//!   `paths`), which signs the raw key; the single-object endpoint signs the key still
+//!   percent-encoded, so its URLs fail for keys with `$ & + , : ; = ? @`.
+//! * With a key the server does not accept, object reads answer "Bucket not found" (the
+//!   request runs as `anon`); a bucket lookup, which needs a valid key, tells the two apart.
+//! * Copy or move into a missing bucket answers `"404"` "The related resource does not exist".
+//! * Both upload paths send a content type (`application/octet-stream` when none is given):
+//!   TUS without one is accepted by buckets that restrict types, a standard upload is not.
+//! * A TUS upload that will not be resumed (the file changed) is terminated (TUS DELETE),
+//!   so its partial upload does not stay on the server.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -37,7 +48,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::key::{parse_prefix, validate_bucket};
+use crate::key::{parse_prefix, validate_supabase_bucket as validate_bucket};
 use crate::resume::ResumeStore;
 use crate::source::{prepare, Prepared, PreparedFile, PutSource};
 use crate::{
@@ -58,6 +69,11 @@ const DELETE_BATCH: usize = 1000;
 const DEFAULT_PAGE: u32 = 1000;
 /// Attempts for one TUS chunk when the connection fails.
 const TUS_ATTEMPTS: u32 = 3;
+/// The content type sent when the caller gives none (both upload paths send one).
+const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+/// Recorded from the real server: copy/move into a missing bucket, and deleting a bucket
+/// that still has a phantom folder entry.
+const RELATED_MISSING: &str = "the related resource does not exist";
 const PORTABLE_HINT: &str = "Supabase accepts only ASCII letters, digits and `_/!-.*'() &$@=;:+,?` in keys; rename the object (e.g. transliterate unicode and replace other characters with `-`), or use an S3 or local profile, which accept any key";
 
 /// How to reach a Supabase project's Storage API.
@@ -149,6 +165,8 @@ struct BucketRow {
     public: Option<bool>,
     file_size_limit: Option<Value>,
     created_at: Option<String>,
+    #[serde(default)]
+    allowed_mime_types: Option<Vec<String>>,
 }
 
 /// A level of a listing, folders and objects in byte order of their full names.
@@ -400,10 +418,6 @@ pub(crate) fn api_error(status: StatusCode, body: &[u8]) -> Error {
         _ if status.is_server_error() => (ErrorKind::Unavailable, None),
         // HEAD on a missing object: HTTP 400 and no body at all.
         400 if body.is_empty() => (ErrorKind::NotFound, None),
-        404 if lower.contains("invalidrequest") => (
-            ErrorKind::Conflict,
-            Some("the bucket still holds a folder entry left by an object whose key ends in `/`; upload an object into that folder and delete it, then try again"),
-        ),
         404 | 410 => (ErrorKind::NotFound, None),
         409 if lower.contains("duplicate") || lower.contains("already exists") => {
             (ErrorKind::AlreadyExists, None)
@@ -585,7 +599,37 @@ impl SupabaseStore {
             Err(e) if e.kind == (ErrorKind::TooLarge { limit: None }) => {
                 Err(self.with_bucket_limit(e, bucket).await)
             }
+            Err(e) if e.kind == ErrorKind::NotFound && e.message.contains("Bucket not found") => {
+                Err(self.refused_key_or(e, bucket, key).await)
+            }
             other => other,
+        }
+    }
+
+    /// The server answers object requests made with a key it does not accept as "Bucket not
+    /// found" (they run as `anon`). A bucket lookup needs a valid key: when it is refused,
+    /// the key is the problem, not the bucket.
+    async fn refused_key_or(&self, not_found: Error, bucket: &str, key: Option<&str>) -> Error {
+        match self.bucket_row(bucket).await {
+            Err(e) if e.kind == ErrorKind::Unauthorized => {
+                let mut e = e.at(bucket, key);
+                e.message = format!(
+                    "the project's key was refused (Supabase answers object requests made with a key it does not accept as if the bucket were missing); {}",
+                    e.message
+                );
+                e
+            }
+            Ok(None) => {
+                let mut e = not_found;
+                e.message = format!(
+                    "{}; the bucket does not exist (or this key's role may not see it)",
+                    e.message
+                );
+                e.hint(format!(
+                    "check the bucket name (`stowage buckets ls` lists them), or create it with `stowage buckets create {bucket}`"
+                ))
+            }
+            _ => not_found,
         }
     }
 
@@ -640,11 +684,12 @@ impl SupabaseStore {
         let mut err = api_error(status, &body).at(bucket, key);
         err.message = format!("{what}: {}", err.message);
         if err.kind == ErrorKind::Unavailable
+            && status == StatusCode::INTERNAL_SERVER_ERROR
             && key.is_some_and(|k| k.split('/').any(|s| s.len() > 255))
         {
-            // Not a passing failure: the same key fails the same way every time.
+            // The file backend fails on such a name every time: retrying cannot help.
             err.kind = ErrorKind::InvalidKey;
-            err = err.hint("the key has a segment longer than 255 characters, which Supabase's file backend cannot store; shorten it");
+            err = err.hint("the key has a segment longer than 255 characters, which Supabase's file backend cannot store; shorten that part of the key");
         }
         Err(err)
     }
@@ -779,13 +824,15 @@ impl SupabaseStore {
     ) -> Result<()> {
         let url = object_url(&self.api, "object", &path.bucket, path.key.as_str());
         let size = data.len() as u64;
+        let content_type = options
+            .content_type
+            .as_deref()
+            .unwrap_or(DEFAULT_CONTENT_TYPE);
         let mut req = self
             .request(Method::POST, &url)
             .header("x-metadata", user_metadata_header(sha256))
+            .header(CONTENT_TYPE, content_type)
             .body(data);
-        if let Some(ct) = &options.content_type {
-            req = req.header(CONTENT_TYPE, ct);
-        }
         if options.overwrite {
             req = req.header("x-upsert", "true");
         }
@@ -842,6 +889,29 @@ impl SupabaseStore {
         }
     }
 
+    /// Terminate a TUS upload that will not be resumed (TUS DELETE), so its partial upload
+    /// does not stay on the server. Best effort: an upload the server no longer knows is
+    /// already gone, and any other failure only leaves what expiry will clean up.
+    async fn tus_terminate(&self, url: &str, path: &ObjectPath, upsert: bool) {
+        if !url.starts_with(&format!("{}/upload/resumable/", self.api)) {
+            return;
+        }
+        let req = self.tus_request(Method::DELETE, url, upsert);
+        match self
+            .send_raw(
+                req,
+                "abandoning the resumable upload",
+                &path.bucket,
+                Some(path.key.as_str()),
+            )
+            .await
+        {
+            Ok(_) => tracing::debug!("terminated an abandoned resumable upload of {path}"),
+            Err(e) if e.kind == ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!("the abandoned resumable upload of {path} stays on the server until it expires: {e}"),
+        }
+    }
+
     /// Create a TUS upload; returns its URL under our API base.
     async fn tus_create(
         &self,
@@ -862,7 +932,14 @@ impl SupabaseStore {
                 tus_metadata_header(
                     &path.bucket,
                     path.key.as_str(),
-                    options.content_type.as_deref(),
+                    // Always named: without one, TUS would accept what a standard upload of
+                    // the same file is refused (a bucket's allowed_mime_types).
+                    Some(
+                        options
+                            .content_type
+                            .as_deref()
+                            .unwrap_or(DEFAULT_CONTENT_TYPE),
+                    ),
                     &file.sha256,
                 ),
             );
@@ -882,11 +959,15 @@ impl SupabaseStore {
         Ok(format!("{}/upload/resumable/{id}", self.api))
     }
 
-    /// The resume record of `file` going to `path`, when resuming is possible.
+    /// The resume record of a file going to `path`, when resuming is possible. One record
+    /// per destination, whichever file: the record holds the size and SHA-256 it is good for,
+    /// so the next upload to the same place finds an upload left by other content (the file
+    /// changed) and terminates it instead of leaving it on the server.
     fn record_id(&self, file: &PreparedFile, path: &ObjectPath) -> Option<String> {
         self.resume.as_ref()?;
+        file.identity.as_ref()?;
         let destination = format!("supabase:{}/{}/{}", self.api, path.bucket, path.key);
-        Some(ResumeStore::id(file.identity.as_deref()?, &destination))
+        Some(ResumeStore::id("destination", &destination))
     }
 
     /// A TUS upload, resumed when an earlier attempt left a record. Returns the offset it
@@ -919,10 +1000,16 @@ impl SupabaseStore {
                             url = Some(rec.url);
                             offset = o;
                         }
-                        _ => store.remove(id),
+                        Some(_) => {
+                            self.tus_terminate(&rec.url, path, rec.upsert).await;
+                            store.remove(id);
+                        }
+                        None => store.remove(id),
                     }
                 } else {
-                    // Other content, or replacing no longer asked for: start over.
+                    // Other content, or replacing no longer asked for: start over, and end
+                    // the old upload so its partial upload does not stay on the server.
+                    self.tus_terminate(&rec.url, path, rec.upsert).await;
                     store.remove(id);
                 }
             }
@@ -955,7 +1042,14 @@ impl SupabaseStore {
         };
         let mut failures = 0;
         while offset < file.size {
-            file.check_unchanged()?;
+            if let Err(e) = file.check_unchanged() {
+                // This upload can never be finished with the file as it now is.
+                self.tus_terminate(&url, path, upsert).await;
+                if let (Some(store), Some(id)) = (resume, &record_id) {
+                    store.remove(id);
+                }
+                return Err(e);
+            }
             let len = TUS_CHUNK.min(file.size - offset);
             let chunk = file.read_at(offset, len as usize).await?;
             let req = self
@@ -1269,20 +1363,104 @@ impl SupabaseStore {
             .await
         {
             Ok(_) => Ok(()),
-            Err(mut e) if e.kind == ErrorKind::AlreadyExists => {
-                e.bucket = Some(to.bucket.clone());
-                e.key = Some(to.key.to_string());
-                Err(e)
-            }
-            Err(e) => Err(e),
+            Err(e) => Err(destination_error(e, to)),
         }
     }
+
+    /// Delete a bucket the server says is still referenced ("The related resource does not
+    /// exist"): an object whose key ended in `/` was deleted and left its folder entry behind
+    /// (supabase/storage v1.26.5). The recorded way out: upload an object into each such
+    /// folder and delete it, then delete the bucket again.
+    async fn clear_phantom_folders(&self, bucket: &str) -> Result<u64> {
+        let mut cleared = 0;
+        let mut pending = vec![String::new()];
+        while let Some(folder) = pending.pop() {
+            let level = self.list_level(bucket, &folder, "", DEFAULT_PAGE).await?;
+            let mut subfolders = 0;
+            for entry in level {
+                match entry {
+                    LevelEntry::Folder(f) => {
+                        subfolders += 1;
+                        pending.push(f);
+                    }
+                    // The bucket has objects after all: not this case.
+                    LevelEntry::Object(_) => return Ok(0),
+                }
+            }
+            if subfolders == 0 && !folder.is_empty() {
+                self.touch_folder(bucket, &folder).await?;
+                cleared += 1;
+            }
+        }
+        Ok(cleared)
+    }
+
+    /// Upload an empty object into `folder` and delete it (clears a phantom folder entry).
+    async fn touch_folder(&self, bucket: &str, folder: &str) -> Result<()> {
+        let key = format!("{folder}/.stowage-folder-cleanup");
+        // A bucket that restricts content types must accept the placeholder's.
+        let content_type = self
+            .bucket_row(bucket)
+            .await?
+            .and_then(|r| r.allowed_mime_types)
+            .and_then(|types| types.into_iter().next())
+            .map(|t| match t.strip_suffix("/*") {
+                Some(top) => format!("{top}/octet-stream"),
+                None => t,
+            })
+            .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_string());
+        let url = object_url(&self.api, "object", bucket, &key);
+        let what = "clearing a leftover folder entry";
+        self.send(
+            self.request(Method::POST, &url)
+                .header(CONTENT_TYPE, content_type)
+                .header("x-upsert", "true")
+                .body(Bytes::new()),
+            what,
+            bucket,
+            Some(&key),
+        )
+        .await?;
+        self.send(self.request(Method::DELETE, &url), what, bucket, Some(&key))
+            .await?;
+        Ok(())
+    }
+}
+
+/// Copy and move name the destination in their errors where it is at fault: an existing
+/// object, or a missing bucket (the server's "The related resource does not exist").
+fn destination_error(mut e: Error, to: &ObjectPath) -> Error {
+    if e.kind == ErrorKind::AlreadyExists {
+        e.bucket = Some(to.bucket.clone());
+        e.key = Some(to.key.to_string());
+        return e;
+    }
+    if e.kind == ErrorKind::NotFound && e.message.to_lowercase().contains(RELATED_MISSING) {
+        return Error::new(
+            ErrorKind::NotFound,
+            PROVIDER,
+            format!(
+                "the destination bucket `{}` does not exist ({})",
+                to.bucket, e.message
+            ),
+        )
+        .at(&to.bucket, Some(to.key.as_str()))
+        .hint(format!(
+            "create it with `stowage buckets create {}`, then run the command again",
+            to.bucket
+        ));
+    }
+    e
 }
 
 #[async_trait]
 impl Store for SupabaseStore {
     fn provider(&self) -> &str {
         PROVIDER
+    }
+
+    fn check_bucket(&self, name: &str) -> Result<()> {
+        validate_bucket(PROVIDER, name)
     }
 
     fn check_key(&self, key: &Key) -> Result<()> {
@@ -1354,21 +1532,40 @@ impl Store for SupabaseStore {
     async fn delete_bucket(&self, name: &str) -> Result<()> {
         validate_bucket(PROVIDER, name)?;
         let url = bucket_url(&self.api, "bucket", name);
-        self.send(
-            self.request(Method::DELETE, &url),
-            "deleting the bucket",
-            name,
-            None,
-        )
-        .await
-        .map_err(|e| {
-            if e.kind == ErrorKind::Conflict {
-                Error::bucket_not_empty(PROVIDER, name)
-            } else {
-                e
-            }
-        })?;
-        Ok(())
+        let mut cleared = false;
+        loop {
+            let result = self
+                .send(
+                    self.request(Method::DELETE, &url),
+                    "deleting the bucket",
+                    name,
+                    None,
+                )
+                .await;
+            return match result {
+                Ok(_) => Ok(()),
+                Err(e) if e.kind == ErrorKind::Conflict => {
+                    Err(Error::bucket_not_empty(PROVIDER, name))
+                }
+                Err(e)
+                    if e.kind == ErrorKind::NotFound
+                        && e.message.to_lowercase().contains(RELATED_MISSING) =>
+                {
+                    if !cleared && self.clear_phantom_folders(name).await? > 0 {
+                        cleared = true;
+                        continue;
+                    }
+                    Err(Error::new(
+                        ErrorKind::Conflict,
+                        PROVIDER,
+                        format!("deleting the bucket: {}", e.message),
+                    )
+                    .bucket(name)
+                    .hint("the bucket still holds a folder entry left by an object whose key ended in `/`; upload an object into that folder and delete it, then try again"))
+                }
+                Err(e) => Err(e),
+            };
+        }
     }
 
     async fn put(
@@ -1693,12 +1890,7 @@ impl Store for SupabaseStore {
             .await
         {
             Ok(_) => Ok(()),
-            Err(mut e) if e.kind == ErrorKind::AlreadyExists => {
-                e.bucket = Some(to.bucket.clone());
-                e.key = Some(to.key.to_string());
-                Err(e)
-            }
-            Err(e) => Err(e),
+            Err(e) => Err(destination_error(e, to)),
         }
     }
 
@@ -1756,37 +1948,27 @@ impl Store for SupabaseStore {
         self.check_key(&path.key)?;
         let key = Some(path.key.as_str());
         match method {
+            // The batch endpoint signs the raw key; the single-object one signs it still
+            // percent-encoded, and its URLs fail for keys with `$ & + , : ; = ? @`.
             UrlMethod::Get => {
-                let secs = expires.as_secs() + u64::from(expires.subsec_nanos() > 0);
-                let url = object_url(&self.api, "object/sign", &path.bucket, path.key.as_str());
-                let v: Value = self
-                    .send_json(
-                        self.request(Method::POST, &url)
-                            .json(&json!({ "expiresIn": secs.max(1) })),
-                        "signing a download URL",
-                        &path.bucket,
-                        key,
-                    )
+                let answers = self
+                    .signed_urls(&path.bucket, std::slice::from_ref(&path.key), expires)
                     .await?;
-                let rel = v
-                    .get("signedURL")
-                    .or_else(|| v.get("signedUrl"))
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| {
-                        Error::new(
-                            ErrorKind::Other,
-                            PROVIDER,
-                            "the server's answer has no signedURL",
-                        )
-                        .at(&path.bucket, key)
-                    })?;
-                Ok(signed_url_for(
-                    &self.api,
-                    "object/sign",
-                    &path.bucket,
-                    path.key.as_str(),
-                    rel,
-                ))
+                match answers.into_iter().next() {
+                    Some((_, Ok(url))) => Ok(url),
+                    Some((_, Err(e))) => {
+                        // The batch answer does not say whether the object or the key is
+                        // at fault; the object's metadata does.
+                        self.info(path).await?;
+                        Err(e)
+                    }
+                    None => Err(Error::new(
+                        ErrorKind::Other,
+                        PROVIDER,
+                        "the server's answer has no signedURL",
+                    )
+                    .at(&path.bucket, key)),
+                }
             }
             UrlMethod::Put => {
                 // Supabase decides how long signed upload URLs live (`expires` cannot be
@@ -1855,7 +2037,7 @@ mod tests {
             (
                 400,
                 r#"{"statusCode":"404","error":"InvalidRequest","message":"The related resource does not exist"}"#,
-                ErrorKind::Conflict,
+                ErrorKind::NotFound,
             ),
             (
                 400,

@@ -202,8 +202,9 @@ fn internal(e: impl std::fmt::Display) -> Response {
     )
 }
 
-/// What the real server answers for a key with a leading `/`: a database error (HTTP 500).
-fn leading_slash_error() -> Response {
+/// What the real server answers for a key with a leading `/`: a database error (HTTP 500);
+/// strict mode repeats the SQL text it put in the message.
+fn leading_slash_error(strict: bool) -> Response {
     #[derive(Serialize)]
     struct B<'a> {
         #[serde(rename = "statusCode")]
@@ -218,18 +219,26 @@ fn leading_slash_error() -> Response {
             status_code: "500",
             code: "DatabaseError",
             error: "DatabaseError",
-            message: "null value in column \"level\" of relation \"prefixes\" violates not-null constraint",
+            message: if strict {
+                "insert into \"objects\" (\"bucket_id\", \"metadata\", \"name\", \"owner\", \"owner_id\", \"user_metadata\", \"version\") values ($1, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, $3) - null value in column \"level\" of relation \"prefixes\" violates not-null constraint"
+            } else {
+                "null value in column \"level\" of relation \"prefixes\" violates not-null constraint"
+            },
         },
     )
 }
 
-/// Key check for writes, in the server's order (a leading slash fails later, in the database).
-fn check_key(key: &str) -> Result<(), Response> {
+/// Key check for writes, in the server's order (a leading slash fails later, in the database;
+/// in strict mode a segment over 255 bytes fails later still, in the file backend).
+fn check_key(shared: &Shared, key: &str) -> Result<(), Response> {
     if !rules::is_valid_key(key) {
         return Err(invalid_key(key));
     }
     if key.starts_with('/') {
-        return Err(leading_slash_error());
+        return Err(leading_slash_error(shared.strict));
+    }
+    if shared.strict && key.split('/').any(|s| s.len() > rules::MAX_SEGMENT_BYTES) {
+        return Err(internal("file name too long"));
     }
     Ok(())
 }
@@ -256,6 +265,29 @@ fn hv(s: &str) -> HeaderValue {
 
 fn decode(s: &str) -> String {
     percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+/// Decodes a path parameter as the real server's router (`find-my-way`'s safe decoding) does:
+/// escapes of the reserved characters `# $ & + , / : ; = ? @` stay as they were sent.
+fn router_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                if !b"#$&+,/:;=?@".contains(&v) {
+                    out.push(v);
+                    i += 3;
+                    continue;
+                }
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Query strings are decoded like Node's `querystring` (`+` is a space there).
@@ -369,7 +401,11 @@ async fn route(cx: Cx, path: &str, body: Body) -> Response {
         ("sign", _) => {
             return match (bucket_and_key(tail), &m) {
                 (None, &Method::POST) => flat(sign_many(&cx, &decode(tail), body).await),
-                (Some((b, k)), &Method::POST) => flat(sign_one(&cx, &b, &k, body).await),
+                (Some((b, _)), &Method::POST) => {
+                    // The real server signs the key as its router saw it (see `sign_one`).
+                    let raw = tail.split_once('/').map_or("", |(_, k)| k);
+                    flat(sign_one(&cx, &b, raw, body).await)
+                }
                 (Some((b, k)), _) if get => signed_download(&cx, &b, &k).await,
                 _ => not_route(&m, path),
             };
@@ -500,6 +536,7 @@ async fn bucket_create(cx: &Cx, body: Body) -> Result<Response, Response> {
             updated_at: now,
             seq,
             objects: BTreeMap::new(),
+            phantoms: Default::default(),
         },
     );
     drop(idx);
@@ -556,6 +593,14 @@ fn bucket_delete(cx: &Cx, id: &str) -> Response {
                 "409",
                 "InvalidRequest",
                 "The bucket you tried to delete is not empty",
+            )
+        }
+        // Recorded: a phantom folder entry still references the bucket.
+        Some(b) if !b.phantoms.is_empty() => {
+            return err(
+                "404",
+                "InvalidRequest",
+                "The related resource does not exist",
             )
         }
         Some(_) => {}
@@ -620,7 +665,10 @@ async fn download(cx: &Cx, bucket: &str, key: &str, access: Access) -> Response 
 enum RangeSpec {
     Full,
     Part(u64, u64),
-    Unsatisfiable,
+    /// The first byte asked for, and the last when the range named one.
+    Unsatisfiable(u64, Option<u64>),
+    /// `bytes=-N`.
+    Suffix(u64),
 }
 
 /// Parses a single `bytes=` range; anything we do not understand means the whole object.
@@ -637,23 +685,17 @@ fn parse_range(h: Option<&str>, size: u64) -> RangeSpec {
     let (a, b) = (a.trim(), b.trim());
     match (a.parse::<u64>().ok(), b.parse::<u64>().ok()) {
         // Suffix range: the recorded server answers 500 here; we serve it as RFC 9110 says.
-        (None, Some(n)) if a.is_empty() => {
-            if n == 0 || size == 0 {
-                RangeSpec::Unsatisfiable
-            } else {
-                RangeSpec::Part(size - n.min(size), size - 1)
-            }
-        }
+        (None, Some(n)) if a.is_empty() => RangeSpec::Suffix(n),
         (Some(s), None) if b.is_empty() => {
             if s >= size {
-                RangeSpec::Unsatisfiable
+                RangeSpec::Unsatisfiable(s, None)
             } else {
                 RangeSpec::Part(s, size - 1)
             }
         }
         (Some(s), Some(e)) if s <= e => {
             if s >= size {
-                RangeSpec::Unsatisfiable
+                RangeSpec::Unsatisfiable(s, Some(e))
             } else {
                 RangeSpec::Part(s, e.min(size - 1))
             }
@@ -709,8 +751,21 @@ async fn serve(cx: &Cx, obj: Obj, file: std::fs::File, cache_header: bool) -> Re
         *builder.headers_mut().expect("builder") = h;
         return builder.body(Body::empty()).unwrap_or_default();
     }
-    let (status, start, len) = match parse_range(cx.header(header::RANGE), obj.size) {
-        RangeSpec::Full => (StatusCode::OK, 0, obj.size),
+    let mut spec = parse_range(cx.header(header::RANGE), obj.size);
+    if let RangeSpec::Suffix(n) = spec {
+        if cx.shared.strict {
+            // Recorded: `bytes=-5` fails inside the server.
+            return internal("suffix range");
+        }
+        // Served as RFC 9110 says.
+        spec = if n == 0 || obj.size == 0 {
+            RangeSpec::Unsatisfiable(obj.size, None)
+        } else {
+            RangeSpec::Part(obj.size - n.min(obj.size), obj.size - 1)
+        };
+    }
+    let (status, start, len) = match spec {
+        RangeSpec::Full | RangeSpec::Suffix(_) => (StatusCode::OK, 0, obj.size),
         RangeSpec::Part(s, e) => {
             h.insert(
                 header::CONTENT_RANGE,
@@ -718,7 +773,27 @@ async fn serve(cx: &Cx, obj: Obj, file: std::fs::File, cache_header: bool) -> Re
             );
             (StatusCode::PARTIAL_CONTENT, s, e - s + 1)
         }
-        RangeSpec::Unsatisfiable => {
+        RangeSpec::Unsatisfiable(s, e) if cx.shared.strict => {
+            // Recorded: a 206 that promises the bytes asked for, then the connection closes.
+            let promised = e.map_or(1, |e| e - s + 1);
+            let last = e.unwrap_or(s);
+            h.insert(
+                header::CONTENT_RANGE,
+                hv(&format!("bytes {s}-{last}/{}", obj.size)),
+            );
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(promised));
+            builder = builder.status(StatusCode::PARTIAL_CONTENT);
+            *builder.headers_mut().expect("builder") = h;
+            // Pending first, so the headers go out before the connection is cut.
+            let cut = futures::stream::once(async {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                Err::<bytes::Bytes, std::io::Error>(std::io::Error::other(
+                    "the recorded server closes the connection here",
+                ))
+            });
+            return builder.body(Body::from_stream(cut)).unwrap_or_default();
+        }
+        RangeSpec::Unsatisfiable(..) => {
             // The recorded server promises bytes it never sends; we answer a plain 416.
             h.insert(header::CONTENT_RANGE, hv(&format!("bytes */{}", obj.size)));
             h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
@@ -794,7 +869,7 @@ async fn upload(
     service: bool,
     signed: bool,
 ) -> Response {
-    if let Err(r) = check_key(key) {
+    if let Err(r) = check_key(&cx.shared, key) {
         return reject(body, r).await;
     }
     let checked = {
@@ -1065,6 +1140,16 @@ async fn list_v1(cx: &Cx, bucket: &str, body: Body) -> Result<Response, Response
     let pattern = format!("{folder}{search}");
     let mut folders = std::collections::BTreeSet::new();
     let mut items = Vec::new();
+    for p in &b.phantoms {
+        let as_folder = format!("{p}/");
+        if rules::ilike_prefix(&as_folder, &pattern) {
+            if let Some(first) = as_folder[folder.len()..].split('/').next() {
+                if !first.is_empty() {
+                    folders.insert(first.to_string());
+                }
+            }
+        }
+    }
     for (key, obj) in &b.objects {
         if !rules::ilike_prefix(key, &pattern) {
             continue;
@@ -1220,13 +1305,18 @@ fn object_exists(shared: &Shared, bucket: &str, key: &str) -> bool {
         .is_some_and(|b| b.objects.contains_key(key))
 }
 
-async fn sign_one(cx: &Cx, bucket: &str, key: &str, body: Body) -> Result<Response, Response> {
+/// `POST /object/sign/{bucket}/{key}`. The real server's router decodes the key as
+/// `find-my-way` does, leaving `# $ & + , / : ; = ? @` percent-encoded, and signs that text:
+/// for keys holding one of those characters the signed URL is refused (`InvalidSignature`),
+/// because the download compares the fully decoded key. The batch endpoint signs raw keys.
+async fn sign_one(cx: &Cx, bucket: &str, raw_key: &str, body: Body) -> Result<Response, Response> {
     let v = json_body(body).await?;
     let expires = expires_in(&v)?;
-    if !cx.require_auth()? || !object_exists(&cx.shared, bucket, key) {
+    let key = decode(raw_key);
+    if !cx.require_auth()? || !object_exists(&cx.shared, bucket, &key) {
         return Err(object_not_found());
     }
-    let url = format!("{bucket}/{key}");
+    let url = format!("{bucket}/{}", router_decode(raw_key));
     let token = sign_token(&cx.shared, &url, expires, None);
     // Relative and not percent-encoded, as the server answers; clients prepend their base URL.
     Ok(ok_json(
@@ -1300,7 +1390,7 @@ fn upload_sign_create(cx: &Cx, bucket: &str, key: &str) -> Response {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(r) = check_key(key) {
+    if let Err(r) = check_key(&cx.shared, key) {
         return r;
     }
     let upsert = cx.upsert();
@@ -1349,7 +1439,7 @@ async fn copy_or_move(cx: &Cx, body: Body, copy: bool) -> Result<Response, Respo
     if !cx.require_auth()? {
         return Err(object_not_found());
     }
-    check_key(&dst_key)?;
+    check_key(&cx.shared, &dst_key)?;
     // Copy honours x-upsert; move ignores it (recorded: still "409").
     let upsert = copy && cx.upsert();
     let override_meta = v.get("metadata").cloned().unwrap_or(Value::Null);
@@ -1365,7 +1455,14 @@ async fn copy_or_move(cx: &Cx, body: Body, copy: bool) -> Result<Response, Respo
         .and_then(|b| b.objects.get(&src_key))
         .cloned()
         .ok_or_else(object_not_found)?;
-    let dst = idx.buckets.get(&dst_bucket).ok_or_else(bucket_not_found)?;
+    // Recorded from the real server: a missing destination bucket is a foreign-key failure.
+    let dst = idx.buckets.get(&dst_bucket).ok_or_else(|| {
+        err(
+            "404",
+            "InvalidRequest",
+            "The related resource does not exist",
+        )
+    })?;
     let old = dst.objects.get(&dst_key).cloned();
     if old.is_some() && !upsert {
         return Err(duplicate());
@@ -1435,6 +1532,28 @@ async fn copy_or_move(cx: &Cx, body: Body, copy: bool) -> Result<Response, Respo
     Ok(ok_json(&row))
 }
 
+/// Strict mode, after deleting `key`: a key ending in `/` leaves its folders behind as
+/// entries (the recorded "phantom folder"); deleting an object inside a folder clears it.
+fn track_phantoms(shared: &Shared, b: &mut Bucket, key: &str) {
+    if !shared.strict {
+        return;
+    }
+    if let Some(folder) = key.strip_suffix('/') {
+        let mut path = String::new();
+        for seg in folder.split('/') {
+            if !path.is_empty() {
+                path.push('/');
+            }
+            path.push_str(seg);
+            b.phantoms.insert(path.clone());
+        }
+    } else {
+        b.phantoms.retain(|p| {
+            !(key.len() > p.len() && key.starts_with(p.as_str()) && key.as_bytes()[p.len()] == b'/')
+        });
+    }
+}
+
 fn remove_one(cx: &Cx, bucket: &str, key: &str) -> Response {
     match cx.require_auth() {
         Err(r) => return r,
@@ -1443,9 +1562,11 @@ fn remove_one(cx: &Cx, bucket: &str, key: &str) -> Response {
     }
     let removed = {
         let mut idx = cx.shared.lock();
-        idx.buckets
-            .get_mut(bucket)
-            .and_then(|b| b.objects.remove(key))
+        idx.buckets.get_mut(bucket).and_then(|b| {
+            let o = b.objects.remove(key)?;
+            track_phantoms(&cx.shared, b, key);
+            Some(o)
+        })
     };
     match removed {
         None => object_not_found(),
@@ -1487,6 +1608,7 @@ async fn remove_many(cx: &Cx, bucket: &str, body: Body) -> Result<Response, Resp
                 if let Some(o) = b.objects.remove(p) {
                     rows.push(o.row_json(bucket, p));
                     versions.push(o.version);
+                    track_phantoms(&cx.shared, b, p);
                 }
             }
         }

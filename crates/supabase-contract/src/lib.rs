@@ -32,6 +32,22 @@ pub struct ServerConfig {
     pub addr: SocketAddr,
 }
 
+/// How closely the server imitates the recorded server where that server is defective.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// The recorded defects are answered politely: `bytes=-N` is served, an unsatisfiable
+    /// range gets a 416, a 304-character key segment is stored, deleting a key that ends in
+    /// `/` leaves nothing behind.
+    #[default]
+    Lenient,
+    /// Every recorded quirk is reproduced, so a client's workarounds are exercised: HTTP 500
+    /// for `bytes=-N`, for a leading slash (with the SQL text) and for a key segment over 255
+    /// bytes; a 206 for an unsatisfiable range that promises bytes and then closes the
+    /// connection; the phantom folder entry left by deleting a key that ends in `/` (listed,
+    /// and blocking the bucket's deletion until a child is uploaded and deleted under it).
+    Strict,
+}
+
 /// A server running on the current tokio runtime.
 pub struct RunningServer {
     /// Base URL without a trailing slash, e.g. `http://127.0.0.1:54321`.
@@ -84,8 +100,13 @@ pub fn mint_jwt(secret: &str, role: &str, exp_unix: i64) -> String {
 
 /// Binds, spawns the server on the current tokio runtime and returns its URL and keys.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    start_with_mode(config, Mode::Lenient).await
+}
+
+/// [`start`] in the given [`Mode`].
+pub async fn start_with_mode(config: ServerConfig, mode: Mode) -> anyhow::Result<RunningServer> {
     let shared = Arc::new(
-        store::Shared::open(&config.data_dir, &config.jwt_secret)
+        store::Shared::open(&config.data_dir, &config.jwt_secret, mode == Mode::Strict)
             .with_context(|| format!("opening data dir {}", config.data_dir.display()))?,
     );
     let listener = tokio::net::TcpListener::bind(config.addr)

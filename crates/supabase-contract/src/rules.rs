@@ -5,6 +5,10 @@ use std::cmp::Ordering;
 /// The server-wide upload limit; also what TUS advertises as `Tus-Max-Size`.
 pub(crate) const GLOBAL_FILE_SIZE_LIMIT: u64 = 524_288_000;
 
+/// The longest file name the file backend can write; strict mode fails longer key segments
+/// with HTTP 500, as the recorded server did.
+pub(crate) const MAX_SEGMENT_BYTES: usize = 255;
+
 /// Supabase's object key rule: ASCII letters, digits, `_` and ``/!-.*'() &$@=;:+,?``; not empty.
 pub(crate) fn is_valid_key(key: &str) -> bool {
     !key.is_empty()

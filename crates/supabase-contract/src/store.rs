@@ -6,7 +6,7 @@
 //! object. A blob is never rewritten (an overwrite gets a new version), and downloads open their
 //! file while holding the lock, so a concurrent overwrite or delete cannot pull it away.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -31,6 +31,10 @@ pub(crate) struct Bucket {
     /// Creation order: the real `GET /bucket` answers in insertion order.
     pub seq: u64,
     pub objects: BTreeMap<String, Obj>,
+    /// Strict mode: folder entries left behind by deleting an object whose key ends in `/`
+    /// (full folder paths without the trailing `/`), as the real server leaves them.
+    #[serde(default)]
+    pub phantoms: BTreeSet<String>,
 }
 
 /// An object row; times are Unix microseconds.
@@ -81,6 +85,8 @@ pub(crate) type TusSlot = Arc<tokio::sync::Mutex<Option<Md5>>>;
 pub(crate) struct Shared {
     pub dir: PathBuf,
     pub secret: Vec<u8>,
+    /// Reproduce the recorded server's defects too (see [`crate::Mode::Strict`]).
+    pub strict: bool,
     index: Mutex<Index>,
     dirty: Notify,
     tus_slots: Mutex<HashMap<String, TusSlot>>,
@@ -105,7 +111,7 @@ pub(crate) fn now_unix() -> i64 {
 }
 
 impl Shared {
-    pub(crate) fn open(dir: &Path, secret: &str) -> anyhow::Result<Self> {
+    pub(crate) fn open(dir: &Path, secret: &str, strict: bool) -> anyhow::Result<Self> {
         for sub in ["blobs", "tmp", "tus"] {
             std::fs::create_dir_all(dir.join(sub))?;
         }
@@ -122,6 +128,7 @@ impl Shared {
         Ok(Self {
             dir: dir.to_path_buf(),
             secret: secret.as_bytes().to_vec(),
+            strict,
             index: Mutex::new(index),
             dirty: Notify::new(),
             tus_slots: Mutex::new(HashMap::new()),
