@@ -379,10 +379,12 @@ impl Config {
                 }
             }
             if let Some(b) = &sync.bucket {
-                if stowage_store::key::validate_bucket("stowage", b.get_ref()).is_err() {
+                // The store checks its own rule when it is used (Supabase allows `_` and
+                // capitals); here only names no backend accepts are refused.
+                if let Err(e) = stowage_store::key::validate_any_bucket("stowage", b.get_ref()) {
                     return Err(at(
                         b.span().start,
-                        "[sync] bucket must be 3-63 lowercase letters, digits, `-` and `.`",
+                        &format!("[sync] bucket: {}", e.message),
                     ));
                 }
             }
