@@ -1030,6 +1030,14 @@ impl Catalog {
             .map_err(self.err())
     }
 
+    /// A version's content encoding (`gzip`, or None when stored as is).
+    pub fn version_encoding(&self, version_id: i64) -> Result<Option<String>> {
+        self.conn
+            .prepare_cached("SELECT encoding FROM versions WHERE id = ?1")
+            .and_then(|mut s| s.query_row([version_id], |r| r.get(0)))
+            .map_err(self.err())
+    }
+
     /// Whether `artifact` has a version tagged `tag`.
     pub fn has_version(&self, artifact: i64, tag: &str) -> Result<bool> {
         self.conn

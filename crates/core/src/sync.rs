@@ -796,8 +796,12 @@ fn prepare(
             }
         }
     }
+    let encoding = f.compress.then(|| compress::ENCODING.to_string());
+    // A version's encoding says how every copy of it is stored: a policy edit that turns
+    // compression on or off stores the same content in another form, a version of its own.
+    let same_form = |id: i64| -> Result<bool> { Ok(catalog.version_encoding(id)? == encoding) };
     let (version_id, tag, new_version) = match current {
-        Some((id, tag, sha)) if sha == sha256 => (Some(id), tag, None),
+        Some((id, tag, sha)) if sha == sha256 && same_form(id)? => (Some(id), tag, None),
         _ => {
             let (tag, sort) = next_tag(catalog, artifact, parsed.version.as_ref())?;
             let v = NewVersion {
@@ -806,7 +810,7 @@ fn prepare(
                 sha256: sha256.clone(),
                 size: f.size,
                 original_size: f.size,
-                encoding: f.compress.then(|| compress::ENCODING.to_string()),
+                encoding,
                 mtime_ns: Some(f.mtime_ns),
                 source_path: Some(key_path.clone()),
                 created_at: OffsetDateTime::now_utc(),
