@@ -372,13 +372,18 @@ impl World {
 
     fn write_policy(&self) {
         let (folder, upload) = self.policy;
+        let rule = if upload {
+            format!(
+                "destination = \"primary\"\nfolder = \"{}\"\ncompress = false\n",
+                POLICY_FOLDERS[folder]
+            )
+        } else {
+            "destination = \"local\"\n".to_string()
+        };
         std::fs::write(
             self.sb.path("config/policy.toml"),
             format!(
-                "[[rule]]\nname = \"project\"\npatterns = [\"*.bin\"]\ndestination = \"{}\"\n\
-                 folder = \"{}\"\nkind = \"other\"\ncompress = false\n",
-                if upload { "primary" } else { "local" },
-                POLICY_FOLDERS[folder]
+                "[[rule]]\nname = \"project\"\npatterns = [\"*.bin\"]\nkind = \"other\"\n{rule}"
             ),
         )
         .unwrap();
