@@ -933,7 +933,8 @@ impl Drop for World {
     }
 }
 
-fn run_case(primary: &'static str, ops: &[Op]) -> Result<(), TestCaseError> {
+/// Runs one sequence; on success, the commands it ran (skipped steps are not listed).
+fn run_case(primary: &'static str, ops: &[Op]) -> Result<Vec<String>, TestCaseError> {
     let mut w = World::new(primary);
     let mut held = w.check()?;
     for op in ops {
@@ -943,7 +944,8 @@ fn run_case(primary: &'static str, ops: &[Op]) -> Result<(), TestCaseError> {
     // A last sync stores the project by the current policy; then `verify` finds nothing.
     w.step(&Op::Sync, &held)?;
     w.check()?;
-    w.verify()
+    w.verify()?;
+    Ok(std::mem::take(&mut w.log))
 }
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -969,15 +971,27 @@ fn model_test(primary: &'static str) {
     let strategy = proptest::collection::vec(op(), STEPS_PER_CASE / 2..=STEPS_PER_CASE * 3 / 2);
     // Steps of the sequences that passed whole (shrinking runs excluded).
     let clean = AtomicUsize::new(0);
+    let ran = std::sync::Mutex::new(BTreeMap::<String, usize>::new());
     let result = runner.run(&strategy, |ops| {
-        run_case(primary, &ops)?;
+        let log = run_case(primary, &ops)?;
         clean.fetch_add(ops.len(), Ordering::Relaxed);
+        let mut ran = ran.lock().unwrap();
+        for line in log {
+            let verb = match line.split([' ', ':']).next().unwrap_or_default() {
+                "put" if line.contains("--archive") => "put --archive",
+                "migrate" if line.contains("--delete-source") => "migrate --delete-source",
+                v => v,
+            };
+            *ran.entry(verb.to_string()).or_default() += 1;
+        }
         Ok(())
     });
     let clean = clean.load(Ordering::Relaxed);
+    let ran = ran.into_inner().unwrap();
     match result {
         Ok(()) => eprintln!(
-            "catalog model ({primary} primary, seed {seed}): {cases} sequences, {clean} steps ran clean"
+            "catalog model ({primary} primary, seed {seed}): {cases} sequences, {clean} steps \
+             ran clean; commands run: {ran:?}"
         ),
         Err(TestError::Fail(reason, ops)) => panic!(
             "catalog model ({primary} primary, seed {seed}) failed; the smallest sequence \
