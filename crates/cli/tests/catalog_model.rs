@@ -91,9 +91,11 @@ enum Op {
     Gc {
         keep_last: usize,
     },
+    /// The rule's folder, whether it uploads, and whether it stores gzip.
     Policy {
         folder: usize,
         upload: bool,
+        gzip: bool,
     },
 }
 
@@ -114,8 +116,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => idx().prop_map(|pick| Op::Restore { pick }),
         1 => (idx(), 0..LABELS.len()).prop_map(|(pick, label)| Op::Label { pick, label }),
         1 => (1usize..3).prop_map(|keep_last| Op::Gc { keep_last }),
-        1 => (0..POLICY_FOLDERS.len(), proptest::bool::weighted(0.75))
-            .prop_map(|(folder, upload)| Op::Policy { folder, upload }),
+        1 => (0..POLICY_FOLDERS.len(), proptest::bool::weighted(0.75), proptest::bool::weighted(0.3))
+            .prop_map(|(folder, upload, gzip)| Op::Policy { folder, upload, gzip }),
     ]
 }
 
@@ -317,12 +319,12 @@ struct World {
     model: BTreeMap<(String, String), Expect>,
     /// Content SHA-256 → the source file it was written to (`proj:REL` or `put:KEY`).
     origin: HashMap<String, String>,
-    /// The policy: folder index and whether the rule uploads.
-    policy: (usize, bool),
+    /// The policy: folder index, whether the rule uploads, whether it gzips.
+    policy: (usize, bool, bool),
     /// Current project files: index → SHA-256.
     project: BTreeMap<usize, String>,
-    /// What the last sync stored per file: (SHA-256, folder, upload).
-    synced: BTreeMap<usize, (String, usize, bool)>,
+    /// What the last sync stored per file: (SHA-256, folder, upload, gzip).
+    synced: BTreeMap<usize, (String, usize, bool, bool)>,
     /// (artifact id, label) → version id, as last set.
     labels: BTreeMap<(i64, String), i64>,
     counter: u64,
@@ -355,7 +357,7 @@ impl World {
             other,
             model: BTreeMap::new(),
             origin: HashMap::new(),
-            policy: (0, true),
+            policy: (0, true, false),
             project: BTreeMap::new(),
             synced: BTreeMap::new(),
             labels: BTreeMap::new(),
@@ -371,10 +373,10 @@ impl World {
     }
 
     fn write_policy(&self) {
-        let (folder, upload) = self.policy;
+        let (folder, upload, gzip) = self.policy;
         let rule = if upload {
             format!(
-                "destination = \"primary\"\nfolder = \"{}\"\ncompress = false\n",
+                "destination = \"primary\"\nfolder = \"{}\"\ncompress = {gzip}\n",
                 POLICY_FOLDERS[folder]
             )
         } else {
@@ -548,6 +550,7 @@ impl World {
                         None => (String::new(), rel),
                     };
                     let kept = l.key.ends_with(&format!("/{rel}"))
+                        || l.key.ends_with(&format!("/{rel}.gz"))
                         || l.key.contains(&format!("{dir}_versions/{name}/"));
                     if !user_chosen && !kept {
                         return Err(self.fail(format!(
@@ -604,7 +607,8 @@ impl World {
                     std::fs::write(&path, bytes).unwrap();
                     self.log.push(format!("rewrite proj/{rel} (same bytes)"));
                 } else {
-                    let bytes = self.fresh(*seed);
+                    // Text (hex), so that a rule with `compress = true` gzips it.
+                    let bytes = hex::encode(self.fresh(*seed)).into_bytes();
                     let s = sha(&bytes);
                     std::fs::write(&path, &bytes).unwrap();
                     self.origin.insert(s.clone(), format!("proj:{rel}"));
@@ -617,23 +621,48 @@ impl World {
                 self.log.push("sync proj".into());
                 let r = run(&self.sb, &["sync", "proj"]);
                 self.expect_ok(&r, "sync")?;
-                let (folder, upload) = self.policy;
+                let (folder, upload, gzip) = self.policy;
+                let mut gzipped = Vec::new();
                 for (file, s) in self.project.clone() {
-                    let now = (s.clone(), folder, upload);
+                    let now = (s.clone(), folder, upload, gzip);
                     if self.synced.get(&file) == Some(&now) {
                         continue;
                     }
-                    if let Some((_, old_folder, true)) = self.synced.get(&file) {
+                    if let Some((_, old_folder, true, old_gzip)) = self.synced.get(&file) {
                         // Stored before by another decision: where that copy went is the
                         // implementation's choice (kept, or archived under _versions/).
-                        let old = format!("{}{}", POLICY_FOLDERS[*old_folder], PROJECT_FILES[file]);
+                        let old = format!(
+                            "{}{}{}",
+                            POLICY_FOLDERS[*old_folder],
+                            PROJECT_FILES[file],
+                            if *old_gzip { ".gz" } else { "" }
+                        );
                         self.model.remove(&(primary.clone(), old));
                     }
                     if upload {
                         let key = format!("{}{}", POLICY_FOLDERS[folder], PROJECT_FILES[file]);
-                        self.model.insert((primary.clone(), key), Expect::Sha(s));
+                        if gzip {
+                            // `compress = true` gzips what gains from it, under `KEY.gz`
+                            // (the bytes are the encoder's: `restore` checks the content).
+                            gzipped.push((key, s));
+                        } else {
+                            self.model.insert((primary.clone(), key), Expect::Sha(s));
+                        }
                     }
                     self.synced.insert(file, now);
+                }
+                if !gzipped.is_empty() {
+                    let now = self.held()?;
+                    for (key, s) in gzipped {
+                        let gz = format!("{key}.gz");
+                        if now.contains_key(&(primary.clone(), gz.clone())) {
+                            self.model.insert((primary.clone(), gz), Expect::Any);
+                        } else if now.contains_key(&(primary.clone(), key.clone())) {
+                            self.model.insert((primary.clone(), key), Expect::Sha(s));
+                        } else {
+                            return Err(self.fail(format!("sync stored neither {key} nor {gz}")));
+                        }
+                    }
                 }
             }
             Op::Put {
@@ -888,13 +917,18 @@ impl World {
                     .collect();
                 self.model.retain(|k, _| !gone.contains(k));
             }
-            Op::Policy { folder, upload } => {
-                self.policy = (*folder, *upload);
+            Op::Policy {
+                folder,
+                upload,
+                gzip,
+            } => {
+                self.policy = (*folder, *upload, *gzip);
                 self.write_policy();
                 self.log.push(format!(
-                    "policy: *.bin → {} {}",
+                    "policy: *.bin → {} {}{}",
                     if *upload { "primary" } else { "local" },
-                    POLICY_FOLDERS[*folder]
+                    POLICY_FOLDERS[*folder],
+                    if *upload && *gzip { " gzip" } else { "" }
                 ));
             }
         }
