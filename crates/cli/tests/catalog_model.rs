@@ -385,7 +385,7 @@ impl World {
         std::fs::write(
             self.sb.path("config/policy.toml"),
             format!(
-                "[[rule]]\nname = \"project\"\npatterns = [\"*.bin\"]\nkind = \"other\"\n{rule}"
+                "compress_min_size = \"1KiB\"\n\n[[rule]]\nname = \"project\"\npatterns = [\"*.bin\"]\nkind = \"other\"\n{rule}"
             ),
         )
         .unwrap();
