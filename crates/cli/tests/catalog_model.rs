@@ -1037,13 +1037,11 @@ fn model_test(primary: &'static str) {
 }
 
 #[test]
-#[ignore = "needs the catalog-core fixes of issue 10 (put/put --archive/migrate recorded, rm/mv locations, folders kept by sync, policy edits re-planned, and a re-planned copy recorded with its own compression)"]
 fn catalog_model_on_the_local_store() {
     model_test(LAB);
 }
 
 #[test]
-#[ignore = "needs the catalog-core fixes of issue 10 (put/put --archive/migrate recorded, rm/mv locations, folders kept by sync, policy edits re-planned, and a re-planned copy recorded with its own compression)"]
 fn catalog_model_on_seaweedfs() {
     model_test(SEAWEED);
 }

@@ -236,7 +236,6 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
 /// files of the same names; each stays its own, compressed, with its metrics; a session's
 /// results are deleted together with their catalog row.
 #[tokio::test]
-#[ignore = "needs the catalog-core fixes of issue 10: sync keeps sub-folders in keys (main refuses two sessions' same-named files), `rm --version`"]
 async fn training_results_keyed_by_session() {
     let seed = Seed::new("training-results", "");
     seed.policy(
@@ -347,7 +346,6 @@ async fn training_results_keyed_by_session() {
 /// `main.py`. Two generations are two files for ever: neither becomes a version of the
 /// other, a change to one touches only it, and each restores by its folder.
 #[tokio::test]
-#[ignore = "needs the catalog-core fix of issue 10: sync keeps sub-folders (main maps gen-001/ and gen-002/ files to one key)"]
 async fn codebegen_generations_stay_apart() {
     let seed = Seed::new("codebegen", "");
     seed.policy(
@@ -456,7 +454,6 @@ async fn codebegen_generations_stay_apart() {
 /// model and its results sharing a timestamp, then a policy edit: `dataset.json` (about
 /// 200 KB, kept local by default) goes to the primary, and the next sync uploads it.
 #[tokio::test]
-#[ignore = "needs the catalog-core fixes of issue 10: a model and its results sharing a timestamp (UNIQUE constraint on main), policy edits re-planned, and a version first kept local then stored gzipped must restore"]
 async fn beast_mode_policy_edit_uploads_the_dataset() {
     let seed = Seed::new("ml-artifacts", "");
     let root = seed.sb.work(".beast-mode");

@@ -1129,7 +1129,7 @@ root = "scratch"
             err.contains("looks like a secret") && !err.contains("hunter2"),
             "{err}"
         );
-        let err = parse("[sync]\nbucket = \"Bad_Bucket\"\n")
+        let err = parse("[sync]\nbucket = \"Not#Valid\"\n")
             .unwrap_err()
             .to_string();
         assert!(err.contains("[sync] bucket"), "{err}");
