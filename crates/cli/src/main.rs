@@ -1330,14 +1330,10 @@ fn cost(ctx: &Ctx, a: CostArgs) -> CmdResult {
     let paths = Paths::from_env()?;
     let config = Config::load(&paths)?;
     let catalog = stowage_core::catalog::Catalog::open(&paths)?;
-    let (objects, transfers) = catalog.cost_inputs()?;
-    let report = stowage_core::cost::report(
-        &objects,
-        &transfers,
-        &config.prices,
-        by,
-        time::OffsetDateTime::now_utc(),
-    );
+    // Summed in SQL: the same report as over every stored row, without loading them.
+    let now = time::OffsetDateTime::now_utc();
+    let summary = catalog.cost_summary(by, now)?;
+    let report = stowage_core::cost::report_summary(&summary, &config.prices, by, now);
     ctx.data(stowage_core::cost::render_text(&report).trim_end());
     Ok(serde_json::to_value(&report).expect("serialisable"))
 }

@@ -519,39 +519,23 @@ pub async fn get_read(
         secondary,
         cache: open_cache(ctx, &session.paths, &config),
     };
-    let mut results = Vec::with_capacity(items.len());
-    for (index, item) in items.iter().enumerate() {
-        let r = match read::get_catalogued(&catalog, &reader, item, options, &progress, index).await
-        {
-            Ok(Some((o, info))) => {
-                warn_all(ctx, &info.warnings);
-                if info.source == "cache" && !ctx.quiet && !ctx.json {
-                    eprintln!("{}: served from the local cache", item.file.display());
-                }
-                Ok(o)
-            }
-            Ok(None) => transfer::get_files(
-                &*session.store,
-                std::slice::from_ref(item),
-                options,
-                progress.clone(),
-            )
-            .await
-            .pop()
-            .expect("one item"),
-            Err(e) => Err(e.with_file(&item.file)),
-        };
-        if let Some(p) = &progress {
-            p(
-                index,
-                if r.is_ok() {
-                    transfer::ItemEvent::Done
-                } else {
-                    transfer::ItemEvent::Failed
-                },
-            );
-        }
-        results.push(r);
-    }
+    // Items download `options.concurrency` at a time and land together (one flush, then the
+    // renames) before any is reported done: see `read::get_many`.
+    let results =
+        read::get_many(&catalog, &reader, &*session.store, items, options, progress).await;
     results
+        .into_iter()
+        .zip(items)
+        .map(|(r, item)| {
+            r.map(|(o, info)| {
+                if let Some(info) = info {
+                    warn_all(ctx, &info.warnings);
+                    if info.source == "cache" && !ctx.quiet && !ctx.json {
+                        eprintln!("{}: served from the local cache", item.file.display());
+                    }
+                }
+                o
+            })
+        })
+        .collect()
 }

@@ -91,6 +91,29 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
     hits
 }
 
+/// Temporary files (spooled uploads, archives) go inside the sandbox, so the search for
+/// secrets covers whatever of them is left.
+fn sandbox_tmpdir(sb: &mut Sandbox) {
+    let tmp = sb.path("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    sb.env("TMPDIR", tmp.to_str().unwrap());
+}
+
+/// Positive control for a search of logs: trace logging is on and wrote lines (a secret in
+/// a request's headers would be in them), so logs without secrets mean something.
+#[track_caller]
+fn assert_traced(runs: &[Run]) {
+    let traced = runs
+        .iter()
+        .flat_map(|r| r.stderr.lines())
+        .filter(|l| l.contains("TRACE"))
+        .count();
+    assert!(
+        traced > 0,
+        "no command logged at trace level, so the logs were not searched: {runs:?}"
+    );
+}
+
 #[track_caller]
 fn assert_no_leak(sb: &Sandbox, runs: &[Run], secrets: &[&str]) {
     for secret in secrets {
@@ -130,6 +153,7 @@ fn s3_login_then_transfers_with_the_secret_only_in_the_keyring() {
         sb.env("STOWAGE_KEYRING", backend)
             .env("STOWAGE_LOG", "trace")
             .env("RUST_LOG", "trace");
+        sandbox_tmpdir(&mut sb);
         let good = unique("kr-s3");
         let wrong = unique("kr-wrong");
         let down = unique("kr-down");
@@ -296,6 +320,7 @@ fn s3_login_then_transfers_with_the_secret_only_in_the_keyring() {
         assert!(files_containing(&sb.path("data"), &good)
             .iter()
             .any(|f| f.starts_with("catalog.sqlite3")));
+        assert_traced(&runs);
         assert_no_leak(&sb, &runs, &[&sk, &plant]);
 
         // `profile rm` takes the entries out of the keyring: a new profile of the same name
@@ -327,6 +352,7 @@ async fn supabase_login_uses_the_keyring_before_the_environment() {
         sb.env("STOWAGE_KEYRING", backend)
             .env("STOWAGE_LOG", "trace")
             .env("SUPABASE_SERVICE_ROLE_KEY", &env_key);
+        sandbox_tmpdir(&mut sb);
         let team = unique("kr-team");
         let _profiles = ProfileGuard {
             sb: &sb,
@@ -429,6 +455,7 @@ async fn supabase_login_uses_the_keyring_before_the_environment() {
                 .ok(),
         );
         runs.push(sb.run_async(&["buckets", "rm", &bucket]).await.ok());
+        assert_traced(&runs);
         assert_no_leak(&sb, &runs, &[&key, &plant, &env_key]);
         let signature = key.rsplit('.').next().unwrap();
         assert_no_leak(&sb, &runs, &[signature]);

@@ -177,10 +177,13 @@ impl Cache {
         std::fs::create_dir_all(&blobs).map_err(|e| io_error(&blobs, "creating the cache", e))?;
         let index = dir.join("index.sqlite3");
         let conn = Connection::open(&index).map_err(|e| db_error(&index, e))?;
+        // synchronous = NORMAL under WAL: no sync per commit. A crash can lose the last
+        // entries' rows, which only turns them into misses (their files are then unknown).
         conn.busy_timeout(Duration::from_secs(10))
             .and_then(|_| {
                 conn.execute_batch(
                     "PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = NORMAL;
                      CREATE TABLE IF NOT EXISTS entries (
                          sha256    TEXT PRIMARY KEY,
                          size      INTEGER NOT NULL,
@@ -281,6 +284,19 @@ impl Cache {
     /// false, with nothing written, when there is no fresh entry, and drops an entry whose
     /// content does not match its SHA-256 (also false): the caller downloads instead.
     pub fn serve(&self, sha256: &str, size: u64, dest: &Path, force: bool) -> Result<bool> {
+        self.serve_into(sha256, size, dest, force, None)
+    }
+
+    /// [`Cache::serve`]; with a landing, the verified copy is handed to it (as item `index`)
+    /// to be synced and moved into place with the rest of its batch.
+    pub(crate) fn serve_into(
+        &self,
+        sha256: &str,
+        size: u64,
+        dest: &Path,
+        force: bool,
+        landing: Option<(&crate::transfer::Landing, usize)>,
+    ) -> Result<bool> {
         if !self.contains(sha256, size)? {
             return Ok(false);
         }
@@ -310,13 +326,18 @@ impl Cache {
             self.remove(sha256)?;
             return Ok(false);
         }
-        temp.as_file()
-            .sync_all()
-            .map_err(|e| io_error(dest, "writing from the cache", e))?;
-        if force {
+        if let Some((landing, index)) = landing {
+            landing.push(index, temp.into_temp_path(), dest, force);
+        } else if force {
+            temp.as_file()
+                .sync_all()
+                .map_err(|e| io_error(dest, "writing from the cache", e))?;
             temp.persist(dest)
                 .map_err(|e| io_error(dest, "moving into place", e.error))?;
         } else {
+            temp.as_file()
+                .sync_all()
+                .map_err(|e| io_error(dest, "writing from the cache", e))?;
             temp.persist_noclobber(dest).map_err(|e| {
                 if e.error.kind() == std::io::ErrorKind::AlreadyExists {
                     local_error(
@@ -356,6 +377,13 @@ impl Cache {
         let dir = blob.parent().expect("blob has a folder").to_path_buf();
         std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, "creating the cache", e))?;
         let mut src = std::fs::File::open(file).map_err(|e| io_error(file, "reading", e))?;
+        let (got, n) = copy_hashing(&mut src, &mut std::io::sink())
+            .map_err(|e| io_error(file, "reading", e))?;
+        if got == sha256 && n == size && self.link_in(file, &blob) {
+            self.record(sha256, size, source)?;
+            return Ok(true);
+        }
+        let mut src = std::fs::File::open(file).map_err(|e| io_error(file, "reading", e))?;
         let mut temp = tempfile::Builder::new()
             .prefix(".in-")
             .tempfile_in(&dir)
@@ -370,11 +398,36 @@ impl Cache {
                 "the file changed while it was being cached; download it again",
             ));
         }
-        temp.as_file()
-            .sync_all()
-            .map_err(|e| io_error(&blob, "writing the cache", e))?;
+        // Not synced: an entry is verified against its SHA-256 whenever it is served, and
+        // one torn by a crash is dropped then, so a sync per entry would buy nothing.
         temp.persist(&blob)
             .map_err(|e| io_error(&blob, "moving into the cache", e.error))?;
+        self.record(sha256, size, source)?;
+        Ok(true)
+    }
+
+    /// Make `blob` a second name of `file` (same file system): no bytes copied or written
+    /// twice. Safe because an entry is verified whenever it is served: if the file is later
+    /// changed in place, the entry no longer matches its SHA-256 and is dropped.
+    fn link_in(&self, file: &Path, blob: &Path) -> bool {
+        let dir = blob.parent().expect("blob has a folder");
+        let temp = dir.join(format!(
+            ".ln-{}-{}",
+            std::process::id(),
+            LINKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        if std::fs::hard_link(file, &temp).is_err() {
+            return false;
+        }
+        if std::fs::rename(&temp, blob).is_err() {
+            let _ = std::fs::remove_file(&temp);
+            return false;
+        }
+        true
+    }
+
+    /// Record (or refresh) the entry `sha256`, then evict what the TTL and the cap require.
+    fn record(&self, sha256: &str, size: u64, source: &str) -> Result<()> {
         let now = now_ns();
         self.conn()
             .execute(
@@ -386,8 +439,27 @@ impl Cache {
                 params![sha256, size as i64, source, now],
             )
             .map_err(|e| db_error(&self.index_path(), e))?;
-        self.clean(CleanScope::ToFit, false)?;
-        Ok(true)
+        if self.may_need_cleaning()? {
+            self.clean(CleanScope::ToFit, false)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the entries exceed the size cap or one has expired: one aggregate query, so
+    /// an insert does not read every entry.
+    fn may_need_cleaning(&self) -> Result<bool> {
+        let (total, oldest): (i64, Option<i64>) = self
+            .conn()
+            .query_row(
+                "SELECT COALESCE(SUM(size), 0), MIN(last_used) FROM entries",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| db_error(&self.index_path(), e))?;
+        Ok(
+            total as u64 > self.config.max_size
+                || oldest.is_some_and(|t| self.expired(t, now_ns())),
+        )
     }
 
     /// Every entry, most recently used first.
@@ -479,6 +551,9 @@ impl Cache {
         self.blob(sha256)
     }
 }
+
+/// Names of links being made into the cache, unique within the process.
+static LINKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 fn valid_sha(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))

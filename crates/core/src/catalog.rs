@@ -1530,6 +1530,17 @@ impl Catalog {
 
     /// Versions matching `q`, with labels, locations and metrics.
     pub fn versions(&self, q: &VersionQuery) -> Result<Vec<VersionInfo>> {
+        self.versions_where(q, None)
+    }
+
+    /// The version with row id `id`, with labels, locations and metrics.
+    pub fn version(&self, id: i64) -> Result<Option<VersionInfo>> {
+        Ok(self
+            .versions_where(&VersionQuery::default(), Some(id))?
+            .pop())
+    }
+
+    fn versions_where(&self, q: &VersionQuery, id: Option<i64>) -> Result<Vec<VersionInfo>> {
         let mut sql = String::from(
             "SELECT v.id, v.artifact_id, a.org, a.family, a.kind, a.framework, v.version,
                v.sha256, v.size, v.original_size, v.encoding, v.source_path, v.created_at,
@@ -1540,6 +1551,10 @@ impl Catalog {
              FROM versions v JOIN artifacts a ON a.id = v.artifact_id WHERE 1=1",
         );
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(id) = id {
+            args.push(id.into());
+            sql.push_str(&format!(" AND v.id = ?{}", args.len()));
+        }
         if let Some(f) = &q.family {
             args.push(f.clone().into());
             sql.push_str(&format!(" AND a.family = ?{}", args.len()));
@@ -1704,6 +1719,130 @@ impl Catalog {
         })
     }
 
+    /// The inputs of the cost report grouped by `group_by` as of `now`, summed in SQL
+    /// ([`crate::cost::report_summary`] over them equals [`crate::cost::report`] over
+    /// [`Catalog::cost_inputs`]): stored objects per provider, bucket and group, the recent
+    /// transfers per bucket, and only the objects that can make a largest or stalest list.
+    pub fn cost_summary(
+        &self,
+        group_by: crate::cost::GroupBy,
+        now: OffsetDateTime,
+    ) -> Result<crate::cost::CostSummary> {
+        use crate::cost::{BucketTransferSum, CostCell, GroupBy, LIST_LEN, NO_ORG};
+        let ([cut30, cut60, cut90], stale_cut) = crate::cost::cuts(now);
+        // The group's name, and what a largest or stalest list is kept per.
+        let (group, partition) = match group_by {
+            GroupBy::Provider => ("''", "provider"),
+            GroupBy::Bucket => ("''", "provider, bucket"),
+            GroupBy::Folder => ("a.folder", "g"),
+            GroupBy::Kind => ("a.kind", "g"),
+            GroupBy::Org => ("CASE WHEN a.org = '' THEN ?5 ELSE a.org END", "g"),
+        };
+        let no_org = format!("'{}'", NO_ORG.replace('\'', "''"));
+        let group = group.replace("?5", &no_org);
+        // Times in whole seconds, as the report compares them; the last access is the last
+        // read, or the storing when never read since.
+        let objects = format!(
+            "WITH o AS (
+               SELECT l.id AS id, l.provider AS provider, l.bucket AS bucket, {group} AS g,
+                 l.size AS stored, v.original_size AS original,
+                 l.stored_at / 1000000000 AS sat,
+                 CASE WHEN l.last_read IS NULL THEN l.stored_at / 1000000000
+                   ELSE MAX(l.last_read / 1000000000, l.stored_at / 1000000000) END AS acc
+               FROM locations l JOIN versions v ON v.id = l.version_id
+               JOIN artifacts a ON a.id = v.artifact_id)"
+        );
+        let args = params![cut30, cut60, cut90, stale_cut];
+        let mut s = self
+            .conn
+            .prepare(&format!(
+                "{objects}
+                 SELECT provider, bucket, g, COUNT(*), SUM(stored), SUM(original),
+                   SUM(MAX(original - stored, 0)),
+                   SUM(CASE WHEN sat >= ?1 THEN stored ELSE 0 END),
+                   SUM(CASE WHEN sat < ?1 AND sat >= ?2 THEN stored ELSE 0 END),
+                   SUM(CASE WHEN sat < ?2 AND sat >= ?3 THEN stored ELSE 0 END),
+                   SUM(acc < ?4), SUM(CASE WHEN acc < ?4 THEN stored ELSE 0 END),
+                   MIN(id) AS first
+                 FROM o GROUP BY provider, bucket, g ORDER BY first"
+            ))
+            .map_err(self.err())?;
+        let u = |r: &Row<'_>, i: usize| r.get::<_, i64>(i).map(|v| v as u64);
+        let cells = s
+            .query_map(args, |r| {
+                Ok(CostCell {
+                    provider: r.get(0)?,
+                    bucket: r.get(1)?,
+                    group: r.get(2)?,
+                    objects: u(r, 3)?,
+                    stored_bytes: u(r, 4)?,
+                    original_bytes: u(r, 5)?,
+                    savings_bytes: u(r, 6)?,
+                    growth: [u(r, 7)?, u(r, 8)?, u(r, 9)?],
+                    stale_objects: u(r, 10)?,
+                    stale_bytes: u(r, 11)?,
+                })
+            })
+            .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(self.err())?;
+        // The largest LIST_LEN of each group, and the stalest LIST_LEN of its stale objects;
+        // ties go to the earlier stored, as in the report.
+        let mut s = self
+            .conn
+            .prepare(&format!(
+                "{objects},
+                 pick AS (
+                   SELECT id FROM (SELECT id, ROW_NUMBER() OVER
+                     (PARTITION BY {partition} ORDER BY stored DESC, id) AS n FROM o)
+                   WHERE n <= {LIST_LEN}
+                   UNION
+                   SELECT id FROM (SELECT id, ROW_NUMBER() OVER
+                     (PARTITION BY {partition} ORDER BY acc, id) AS n FROM o WHERE acc < ?4)
+                   WHERE n <= {LIST_LEN})
+                 SELECT l.provider, l.bucket, a.org, a.folder, a.kind, a.family, v.version,
+                   l.key, l.size, v.original_size, l.stored_at, l.last_read
+                 FROM locations l JOIN versions v ON v.id = l.version_id
+                 JOIN artifacts a ON a.id = v.artifact_id
+                 WHERE l.id IN (SELECT id FROM pick) ORDER BY l.id"
+            ))
+            .map_err(self.err())?;
+        let candidates = s
+            .query_map(args, stored_object_row)
+            .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(self.err())?;
+        let mut s = self
+            .conn
+            .prepare_cached(
+                "SELECT provider, bucket,
+                   SUM(CASE WHEN direction = 'download' THEN bytes ELSE 0 END),
+                   SUM(CASE WHEN direction = 'download' THEN 0 ELSE bytes END),
+                   SUM(CASE WHEN direction = 'download' THEN 0 ELSE requests END),
+                   SUM(CASE WHEN direction = 'download' THEN requests ELSE 0 END),
+                   MIN(id) AS first
+                 FROM transfers WHERE at / 1000000000 >= ?1
+                 GROUP BY provider, bucket ORDER BY first",
+            )
+            .map_err(self.err())?;
+        let transfers = s
+            .query_map([cut30], |r| {
+                Ok(BucketTransferSum {
+                    provider: r.get(0)?,
+                    bucket: r.get(1)?,
+                    down_bytes: u(r, 2)?,
+                    up_bytes: u(r, 3)?,
+                    up_requests: u(r, 4)?,
+                    down_requests: u(r, 5)?,
+                })
+            })
+            .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(self.err())?;
+        Ok(crate::cost::CostSummary {
+            cells,
+            transfers,
+            candidates,
+        })
+    }
+
     /// The inputs of the cost report: every stored object and every recorded transfer.
     pub fn cost_inputs(&self) -> Result<(Vec<StoredObject>, Vec<TransferRecord>)> {
         let mut s = self
@@ -1716,24 +1855,7 @@ impl Catalog {
             )
             .map_err(self.err())?;
         let objects = s
-            .query_map([], |r| {
-                Ok(StoredObject {
-                    provider: r.get(0)?,
-                    bucket: r.get(1)?,
-                    org: r
-                        .get::<_, String>(2)
-                        .map(|o| (!o.is_empty()).then_some(o))?,
-                    folder: r.get(3)?,
-                    kind: r.get(4)?,
-                    family: r.get(5)?,
-                    version: r.get(6)?,
-                    key: r.get(7)?,
-                    stored_bytes: r.get::<_, i64>(8)? as u64,
-                    original_bytes: r.get::<_, i64>(9)? as u64,
-                    stored_at: from_ns(r.get(10)?),
-                    last_read: r.get::<_, Option<i64>>(11)?.map(from_ns),
-                })
-            })
+            .query_map([], stored_object_row)
             .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(self.err())?;
         let mut s = self
@@ -1773,6 +1895,25 @@ fn not_found(message: String) -> Error {
     }
 }
 
+fn stored_object_row(r: &Row<'_>) -> rusqlite::Result<StoredObject> {
+    Ok(StoredObject {
+        provider: r.get(0)?,
+        bucket: r.get(1)?,
+        org: r
+            .get::<_, String>(2)
+            .map(|o| (!o.is_empty()).then_some(o))?,
+        folder: r.get(3)?,
+        kind: r.get(4)?,
+        family: r.get(5)?,
+        version: r.get(6)?,
+        key: r.get(7)?,
+        stored_bytes: r.get::<_, i64>(8)? as u64,
+        original_bytes: r.get::<_, i64>(9)? as u64,
+        stored_at: from_ns(r.get(10)?),
+        last_read: r.get::<_, Option<i64>>(11)?.map(from_ns),
+    })
+}
+
 fn artifact_row(r: &Row<'_>) -> rusqlite::Result<Artifact> {
     let org: String = r.get(1)?;
     Ok(Artifact {
@@ -1804,6 +1945,100 @@ fn location_row(r: &Row<'_>) -> rusqlite::Result<StoredLocation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `cost` sums in SQL: the report from the sums equals the report from every row, for
+    /// every grouping, with compressed and stale objects, ties in size, several providers,
+    /// buckets, folders and organizations, and transfers in and out of the window.
+    #[test]
+    fn cost_summary_gives_the_same_report_as_every_row() {
+        use crate::cost::{self, GroupBy, PriceTable};
+        let dir = tempfile::tempdir().unwrap();
+        let c = Catalog::open_at(&dir.path().join("c.sqlite3")).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let day: i64 = 86_400 * 1_000_000_000;
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let providers = ["s3", "s3 (minio:9000)", "supabase", "local", "ftp"];
+        let folders = ["models/", "training-data/", "exports/"];
+        let orgs = [None, Some("acme"), Some("beta")];
+        c.batch(|c| {
+            for a in 0..60 {
+                let folder = folders[rnd(3) as usize];
+                let aid = c.upsert_artifact(
+                    orgs[rnd(3) as usize],
+                    &format!("fam-{a}"),
+                    if folder == "models/" { "model" } else { "dataset" },
+                    None,
+                    folder,
+                )?;
+                for n in 0..(1 + rnd(6)) {
+                    // Few sizes, so ties in the largest lists are common.
+                    let size = 1 + rnd(8) * (1 << (20 + rnd(12)));
+                    let mut v = version(aid, &format!("v{n}"), &format!("{a}-{n}"), None);
+                    v.size = size;
+                    v.original_size = if rnd(2) == 0 { size } else { size * 3 + rnd(100) };
+                    let vid = c.insert_version(&v)?;
+                    for _ in 0..(1 + rnd(2)) {
+                        let p = providers[rnd(5) as usize];
+                        let key = format!("k/{a}/{n}/{}", rnd(1_000_000));
+                        let mut l = location(&key);
+                        l.profile = p.into();
+                        l.provider = p.into();
+                        l.bucket = format!("b{}", rnd(3));
+                        l.size = size;
+                        l.stored_at = now - time::Duration::days(rnd(200) as i64);
+                        c.add_location(vid, &l)?;
+                        if rnd(2) == 0 {
+                            c.conn
+                                .execute(
+                                    "UPDATE locations SET last_read = stored_at + ?2 WHERE key = ?1",
+                                    params![key, rnd(150) as i64 * day],
+                                )
+                                .map_err(c.err())?;
+                        }
+                    }
+                }
+            }
+            for _ in 0..300 {
+                let p = providers[rnd(5) as usize];
+                let dir = if rnd(2) == 0 {
+                    Direction::Upload
+                } else {
+                    Direction::Download
+                };
+                c.record_transfer(p, p, &format!("b{}", rnd(4)), dir, rnd(1 << 34), 1 + rnd(9))?;
+            }
+            c.conn
+                .execute(
+                    "UPDATE transfers SET at = at - (id % 70) * ?1",
+                    [day],
+                )
+                .map_err(c.err())?;
+            Ok(())
+        })
+        .unwrap();
+        let (objects, transfers) = c.cost_inputs().unwrap();
+        assert!(objects.len() > 100, "{} objects", objects.len());
+        let prices = PriceTable::default();
+        for by in GroupBy::ALL {
+            let rows = cost::report(&objects, &transfers, &prices, by, now);
+            let summary = c.cost_summary(by, now).unwrap();
+            assert!(summary.candidates.len() < objects.len());
+            let summed = cost::report_summary(&summary, &prices, by, now);
+            assert!(rows.total.stale_objects > 0 && rows.total.largest.len() == 20);
+            assert_eq!(
+                serde_json::to_value(&summed).unwrap(),
+                serde_json::to_value(&rows).unwrap(),
+                "grouped by {}",
+                by.as_str()
+            );
+        }
+    }
 
     fn version(artifact_id: i64, tag: &str, sha: &str, accuracy: Option<f64>) -> NewVersion {
         NewVersion {

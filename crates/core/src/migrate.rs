@@ -390,6 +390,7 @@ async fn copy_verified(
                 Some((size, &sha256)),
                 progress,
                 index,
+                None,
             )
             .await?;
             moved = size;

@@ -17,13 +17,13 @@ use serde::Serialize;
 use stowage_store::{ErrorKind, ObjectPath, Store, UrlMethod};
 
 use crate::cache::Cache;
-use crate::catalog::{AuditEvent, Catalog, StoredLocation, VersionInfo, VersionQuery};
+use crate::catalog::{AuditEvent, Catalog, StoredLocation, VersionInfo};
 use crate::compress;
 use crate::cost::Direction;
 use crate::error::{local_error, Error, Result};
 use crate::location::Location;
 use crate::sync::Restored;
-use crate::transfer::{GetFilesOptions, GetItem, GetOutcome, ProgressFn, SignedUrl};
+use crate::transfer::{GetFilesOptions, GetItem, GetOutcome, Landing, ProgressFn, SignedUrl};
 
 /// The stores a read may use, which of them is primary and secondary, and the cache.
 #[derive(Debug, Default)]
@@ -123,7 +123,8 @@ struct Want<'a> {
 }
 
 /// cache → each location in read order; writes `dest` (never replacing a file without
-/// `force`), populates the cache on a download. A dry run only checks.
+/// `force`; with a `landing`, left to its commit), populates the cache on a download. A dry
+/// run only checks.
 #[allow(clippy::too_many_arguments)]
 async fn fetch(
     reader: &Reader,
@@ -134,12 +135,19 @@ async fn fetch(
     dry_run: bool,
     progress: &Option<ProgressFn>,
     index: usize,
+    landing: Option<&Landing>,
 ) -> Result<Fetched> {
     if let Some(cache) = &reader.cache {
         let hit = if dry_run {
             cache.contains(want.sha256, want.size)?
         } else {
-            cache.serve(want.sha256, want.size, dest, force)?
+            cache.serve_into(
+                want.sha256,
+                want.size,
+                dest,
+                force,
+                landing.map(|l| (l, index)),
+            )?
         };
         if hit {
             return Ok(Fetched {
@@ -170,7 +178,7 @@ async fn fetch(
         let attempt = async {
             if dry_run {
                 let meta = store.head(&path).await?;
-                return Ok((meta.size, meta.sha256, want.size));
+                return Ok((meta.size, meta.sha256, want.size, dest.to_path_buf()));
             }
             let got = store.get(&path, None).await?;
             let limits = compress::GunzipLimits {
@@ -187,15 +195,16 @@ async fn fetch(
                 Some((want.size, want.sha256)),
                 progress,
                 index,
+                landing,
             )
             .await?;
-            Ok::<_, Error>((w.stored_size, Some(w.stored_sha256), w.size))
+            Ok::<_, Error>((w.stored_size, Some(w.stored_sha256), w.size, w.at))
         };
         match attempt.await {
-            Ok((stored_size, stored_sha256, size)) => {
+            Ok((stored_size, stored_sha256, size, at)) => {
                 if !dry_run {
                     if let Some(cache) = &reader.cache {
-                        if let Err(e) = cache.insert_file(dest, want.sha256, &from) {
+                        if let Err(e) = cache.insert_file(&at, want.sha256, &from) {
                             warnings.push(format!("the download was not cached: {e}"));
                         }
                     }
@@ -307,7 +316,18 @@ pub async fn restore(
         sha256: &v.sha256,
         gunzip: gz,
     };
-    let f = fetch(reader, &v.locations, &want, dest, force, dry_run, &None, 0).await?;
+    let f = fetch(
+        reader,
+        &v.locations,
+        &want,
+        dest,
+        force,
+        dry_run,
+        &None,
+        0,
+        None,
+    )
+    .await?;
     if !dry_run {
         catalog.batch(|c| {
             if let Some(loc) = &f.location {
@@ -366,10 +386,7 @@ pub fn catalogued(
 
 /// A version by row id.
 pub fn version_by_id(catalog: &Catalog, id: i64) -> Result<Option<VersionInfo>> {
-    Ok(catalog
-        .versions(&VersionQuery::default())?
-        .into_iter()
-        .find(|v| v.id == id))
+    catalog.version(id)
 }
 
 /// Download one planned item through the read path when the catalog knows it (on the
@@ -383,6 +400,7 @@ pub async fn get_catalogued(
     options: &GetFilesOptions,
     progress: &Option<ProgressFn>,
     index: usize,
+    landing: Option<&Landing>,
 ) -> Result<Option<(GetOutcome, ReadInfo)>> {
     let Some(profile) = reader.primary.as_deref() else {
         return Ok(None);
@@ -432,6 +450,7 @@ pub async fn get_catalogued(
         options.dry_run,
         progress,
         index,
+        landing,
     )
     .await?;
     let served = f.location.clone().unwrap_or(loc);
@@ -459,6 +478,81 @@ pub async fn get_catalogued(
         },
         f.read,
     )))
+}
+
+/// A download and, when the read path served it, where from.
+pub type GetRead = (GetOutcome, Option<ReadInfo>);
+
+/// Download planned items, `options.concurrency` at a time: each through the read path
+/// when the catalog knows it ([`get_catalogued`], with where it was read), else directly from
+/// `store`. Every download lands in one batch ([`Landing`]): one flush, then the renames,
+/// before this returns. One result per item, in order; progress reports each item's end
+/// once it has landed.
+pub async fn get_many(
+    catalog: &Catalog,
+    reader: &Reader,
+    store: &dyn Store,
+    items: &[GetItem],
+    options: &GetFilesOptions,
+    progress: Option<ProgressFn>,
+) -> Vec<Result<GetRead>> {
+    use futures::StreamExt;
+    let landing = Landing::default();
+    let landing_ref = &landing;
+    // Unordered: a slow item does not hold back the start of the next ones.
+    let mut done: Vec<(usize, Result<GetRead>)> = futures::stream::iter(items.iter().enumerate())
+        .map(|(index, item)| {
+            let progress = progress.clone();
+            async move {
+                let r = get_catalogued(
+                    catalog,
+                    reader,
+                    item,
+                    options,
+                    &progress,
+                    index,
+                    Some(landing_ref),
+                )
+                .await
+                .map_err(|e| e.with_file(&item.file));
+                let r = match r {
+                    Ok(Some((o, info))) => Ok((o, Some(info))),
+                    Ok(None) => crate::transfer::get_one_into(
+                        store,
+                        item,
+                        options,
+                        index,
+                        &progress,
+                        landing_ref,
+                    )
+                    .await
+                    .map(|o| (o, None)),
+                    Err(e) => Err(e),
+                };
+                (index, r)
+            }
+        })
+        .buffer_unordered(options.concurrency.max(1))
+        .collect()
+        .await;
+    done.sort_by_key(|(index, _)| *index);
+    let mut results: Vec<_> = done.into_iter().map(|(_, r)| r).collect();
+    for (index, e) in landing.commit().await {
+        results[index] = Err(e);
+    }
+    if let Some(p) = &progress {
+        for (index, r) in results.iter().enumerate() {
+            p(
+                index,
+                if r.is_ok() {
+                    crate::transfer::ItemEvent::Done
+                } else {
+                    crate::transfer::ItemEvent::Failed
+                },
+            );
+        }
+    }
+    results
 }
 
 /// A signed URL and which profile signed it.

@@ -318,7 +318,8 @@ where
     F: Fn(usize, &'a I, Option<ProgressFn>) -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
-    stream::iter(items.iter().enumerate())
+    // Unordered: a slow item does not hold back the start of the next ones.
+    let mut done: Vec<(usize, Result<T>)> = stream::iter(items.iter().enumerate())
         .map(|(index, item)| {
             let progress = progress.clone();
             let fut = one(index, item, progress.clone());
@@ -330,12 +331,14 @@ where
                     ItemEvent::Failed
                 };
                 report(&progress, index, end);
-                r
+                (index, r)
             }
         })
-        .buffered(concurrency.max(1))
+        .buffer_unordered(concurrency.max(1))
         .collect()
-        .await
+        .await;
+    done.sort_by_key(|(index, _)| *index);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 fn clone_error(e: &stowage_store::Error) -> Error {
@@ -732,17 +735,184 @@ pub async fn get_files(
     options: &GetFilesOptions,
     progress: Option<ProgressFn>,
 ) -> Vec<Result<GetOutcome>> {
-    run_batch(
+    let landing = Landing::default();
+    let mut results = run_batch(
         items,
         options.concurrency,
         progress,
-        |index, item, progress| async move {
-            get_one(store, item, options, index, &progress)
-                .await
-                .map_err(|e| e.with_file(&item.file))
+        |index, item, progress| {
+            let landing = &landing;
+            async move {
+                get_one(store, item, options, index, &progress, Some(landing))
+                    .await
+                    .map_err(|e| e.with_file(&item.file))
+            }
         },
     )
-    .await
+    .await;
+    for (index, e) in landing.commit().await {
+        results[index] = Err(e);
+    }
+    results
+}
+
+/// Download one planned item into `landing` (see [`get_files`]): it is in place once the
+/// landing commits. For callers that run their own batch, such as the read path.
+pub async fn get_one_into(
+    store: &dyn Store,
+    item: &GetItem,
+    options: &GetFilesOptions,
+    index: usize,
+    progress: &Option<ProgressFn>,
+    landing: &Landing,
+) -> Result<GetOutcome> {
+    get_one(store, item, options, index, progress, Some(landing))
+        .await
+        .map_err(|e| e.with_file(&item.file))
+}
+
+/// Downloads that are written and verified but not yet durable under their names. Writing
+/// each file, syncing it and renaming it one by one costs a journal commit per file; a batch
+/// instead lands every file in [`Landing::commit`]: one flush of all the temporary files
+/// (one `syncfs` for a large batch, else an `fsync` each), then the renames, then one `fsync`
+/// of each folder that received a file. A target never holds a torn file, and nothing is
+/// reported done before it is durable.
+#[derive(Default)]
+pub struct Landing {
+    pending: std::sync::Mutex<Vec<Pending>>,
+}
+
+struct Pending {
+    index: usize,
+    temp: tempfile::TempPath,
+    target: PathBuf,
+    force: bool,
+}
+
+/// Objects up to this size are received whole before they are written (see
+/// [`write_download`]).
+const SMALL_OBJECT: u64 = 1 << 20;
+
+/// From this many files on, one `syncfs` of their file system is cheaper than an `fsync` each.
+const SYNCFS_FROM: usize = 16;
+
+impl Landing {
+    /// Hold `temp` (written, verified, not yet synced) to become `target` for item `index`.
+    pub(crate) fn push(&self, index: usize, temp: tempfile::TempPath, target: &Path, force: bool) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Pending {
+                index,
+                temp,
+                target: target.to_path_buf(),
+                force,
+            });
+    }
+
+    /// Flush every held file, move each into place (never replacing a file without `force`)
+    /// and sync the folders. Returns the items that failed, by index.
+    pub async fn commit(self) -> Vec<(usize, Error)> {
+        let pending = self.pending.into_inner().unwrap_or_else(|e| e.into_inner());
+        if pending.is_empty() {
+            return Vec::new();
+        }
+        tokio::task::spawn_blocking(move || land(pending))
+            .await
+            .unwrap_or_else(|e| panic!("landing downloads: {e}"))
+    }
+}
+
+fn land(pending: Vec<Pending>) -> Vec<(usize, Error)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut failed: Vec<(usize, Error)> = Vec::new();
+    // 1. Flush the content: one syncfs per file system for a large batch, else fsync each.
+    let mut by_dev: std::collections::BTreeMap<u64, Vec<&Pending>> = Default::default();
+    for p in &pending {
+        let dev = std::fs::metadata(&p.temp).map(|m| m.dev()).unwrap_or(0);
+        by_dev.entry(dev).or_default().push(p);
+    }
+    let mut unsynced: std::collections::HashSet<usize> = Default::default();
+    for group in by_dev.values() {
+        let sync = |p: &Pending| std::fs::File::open(&p.temp).and_then(|f| f.sync_all());
+        if group.len() >= SYNCFS_FROM {
+            let r = std::fs::File::open(&group[0].temp).and_then(|f| {
+                use std::os::fd::AsRawFd;
+                // SAFETY: syncfs only reads the descriptor, which `f` keeps open.
+                match unsafe { libc::syncfs(f.as_raw_fd()) } {
+                    0 => Ok(()),
+                    _ => Err(std::io::Error::last_os_error()),
+                }
+            });
+            if let Err(e) = r {
+                for p in group {
+                    failed.push((p.index, io_local(&p.target, "writing", clone_io(&e))));
+                    unsynced.insert(p.index);
+                }
+            }
+        } else {
+            for p in group {
+                if let Err(e) = sync(p) {
+                    failed.push((p.index, io_local(&p.target, "writing", e)));
+                    unsynced.insert(p.index);
+                }
+            }
+        }
+    }
+    // 2. Move each into place; 3. make the renames durable, once per folder.
+    let mut dirs: std::collections::BTreeMap<PathBuf, Vec<usize>> = Default::default();
+    for p in pending {
+        if unsynced.contains(&p.index) {
+            continue; // the temporary file goes with `p.temp`
+        }
+        let (index, target) = (p.index, p.target.clone());
+        match persist(p.temp, &target, p.force) {
+            Ok(()) => dirs.entry(parent_dir(&target)).or_default().push(index),
+            Err(e) => failed.push((index, e)),
+        }
+    }
+    for (dir, indices) in dirs {
+        if let Err(e) = std::fs::File::open(&dir).and_then(|d| d.sync_all()) {
+            for index in indices {
+                failed.push((index, io_local(&dir, "syncing the folder", clone_io(&e))));
+            }
+        }
+    }
+    failed
+}
+
+fn clone_io(e: &std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), e.to_string())
+}
+
+fn parent_dir(target: &Path) -> PathBuf {
+    match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Move a synced temporary file to `target`; without `force`, never replace a file that
+/// appeared meanwhile.
+fn persist(temp: tempfile::TempPath, target: &Path, force: bool) -> Result<()> {
+    if force {
+        temp.persist(target)
+            .map_err(|e| io_local(target, "moving into place", e.error))
+    } else {
+        // Linking fails if the file appeared meanwhile: never replace one by accident.
+        temp.persist_noclobber(target).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                local_error(
+                    ErrorKind::AlreadyExists,
+                    target,
+                    "the local file appeared during the download",
+                    "pass --force to replace it",
+                )
+            } else {
+                io_local(target, "moving into place", e.error)
+            }
+        })
+    }
 }
 
 /// Stream into a temporary file beside the target, verify, then move it into place: the
@@ -753,6 +923,7 @@ async fn get_one(
     options: &GetFilesOptions,
     index: usize,
     progress: &Option<ProgressFn>,
+    landing: Option<&Landing>,
 ) -> Result<GetOutcome> {
     let path = ObjectPath {
         bucket: item.bucket.clone(),
@@ -818,6 +989,7 @@ async fn get_one(
         None,
         progress,
         index,
+        landing,
     )
     .await?;
     Ok(GetOutcome {
@@ -845,12 +1017,16 @@ pub(crate) struct Written {
     pub checksum: Option<&'static str>,
     /// Bytes written to the file (after decompression).
     pub size: u64,
+    /// Where the content is now: the target, or with a [`Landing`] its temporary file
+    /// until the landing commits.
+    pub at: PathBuf,
 }
 
 /// Stream a download into `target` through a synced temporary file beside it, gunzipping it
 /// (within `gunzip` limits) when asked, check the received bytes against the object's size
 /// and recorded SHA-256 and the written content against `expect` (size, SHA-256), then move
-/// it into place, never replacing a file without `force`. Used by `get` and `restore`.
+/// it into place, never replacing a file without `force`. With a `landing`, the synced move
+/// into place is left to [`Landing::commit`]. Used by `get` and `restore`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn write_download(
     provider: &str,
@@ -862,8 +1038,10 @@ pub(crate) async fn write_download(
     expect: Option<(u64, &str)>,
     progress: &Option<ProgressFn>,
     index: usize,
+    landing: Option<&Landing>,
 ) -> Result<Written> {
     let decompress = gunzip.is_some();
+    let defer = landing.is_some();
     report(
         progress,
         index,
@@ -892,9 +1070,8 @@ pub(crate) async fn write_download(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .map_err(|e| io_local(&dir, "creating the folder", e))?;
+    // Mostly an existing folder: one quick syscall here beats a hop to a blocking thread.
+    std::fs::create_dir_all(&dir).map_err(|e| io_local(&dir, "creating the folder", e))?;
     let temp = tempfile::Builder::new()
         .prefix(".stowage-")
         .suffix(".part")
@@ -906,9 +1083,13 @@ pub(crate) async fn write_download(
     // Hashing and writing run on one blocking thread, fed chunks through a bounded channel:
     // the network keeps flowing while the disk and SHA-256 work, and memory stays flat.
     let (tx, rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(64);
+    // A small object is handed over whole, once received: one wake-up of the writer per
+    // file instead of one per chunk.
+    let small = !decompress && got.meta.size <= SMALL_OBJECT;
+    let buffer = (got.meta.size as usize).clamp(8 << 10, 1 << 20);
     let writer = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, Sha256)> {
         use std::io::Write;
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let mut out = std::io::BufWriter::with_capacity(buffer, file);
         let mut hasher = Sha256::new();
         let mut written = 0u64;
         for chunk in rx {
@@ -917,8 +1098,11 @@ pub(crate) async fn write_download(
             written += chunk.len() as u64;
         }
         let file = out.into_inner().map_err(|e| e.into_error())?;
-        // Durable before it takes the target's name: a crash never leaves a torn file there.
-        file.sync_all()?;
+        // Durable before it takes the target's name: a crash never leaves a torn file there
+        // (a landing syncs its whole batch at once).
+        if !defer {
+            file.sync_all()?;
+        }
         Ok((written, hasher))
     });
     // A gzipped object is hashed as stored (that is what the store's SHA-256 covers) and
@@ -947,13 +1131,27 @@ pub(crate) async fn write_download(
         }
         None => std::mem::replace(&mut got.body, stream::empty().boxed()),
     };
+    let mut held: Vec<bytes::Bytes> = Vec::new();
+    let mut held_bytes = 0u64;
     while let Some(chunk) = body.try_next().await? {
         let n = chunk.len() as u64;
-        if tx.send(chunk).is_err() {
-            break; // the writer failed; its error is reported below
+        if small && held_bytes + n <= SMALL_OBJECT {
+            held_bytes += n;
+            held.push(chunk);
+        } else {
+            for c in held.drain(..).chain(std::iter::once(chunk)) {
+                if tx.send(c).is_err() {
+                    break; // the writer failed; its error is reported below
+                }
+            }
         }
         if !decompress {
             report(progress, index, ItemEvent::Moved { bytes: n });
+        }
+    }
+    for c in held {
+        if tx.send(c).is_err() {
+            break;
         }
     }
     drop(tx);
@@ -1009,30 +1207,23 @@ pub(crate) async fn write_download(
             )));
         }
     }
-    if force {
-        temp_path
-            .persist(target)
-            .map_err(|e| io_local(target, "moving into place", e.error))?;
-    } else {
-        // Linking fails if the file appeared meanwhile: never replace one by accident.
-        temp_path.persist_noclobber(target).map_err(|e| {
-            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                local_error(
-                    ErrorKind::AlreadyExists,
-                    target,
-                    "the local file appeared during the download",
-                    "pass --force to replace it",
-                )
-            } else {
-                io_local(target, "moving into place", e.error)
-            }
-        })?;
-    }
+    let at = match landing {
+        Some(landing) => {
+            let at = temp_path.to_path_buf();
+            landing.push(index, temp_path, target, force);
+            at
+        }
+        None => {
+            persist(temp_path, target, force)?;
+            target.to_path_buf()
+        }
+    };
     Ok(Written {
         stored_size: received,
         stored_sha256: sha256,
         checksum,
         size: written,
+        at,
     })
 }
 

@@ -37,6 +37,9 @@ pub enum Fault {
     /// Pass requests through; flip one byte in the middle of each successful GET body of 64 KiB
     /// or more.
     CorruptBody,
+    /// Pass everything through untouched, keeping each request's line (method and target)
+    /// in [`Proxy::requests`].
+    Record,
 }
 
 /// A running proxy; stops when dropped.
@@ -46,6 +49,8 @@ pub struct Proxy {
     /// Requests seen (for 5xx: requests answered with 503; otherwise requests forwarded or
     /// held).
     pub hits: Arc<AtomicUsize>,
+    /// Request lines seen, with [`Fault::Record`].
+    pub requests: Arc<std::sync::Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -71,19 +76,30 @@ impl Proxy {
             _ => 0,
         }));
         let counter = hits.clone();
+        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = requests.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else {
                     return;
                 };
-                let (upstream, hits, remaining) =
-                    (upstream.clone(), counter.clone(), remaining.clone());
+                let (upstream, hits, remaining, log) = (
+                    upstream.clone(),
+                    counter.clone(),
+                    remaining.clone(),
+                    log.clone(),
+                );
                 tokio::spawn(async move {
-                    let _ = serve(client, &upstream, fault, &hits, &remaining).await;
+                    let _ = serve(client, &upstream, fault, &hits, &remaining, &log).await;
                 });
             }
         });
-        Proxy { url, hits, task }
+        Proxy {
+            url,
+            hits,
+            requests,
+            task,
+        }
     }
 }
 
@@ -95,6 +111,7 @@ async fn serve(
     fault: Fault,
     hits: &AtomicUsize,
     remaining: &AtomicUsize,
+    log: &std::sync::Mutex<Vec<String>>,
 ) -> Io<()> {
     let mut client = BufReader::new(client);
     match fault {
@@ -144,7 +161,11 @@ async fn serve(
             );
             Ok(())
         }
-        Fault::TruncateBody | Fault::CorruptBody | Fault::NoPartETags | Fault::Refuse { .. } => {
+        Fault::TruncateBody
+        | Fault::CorruptBody
+        | Fault::NoPartETags
+        | Fault::Refuse { .. }
+        | Fault::Record => {
             let mut up = BufReader::new(TcpStream::connect(upstream).await?);
             loop {
                 let Some(head) = read_head(&mut client).await? else {
@@ -155,6 +176,10 @@ async fn serve(
                 let mut words = request_line.split_whitespace();
                 let method = words.next().unwrap_or("").to_string();
                 let target = words.next().unwrap_or("").to_string();
+                if fault == Fault::Record {
+                    let line = request_line.lines().next().unwrap_or("").to_string();
+                    log.lock().unwrap().push(line);
+                }
                 if let Fault::Refuse {
                     request,
                     status,
@@ -209,9 +234,10 @@ async fn serve(
                     (rhead, body)
                 };
                 // Only object bodies: metadata and listings (small JSON and XML) pass untouched.
-                let hurt =
-                    method == "GET" && (200..300).contains(&status) && body.len() >= 64 << 10;
-                let hurt = hurt && fault != Fault::NoPartETags;
+                let hurt = !matches!(fault, Fault::Record | Fault::NoPartETags)
+                    && method == "GET"
+                    && (200..300).contains(&status)
+                    && body.len() >= 64 << 10;
                 let rhead = with_length(&rhead, body.len());
                 if hurt && fault == Fault::TruncateBody {
                     client.get_mut().write_all(&rhead).await?;
