@@ -382,10 +382,7 @@ impl Config {
                 // The store checks its own rule when it is used (Supabase allows `_` and
                 // capitals); here only names no backend accepts are refused.
                 if let Err(e) = stowage_store::key::validate_any_bucket("stowage", b.get_ref()) {
-                    return Err(at(
-                        b.span().start,
-                        &format!("[sync] bucket: {}", e.message),
-                    ));
+                    return Err(at(b.span().start, &format!("[sync] bucket: {}", e.message)));
                 }
             }
             config.sync = SyncConfig {

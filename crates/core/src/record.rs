@@ -117,7 +117,9 @@ pub fn record_writes(
                             .to_string_lossy()
                             .into_owned()
                     });
-                    let content = gzipped_from.as_ref().map(|(size, sha)| (*size, sha.as_str()));
+                    let content = gzipped_from
+                        .as_ref()
+                        .map(|(size, sha)| (*size, sha.as_str()));
                     record_object(c, org, &stored, source.as_deref(), content)?;
                     activity.push(Activity {
                         action: "put",
@@ -227,8 +229,7 @@ pub fn record_object(
                             sha256: sha256.clone(),
                             size: stored.size,
                             original_size: gzipped_from.map_or(stored.size, |(n, _)| n),
-                            encoding: gzipped_from
-                                .map(|_| crate::compress::ENCODING.to_string()),
+                            encoding: gzipped_from.map(|_| crate::compress::ENCODING.to_string()),
                             mtime_ns: None,
                             source_path: source_path.map(str::to_string),
                             created_at: OffsetDateTime::now_utc(),
