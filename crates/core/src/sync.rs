@@ -755,38 +755,36 @@ pub async fn check(plan: &SyncPlan, targets: &Targets) -> Vec<Problem> {
     for (t, primary) in std::iter::once((&targets.primary, true))
         .chain(targets.secondary.iter().map(|t| (t, false)))
     {
-        if primary
+        let used = primary
             || uploads
                 .iter()
-                .any(|f| f.destination == Destination::PrimaryAndSecondary)
-        {
-            if !t.create_bucket {
-                let options = stowage_store::ListOptions {
-                    page_size: Some(1),
-                    ..Default::default()
-                };
-                let first = t.store.list(&targets.bucket, options).next().await;
-                match first {
-                    Some(Err(e)) if e.kind == ErrorKind::NotFound => {
-                        let e: Error = check_bucket(t, &targets.bucket)
-                            .await
-                            .err()
-                            .unwrap_or_else(|| e.into());
-                        problems.push(Problem {
-                            file: None,
-                            profile: t.profile.clone(),
-                            fatal: primary,
-                            message: e.to_string(),
-                        })
-                    }
-                    Some(Err(e)) => problems.push(Problem {
+                .any(|f| f.destination == Destination::PrimaryAndSecondary);
+        if used && !t.create_bucket {
+            let options = stowage_store::ListOptions {
+                page_size: Some(1),
+                ..Default::default()
+            };
+            let first = t.store.list(&targets.bucket, options).next().await;
+            match first {
+                Some(Err(e)) if e.kind == ErrorKind::NotFound => {
+                    let e: Error = check_bucket(t, &targets.bucket)
+                        .await
+                        .err()
+                        .unwrap_or_else(|| e.into());
+                    problems.push(Problem {
                         file: None,
                         profile: t.profile.clone(),
-                        fatal: false,
-                        message: format!("could not check the bucket: {}", Error::from(e)),
-                    }),
-                    _ => {}
+                        fatal: primary,
+                        message: e.to_string(),
+                    })
                 }
+                Some(Err(e)) => problems.push(Problem {
+                    file: None,
+                    profile: t.profile.clone(),
+                    fatal: false,
+                    message: format!("could not check the bucket: {}", Error::from(e)),
+                }),
+                _ => {}
             }
         }
         for f in &uploads {
