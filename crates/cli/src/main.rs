@@ -268,9 +268,13 @@ struct SyncArgs {
     /// The project folder (e.g. `.beast-mode`), walked recursively.
     #[arg(value_name = "DIR")]
     dir: PathBuf,
-    /// Organization prefix for keys [default: `org` in policy.toml].
+    /// Organization prefix for keys [default: the organization the profile is bound to, else
+    /// `org` in policy.toml].
     #[arg(long, value_name = "ORG")]
     org: Option<String>,
+    /// Create the bucket when it does not exist.
+    #[arg(long)]
+    create_bucket: bool,
 }
 
 #[derive(Args)]
@@ -1345,14 +1349,51 @@ fn org_arg(org: Option<&str>) -> Result<Option<String>, Error> {
         .map_err(|m| Error::Usage(format!("--org: {m}")))
 }
 
+/// The profile sync writes to first: `--profile`, else `[sync] primary`, else the selected
+/// profile.
+fn sync_primary<'a>(ctx: &Ctx, config: &'a Config) -> Result<&'a stowage_core::Profile, Error> {
+    let env = std::env::var("STOWAGE_PROFILE").ok();
+    Ok(match (&ctx.profile, &config.sync.primary) {
+        (None, Some(p)) => config.select(Some(p.as_str()), None)?.0,
+        (flag, _) => config.select(flag.as_deref(), env.as_deref())?.0,
+    })
+}
+
+/// The organization sync and watch key folders under: `--org`, else the organization the
+/// primary profile is bound to, else the policy's `org`. A profile bound to an organization
+/// can write only under it, so another organization (by flag or policy) is refused up front
+/// instead of failing every upload.
+fn sync_org(
+    ctx: &Ctx,
+    config: &Config,
+    policy: &stowage_core::policy::Policy,
+    flag: Option<&str>,
+) -> Result<Option<String>, Error> {
+    let flag = org_arg(flag)?;
+    let primary = sync_primary(ctx, config)?;
+    let Some(bound) = &primary.org else {
+        return Ok(flag.or_else(|| policy.org.clone()));
+    };
+    let (other, source) = match (&flag, &policy.org) {
+        (Some(f), _) => (f, "--org"),
+        (None, Some(p)) => (p, "policy.toml's `org`"),
+        (None, None) => return Ok(Some(bound.clone())),
+    };
+    if other != bound {
+        return Err(Error::Usage(format!(
+            "{source} names organization `{other}`, but profile `{}` is bound to organization \
+             `{bound}` and can write only under `{bound}/`; drop {source} (sync then uses \
+             `{bound}`), or pick a profile bound to `{other}` with --profile",
+            primary.name
+        )));
+    }
+    Ok(Some(bound.clone()))
+}
+
 /// The stores sync writes to: `--profile`, else `[sync] primary`, else the selected profile;
 /// plus `[sync] secondary`.
 async fn sync_targets(ctx: &Ctx, config: &Config, paths: &Paths) -> Result<sync::Targets, Error> {
-    let env = std::env::var("STOWAGE_PROFILE").ok();
-    let primary = match (&ctx.profile, &config.sync.primary) {
-        (None, Some(p)) => config.select(Some(p.as_str()), None)?.0,
-        (flag, _) => config.select(flag.as_deref(), env.as_deref())?.0,
-    };
+    let primary = sync_primary(ctx, config)?;
     let target = |p: &stowage_core::Profile| {
         let p = p.clone();
         async move {
@@ -1401,7 +1442,7 @@ async fn sync_cmd(ctx: &Ctx, a: SyncArgs) -> CmdResult {
     let paths = Paths::from_env()?;
     let config = Config::load(&paths)?;
     let policy = stowage_core::policy::Policy::load(&paths)?;
-    let org = org_arg(a.org.as_deref())?;
+    let org = sync_org(ctx, &config, &policy, a.org.as_deref())?;
     // A dry run reads the catalog (or an empty one) and writes nothing at all.
     let catalog = if ctx.dry_run {
         Catalog::open_read_only(&paths)?
@@ -1425,11 +1466,45 @@ async fn sync_cmd(ctx: &Ctx, a: SyncArgs) -> CmdResult {
                 }
             ));
         }
-        return Ok(json!({
-            "dir": plan.dir, "org": plan.org, "plan": plan.files, "dry_run": true
-        }));
+        // Check what can be checked without writing: buckets, key rules, org scope.
+        let mut targets = sync_targets(ctx, &config, &paths).await?;
+        if a.create_bucket {
+            targets.primary.create_bucket = true;
+        }
+        let problems = sync::check(&plan, &targets).await;
+        for p in &problems {
+            let file = p
+                .file
+                .as_deref()
+                .map(|f| format!("{f}: "))
+                .unwrap_or_default();
+            let level = if p.fatal { "error" } else { "warning" };
+            eprintln!("{level}: {file}{}", p.message);
+        }
+        let doc = json!({
+            "dir": plan.dir, "org": plan.org, "plan": plan.files, "problems": problems,
+            "dry_run": true
+        });
+        if let Some(first) = problems.iter().find(|p| p.fatal) {
+            let fatal = problems.iter().filter(|p| p.fatal).count();
+            return Err(Failed {
+                error: Error::Usage(format!(
+                    "the real run would fail: {fatal} problem(s), the first: {}",
+                    first.message
+                )),
+                partial: Some(doc),
+                printed: true,
+            });
+        }
+        return Ok(doc);
     }
-    let targets = sync_targets(ctx, &config, &paths).await?;
+    let mut targets = sync_targets(ctx, &config, &paths).await?;
+    if a.create_bucket {
+        targets.primary.create_bucket = true;
+        if let Some(s) = &mut targets.secondary {
+            s.create_bucket = true;
+        }
+    }
     let labels = plan.files.iter().map(|f| f.file.clone()).collect();
     let bars = Bars::new(labels, "uploading", ctx.bars);
     let mut report = sync::run(&plan, &catalog, &targets, bars.callback()).await?;
@@ -1463,6 +1538,12 @@ async fn sync_cmd(ctx: &Ctx, a: SyncArgs) -> CmdResult {
         report.new_versions,
         report.failed
     ));
+    for (file, profile) in &report.queued {
+        ctx.say(format!(
+            "queued {file} → {profile}: the provider did not answer; the next `stowage sync` \
+             or `stowage watch` uploads it"
+        ));
+    }
     let error = report.error.take();
     let doc = json!({ "sync": report, "uploaded": report.uploaded, "dry_run": false });
     match error {

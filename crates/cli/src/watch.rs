@@ -18,7 +18,7 @@ use stowage_core::{Config, Error, Paths};
 use tokio::sync::broadcast;
 
 use crate::progress::Bars;
-use crate::{org_arg, sync_targets, CmdResult, Ctx};
+use crate::{sync_org, sync_targets, CmdResult, Ctx};
 
 #[derive(Args)]
 pub struct WatchArgs {
@@ -30,7 +30,8 @@ pub struct WatchArgs {
     /// (exit code 1 if any transfer failed for good).
     #[arg(long)]
     exit_when_idle: bool,
-    /// Organization prefix for keys of the folders given [default: `org` in policy.toml].
+    /// Organization prefix for keys of the folders given [default: the organization the
+    /// profile is bound to, else `org` in policy.toml].
     #[arg(long, value_name = "ORG")]
     org: Option<String>,
 }
@@ -181,7 +182,7 @@ pub async fn watch_cmd(ctx: &Ctx, a: WatchArgs) -> CmdResult {
     let paths = Paths::from_env()?;
     let config = Config::load(&paths)?;
     let policy = stowage_core::policy::Policy::load(&paths)?;
-    let org = org_arg(a.org.as_deref())?;
+    let org = sync_org(ctx, &config, &policy, a.org.as_deref())?;
     let catalog = Catalog::open(&paths)?;
     let _lock = WatchLock::acquire(&paths.data_dir)?;
     let mut roots = Vec::new();

@@ -1170,6 +1170,19 @@ impl Catalog {
         Ok(())
     }
 
+    /// Forget the artifact `id` when it holds no version (one a failed sync pass created for a
+    /// version it never recorded), so it names nothing that does not exist.
+    pub fn forget_artifact_if_empty(&self, id: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "DELETE FROM artifacts WHERE id = ?1
+                   AND NOT EXISTS (SELECT 1 FROM versions WHERE artifact_id = ?1)",
+            )
+            .and_then(|mut s| s.execute([id]))
+            .map_err(self.err())?;
+        Ok(())
+    }
+
     /// The artifact of the newest version recorded from the local file `source_path`.
     pub fn artifact_of_source(&self, source_path: &str) -> Result<Option<Artifact>> {
         self.conn

@@ -383,6 +383,51 @@ pub fn finish(c: &Catalog, id: i64, sha256: &str, version: Option<&str>) -> Resu
     Ok(())
 }
 
+/// Mark done the rows still waiting to upload `path` (as of `size` and `mtime_ns`) to
+/// `profile`, once another pass (a one-shot `sync`) has made that copy.
+pub fn settle_waiting(
+    c: &Catalog,
+    path: &Path,
+    (size, mtime_ns): (u64, i64),
+    profile: &str,
+    sha256: &str,
+    version: Option<&str>,
+) -> Result<()> {
+    c.conn()
+        .prepare_cached(
+            "UPDATE queue SET state = 'done', sha256 = ?3, version = ?4, updated_at = ?5
+             WHERE path = ?1 AND profile = ?2 AND state = 'queued'
+               AND size = ?6 AND mtime_ns = ?7",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                path.to_string_lossy(),
+                profile,
+                sha256,
+                version,
+                now_ns(),
+                size as i64,
+                mtime_ns
+            ])
+        })
+        .map_err(|e| c.db_err(e))?;
+    Ok(())
+}
+
+/// Queued rows per profile: what waits, and for which provider.
+pub fn queued_by_profile(c: &Catalog) -> Result<Vec<(String, u64)>> {
+    c.conn()
+        .prepare_cached(
+            "SELECT profile, COUNT(*) FROM queue WHERE state = 'queued'
+             GROUP BY profile ORDER BY profile",
+        )
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                .collect()
+        })
+        .map_err(|e| c.db_err(e))
+}
+
 /// Put a row back in the queue after an error, due at `next_at_ns`; `counted` adds an attempt
 /// (an unreachable provider's rows wait without using theirs up).
 pub fn retry_later(

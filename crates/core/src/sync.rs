@@ -328,6 +328,9 @@ pub struct SyncReport {
     pub new_versions: usize,
     /// Files that failed.
     pub failed: usize,
+    /// Copies that wait in the durable queue for a provider that did not answer (the next
+    /// `sync` or `watch` makes them): (file, profile).
+    pub queued: Vec<(String, String)>,
     /// Why they failed (each file's message is in its outcome too).
     #[serde(skip)]
     pub error: Option<Error>,
@@ -391,6 +394,10 @@ pub async fn run(
             }
         }
     }
+    if plan.files.iter().any(|f| f.action == Action::Upload) && !targets.primary.create_bucket {
+        // A missing bucket fails every upload the same way: say it once, up front.
+        check_bucket(&targets.primary, &targets.bucket).await?;
+    }
     let mut outcomes: Vec<FileOutcome> = plan
         .files
         .iter()
@@ -453,6 +460,10 @@ pub async fn run(
         .await;
     let mut work = Vec::new();
     let mut new_versions: HashSet<(i64, String)> = HashSet::new();
+    let mut queued = Vec::new();
+    // Artifacts this run may have created: one left without a version (every upload of its
+    // file failed) is forgotten at the end, so it never names what does not exist.
+    let mut touched: Vec<i64> = Vec::new();
     catalog.batch(|c| {
         for (index, measured) in hashed {
             let f = &plan.files[index];
@@ -499,6 +510,9 @@ pub async fn run(
                 Ok(Some(w)) => {
                     outcomes[index].family = Some(w.family.clone());
                     outcomes[index].version = Some(w.version.clone());
+                    if let Some((v, _)) = &w.new_version {
+                        touched.push(v.artifact_id);
+                    }
                     if w.steps.is_empty() {
                         record(c, f, &w, &[], &mut outcomes[index])?;
                         if f.action == Action::Upload {
@@ -555,6 +569,60 @@ pub async fn run(
                 let f = &plan.files[w.index];
                 let outcome = &mut outcomes[w.index];
                 let primary_failed = failures.iter().any(|(p, _)| *p == targets.primary.profile);
+                // The primary did not answer: its copy waits in the durable queue for the
+                // next `sync` or `watch`, and whatever the secondary holds is recorded.
+                let primary_down = failures.iter().any(|(p, e)| {
+                    *p == targets.primary.profile && e.kind() == Some(&ErrorKind::Unavailable)
+                });
+                if primary_down {
+                    let key = f.key.clone().expect("uploads have a key");
+                    crate::queue::enqueue(
+                        c,
+                        &[crate::queue::NewRow {
+                            path: f.path.clone(),
+                            dir: plan.dir.clone(),
+                            org: plan.org.clone(),
+                            role: crate::queue::Role::Primary,
+                            profile: targets.primary.profile.clone(),
+                            bucket: targets.bucket.clone(),
+                            key,
+                            size: f.size,
+                            mtime_ns: f.mtime_ns,
+                        }],
+                    )?;
+                    queued.push((f.file.clone(), targets.primary.profile.clone()));
+                    outcome.result = "queued";
+                    let mut rest = Vec::new();
+                    for (p, e) in failures {
+                        if p == targets.primary.profile {
+                            outcome
+                                .warnings
+                                .push(format!("primary `{p}` did not answer; queued: {e}"));
+                            errors.push(e);
+                        } else {
+                            rest.push((p, e));
+                        }
+                    }
+                    for (p, e) in rest {
+                        outcome
+                            .warnings
+                            .push(format!("secondary `{p}` failed: {e}"));
+                    }
+                    if !done.is_empty() {
+                        record(c, f, &w, &done, outcome)?;
+                    }
+                    // Forget the file state so the next run uploads the missing copy.
+                    c.set_file_state(
+                        &f.path.to_string_lossy(),
+                        &FileState {
+                            size: u64::MAX,
+                            mtime_ns: 0,
+                            sha256: w.sha256.clone(),
+                            decision: None,
+                        },
+                    )?;
+                    continue;
+                }
                 if primary_failed || done.is_empty() {
                     outcome.result = "failed";
                     for (_, e) in failures {
@@ -588,8 +656,15 @@ pub async fn run(
             Ok(())
         })?;
     }
+    catalog.batch(|c| {
+        for id in touched {
+            c.forget_artifact_if_empty(id)?;
+        }
+        Ok(())
+    })?;
     let mut report = SyncReport {
         dir: plan.dir.clone(),
+        queued,
         uploaded: outcomes.iter().map(|o| o.uploads.len()).sum(),
         bytes_uploaded: outcomes
             .iter()
@@ -625,6 +700,119 @@ pub async fn run(
         });
     }
     Ok(report)
+}
+
+/// Fail when `bucket` does not exist on `target` (one cheap listing request), with the ways
+/// to create it. Any other answer (a provider that is down) is left to the uploads.
+pub async fn check_bucket(target: &Target, bucket: &str) -> Result<()> {
+    let options = stowage_store::ListOptions {
+        page_size: Some(1),
+        ..Default::default()
+    };
+    let first = target.store.list(bucket, options).next().await;
+    match first {
+        Some(Err(e)) if e.kind == ErrorKind::NotFound => Err(e
+            .at(bucket, None)
+            .hint(format!(
+                "the bucket `{bucket}` does not exist on profile `{}`: create it with \
+                 `stowage sync --create-bucket`, or `stowage buckets create {bucket} --profile \
+                 {}`, or name another in [sync] bucket in config.toml",
+                target.profile, target.profile
+            ))
+            .into()),
+        _ => Ok(()),
+    }
+}
+
+/// A problem a dry run found that the real run would meet.
+#[derive(Clone, Debug, Serialize)]
+pub struct Problem {
+    /// The file (None for the whole run, e.g. a missing bucket).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The profile.
+    pub profile: String,
+    /// Whether it fails the run (the primary), or only leaves a copy out (a secondary).
+    pub fatal: bool,
+    /// What happens, with the next step.
+    pub message: String,
+}
+
+/// Check without writing what a real run of `plan` would meet: each target's bucket exists
+/// (unless sync creates it), and each planned key is one the target (its backend's key rules,
+/// the organization its profile is bound to) accepts. A provider that cannot be asked is
+/// reported too, as not fatal.
+pub async fn check(plan: &SyncPlan, targets: &Targets) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let uploads: Vec<&PlannedFile> = plan
+        .files
+        .iter()
+        .filter(|f| f.action == Action::Upload)
+        .collect();
+    if uploads.is_empty() {
+        return problems;
+    }
+    for (t, primary) in std::iter::once((&targets.primary, true))
+        .chain(targets.secondary.iter().map(|t| (t, false)))
+    {
+        let used = primary
+            || uploads
+                .iter()
+                .any(|f| f.destination == Destination::PrimaryAndSecondary);
+        if used && !t.create_bucket {
+            let options = stowage_store::ListOptions {
+                page_size: Some(1),
+                ..Default::default()
+            };
+            let first = t.store.list(&targets.bucket, options).next().await;
+            match first {
+                Some(Err(e)) if e.kind == ErrorKind::NotFound => {
+                    let e: Error = check_bucket(t, &targets.bucket)
+                        .await
+                        .err()
+                        .unwrap_or_else(|| e.into());
+                    problems.push(Problem {
+                        file: None,
+                        profile: t.profile.clone(),
+                        fatal: primary,
+                        message: e.to_string(),
+                    })
+                }
+                Some(Err(e)) => problems.push(Problem {
+                    file: None,
+                    profile: t.profile.clone(),
+                    fatal: false,
+                    message: format!("could not check the bucket: {}", Error::from(e)),
+                }),
+                _ => {}
+            }
+        }
+        for f in &uploads {
+            if !primary && f.destination != Destination::PrimaryAndSecondary {
+                continue;
+            }
+            let key = f.key.as_deref().unwrap_or_default();
+            let checked = ObjectPath::new(&targets.bucket, key)
+                .map_err(Error::from)
+                .and_then(|p| t.store.check_key(&p.key).map_err(Error::from));
+            if let Err(e) = checked {
+                problems.push(Problem {
+                    file: Some(f.file.clone()),
+                    profile: t.profile.clone(),
+                    fatal: primary,
+                    message: if primary {
+                        e.to_string()
+                    } else {
+                        format!(
+                            "secondary `{}` cannot hold it, so it keeps one copy: {e}",
+                            t.profile
+                        )
+                    },
+                });
+            }
+        }
+    }
+    problems
 }
 
 /// What one file's transfer to one target did ([`run_target`]).
@@ -1159,6 +1347,15 @@ fn record(
             (None, None) => unreachable!("a version is either new or found"),
         };
         for d in done {
+            // A copy waiting in the queue (its provider was down) is made now.
+            crate::queue::settle_waiting(
+                c,
+                &f.path,
+                (f.size, f.mtime_ns),
+                &d.target.profile,
+                &w.sha256,
+                Some(&w.version),
+            )?;
             let provider = d.target.store.provider().to_string();
             if let Some((location, archive)) = &d.archive {
                 c.move_location(*location, archive)?;
