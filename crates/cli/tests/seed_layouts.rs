@@ -555,7 +555,6 @@ async fn beast_mode_policy_edit_uploads_the_dataset() {
 /// stores under that org and records it; a profile cannot sync into the other org; each
 /// model restores by its family and either spelling of its version.
 #[tokio::test]
-#[ignore = "needs the org-bound profile fix of issue 10 (sync with a profile bound to an org uses that org) and versions by either spelling (@2.1 = @v2.1)"]
 async fn fairmind_org_bound_profiles_sync_into_their_org() {
     let endpoint = s3_endpoint();
     let bound = |name: &str, org: &str| {
