@@ -15,11 +15,15 @@ Exit codes:
   6  unavailable (provider unreachable or busy; retry later)
   7  rejected content (too large, invalid key or name, integrity check failed)
   8  not supported by this provider (e.g. signed URLs on a local folder)
+  9  `watch --exit-when-idle` stopped with work waiting on a provider that is down
 130  interrupted (Ctrl-C)
 141  stdout was closed early (e.g. `stowage ls | head`): output stops quietly, as coreutils do";
 
 /// stdout was closed by its reader (128 + SIGPIPE, as a shell reports for coreutils).
 pub const BROKEN_PIPE: u8 = 141;
+
+/// `watch --exit-when-idle` went idle with uploads waiting on a provider that is down.
+pub const WAITING: u8 = 9;
 
 /// Interrupted by Ctrl-C.
 pub const INTERRUPTED: u8 = 130;

@@ -291,6 +291,20 @@ pub async fn watch_cmd(ctx: &Ctx, a: WatchArgs) -> CmdResult {
             printed: false,
         });
     }
+    if !summary.waiting.is_empty() {
+        // Nothing more can happen until a provider returns: say what waits, for whom.
+        if ctx.json {
+            crate::out(&doc);
+        } else {
+            for (profile, n) in &summary.waiting {
+                eprintln!(
+                    "waiting: {n} upload(s) for `{profile}`, which does not answer; the next \
+                     `stowage watch` or `stowage sync` uploads them when it is back"
+                );
+            }
+        }
+        std::process::exit(i32::from(crate::exit::WAITING));
+    }
     if !ctx.json {
         ctx.say(format!(
             "idle: {} uploaded and verified, {} failed",

@@ -128,4 +128,13 @@ fn sync_with_the_primary_down_records_the_secondary_and_queues_the_primary() {
         text.contains("\"down\"") && text.contains("queued"),
         "{doc}"
     );
+    // `watch --exit-when-idle` does not wait for ever on the down provider: once only its
+    // work remains, it says what waits, for whom, and exits 9. The row stays queued.
+    let run = sb.run(&["watch", "proj", "--exit-when-idle"]).code(9);
+    assert!(
+        run.stderr.contains("waiting: 1 upload(s) for `down`"),
+        "{run:?}"
+    );
+    let doc = sb.run(&["--json", "queue", "ls"]).ok().json();
+    assert!(doc.to_string().contains("queued"), "{doc}");
 }

@@ -149,6 +149,9 @@ pub struct Summary {
     pub failed_in_queue: u64,
     /// Stopped by the caller (Ctrl-C) rather than by going idle.
     pub interrupted: bool,
+    /// When it went idle with work left only on providers that are down: per profile, the
+    /// rows that wait for it.
+    pub waiting: Vec<(String, u64)>,
 }
 
 /// A provider's health, tracked while the engine runs.
@@ -307,7 +310,20 @@ impl Engine {
                 && last_watch.elapsed() >= quiet
             {
                 let counts = queue::counts(&shared.catalog())?;
-                if counts.queued == 0 && counts.running == 0 {
+                // Work queued only for providers that are down waits for them: idle too,
+                // reported as waiting (a later `sync` or `watch` uploads it).
+                let waiting = if counts.queued > 0 && counts.running == 0 && !paused.is_empty() {
+                    let by_profile = queue::queued_by_profile(&shared.catalog())?;
+                    if by_profile.iter().all(|(p, _)| paused.contains(p)) {
+                        by_profile
+                    } else {
+                        Vec::new()
+                    }
+                } else {
+                    Vec::new()
+                };
+                if (counts.queued == 0 || !waiting.is_empty()) && counts.running == 0 {
+                    summary.waiting = waiting;
                     summary.failed_in_queue = counts.failed;
                     shared.events.send(Event::Idle {
                         done: summary.done,
