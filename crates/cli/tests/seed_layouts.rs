@@ -645,7 +645,12 @@ async fn fairmind_org_bound_profiles_sync_into_their_org() {
     let run = seed
         .sb
         .exec(&["--profile", "demo", "sync", "admin", "--org", "admin_org"]);
-    assert_eq!(run.code, 5, "{run:?}");
+    // Refused before any request: the profile's org and the one asked for differ.
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("bound to organization `demo_org`"),
+        "{run:?}"
+    );
     assert_eq!(seed.assert_truth(), held, "a refused sync wrote something");
     // Each model restores by its family, with or without the `v`.
     for spec in ["credit_risk@2.1", "credit_risk@v2.1", "loan_approval@3.0"] {
