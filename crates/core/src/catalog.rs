@@ -1159,13 +1159,7 @@ impl Catalog {
             .and_then(|mut s| s.execute([version_id]))
             .map_err(self.err())?;
         if let Some(a) = artifact {
-            self.conn
-                .prepare_cached(
-                    "DELETE FROM artifacts WHERE id = ?1
-                       AND NOT EXISTS (SELECT 1 FROM versions WHERE artifact_id = ?1)",
-                )
-                .and_then(|mut s| s.execute([a]))
-                .map_err(self.err())?;
+            self.forget_artifact_if_empty(a)?;
         }
         Ok(())
     }

@@ -598,6 +598,21 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
+    /// Empty accumulators for a report grouped by `group_by`.
+    fn new(prices: &'a PriceTable, group_by: GroupBy) -> Builder<'a> {
+        Builder {
+            prices,
+            group_by,
+            providers: Vec::new(),
+            buckets: Vec::new(),
+            bucket_index: Interner::new(),
+            groups: Vec::new(),
+            group_index: Interner::new(),
+            cells: Vec::new(),
+            cell_of: Vec::new(),
+        }
+    }
+
     /// The index of a bucket, adding it (and its provider) on first sight.
     fn bucket(&mut self, provider: &'a str, bucket: &'a str) -> u32 {
         let (providers, buckets, prices) = (&mut self.providers, &mut self.buckets, self.prices);
@@ -709,17 +724,7 @@ pub fn report(
         secs(now - window * 3),
     );
     let stale_cut = secs(now - Duration::days(STALE_AFTER_DAYS));
-    let mut b = Builder {
-        prices,
-        group_by,
-        providers: Vec::new(),
-        buckets: Vec::new(),
-        bucket_index: Interner::new(),
-        groups: Vec::new(),
-        group_index: Interner::new(),
-        cells: Vec::new(),
-        cell_of: Vec::new(),
-    };
+    let mut b = Builder::new(prices, group_by);
     let mut all_largest: TopN<LargeKey> = TopN::new();
     let mut all_stalest: TopN<StaleKey> = TopN::new();
 
@@ -866,17 +871,7 @@ pub fn report_summary(
 ) -> CostReport {
     let secs = |t: OffsetDateTime| t.unix_timestamp();
     let (_, stale_cut) = cuts(now);
-    let mut b = Builder {
-        prices,
-        group_by,
-        providers: Vec::new(),
-        buckets: Vec::new(),
-        bucket_index: Interner::new(),
-        groups: Vec::new(),
-        group_index: Interner::new(),
-        cells: Vec::new(),
-        cell_of: Vec::new(),
-    };
+    let mut b = Builder::new(prices, group_by);
     let mut all_largest: TopN<LargeKey> = TopN::new();
     let mut all_stalest: TopN<StaleKey> = TopN::new();
     for c in &summary.cells {
