@@ -30,6 +30,10 @@ pub struct WatchArgs {
     /// (exit code 1 if any transfer failed for good).
     #[arg(long)]
     exit_when_idle: bool,
+    /// With --exit-when-idle: how long to wait for a provider that is down before exiting
+    /// with its uploads still queued (exit code 9), e.g. `0s`, `5m`.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    wait_down: String,
     /// Organization prefix for keys of the folders given [default: the organization the
     /// profile is bound to, else `org` in policy.toml].
     #[arg(long, value_name = "ORG")]
@@ -239,7 +243,9 @@ pub async fn watch_cmd(ctx: &Ctx, a: WatchArgs) -> CmdResult {
             config.watch.settle
         );
     }
-    let engine = Engine::new(catalog, policy, targets, config.watch.clone());
+    let mut watch_config = config.watch.clone();
+    watch_config.down_grace = stowage_core::parse_duration(&a.wait_down)?;
+    let engine = Engine::new(catalog, policy, targets, watch_config);
     let events = engine.events().subscribe();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let printer = tokio::spawn(render(

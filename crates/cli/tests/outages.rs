@@ -129,8 +129,11 @@ fn sync_with_the_primary_down_records_the_secondary_and_queues_the_primary() {
         "{doc}"
     );
     // `watch --exit-when-idle` does not wait for ever on the down provider: once only its
-    // work remains, it says what waits, for whom, and exits 9. The row stays queued.
-    let run = sb.run(&["watch", "proj", "--exit-when-idle"]).code(9);
+    // work remains (here with no grace), it says what waits, for whom, and exits 9. The row
+    // stays queued.
+    let run = sb
+        .run(&["watch", "proj", "--exit-when-idle", "--wait-down", "0s"])
+        .code(9);
     assert!(
         run.stderr.contains("waiting: 1 upload(s) for `down`"),
         "{run:?}"

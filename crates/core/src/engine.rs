@@ -53,6 +53,9 @@ pub struct WatchConfig {
     pub retry_base: Duration,
     /// The longest delay between retries (and between probes of a provider that is down).
     pub retry_max: Duration,
+    /// How long an idle run waits for a provider that is down before it stops with that
+    /// provider's work still queued (`watch --exit-when-idle`; a passing outage is waited out).
+    pub down_grace: Duration,
 }
 
 impl Default for WatchConfig {
@@ -63,6 +66,7 @@ impl Default for WatchConfig {
             max_attempts: 8,
             retry_base: Duration::from_secs(1),
             retry_max: Duration::from_secs(60),
+            down_grace: Duration::from_secs(60),
         }
     }
 }
@@ -310,9 +314,15 @@ impl Engine {
                 && last_watch.elapsed() >= quiet
             {
                 let counts = queue::counts(&shared.catalog())?;
-                // Work queued only for providers that are down waits for them: idle too,
-                // reported as waiting (a later `sync` or `watch` uploads it).
-                let waiting = if counts.queued > 0 && counts.running == 0 && !paused.is_empty() {
+                // Work queued only for providers down longer than the grace waits for them:
+                // idle too, reported as waiting (a later `sync` or `watch` uploads it).
+                let given_up = !paused.is_empty()
+                    && paused.iter().all(|p| {
+                        health
+                            .get(p)
+                            .is_some_and(|h| h.since.elapsed() >= config.down_grace)
+                    });
+                let waiting = if counts.queued > 0 && counts.running == 0 && given_up {
                     let by_profile = queue::queued_by_profile(&shared.catalog())?;
                     if by_profile.iter().all(|(p, _)| paused.contains(p)) {
                         by_profile
