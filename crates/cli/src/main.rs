@@ -1751,18 +1751,8 @@ fn label_cmd(ctx: &Ctx, a: LabelArgs) -> CmdResult {
 async fn gc_cmd(ctx: &Ctx, a: GcArgs) -> CmdResult {
     let paths = Paths::from_env()?;
     let config = Config::load(&paths)?;
-    // `0s` (any zero) means "however recent": only --keep-last limits what goes.
-    let zero = !a.older_than.trim().is_empty()
-        && a.older_than
-            .trim()
-            .chars()
-            .all(|c| c == '0' || "smhdw".contains(c))
-        && a.older_than.trim().starts_with('0');
-    let older_than = if zero {
-        Duration::ZERO
-    } else {
-        stowage_core::parse_duration(&a.older_than)?
-    };
+    // `0s` means "however recent": only --keep-last limits what goes.
+    let older_than = stowage_core::parse_duration_or_zero(&a.older_than)?;
     let catalog = if ctx.dry_run {
         Catalog::open_read_only(&paths)?
     } else {

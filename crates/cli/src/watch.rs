@@ -244,7 +244,7 @@ pub async fn watch_cmd(ctx: &Ctx, a: WatchArgs) -> CmdResult {
         );
     }
     let mut watch_config = config.watch.clone();
-    watch_config.down_grace = stowage_core::parse_duration(&a.wait_down)?;
+    watch_config.down_grace = stowage_core::parse_duration_or_zero(&a.wait_down)?;
     let engine = Engine::new(catalog, policy, targets, watch_config);
     let events = engine.events().subscribe();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -32,7 +32,7 @@ use stowage_store::Store;
 
 pub use config::{Backend, Config, Profile, Selection};
 pub use error::{Error, Result};
-pub use location::{parse_duration, Location};
+pub use location::{parse_duration, parse_duration_or_zero, Location};
 pub use open::{credential_source, open_store};
 pub use paths::Paths;
 

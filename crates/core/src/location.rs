@@ -96,6 +96,17 @@ impl fmt::Display for Location {
 
 /// Parse a duration like `90s`, `30m`, `1h`, `7d` or `1h30m`.
 pub fn parse_duration(raw: &str) -> Result<Duration> {
+    match parse_duration_or_zero(raw)? {
+        d if d.is_zero() => Err(Error::Usage(format!(
+            "`{raw}` is not a duration; use a number with a unit: `90s`, `30m`, `1h`, `7d`"
+        ))),
+        d => Ok(d),
+    }
+}
+
+/// [`parse_duration`], where zero (`0s`) is allowed too: for settings where "none" makes
+/// sense (`gc --older-than 0s`, `watch --wait-down 0s`).
+pub fn parse_duration_or_zero(raw: &str) -> Result<Duration> {
     let bad = || {
         Error::Usage(format!(
             "`{raw}` is not a duration; use a number with a unit: `90s`, `30m`, `1h`, `7d`"
@@ -127,7 +138,7 @@ pub fn parse_duration(raw: &str) -> Result<Duration> {
             .and_then(|v| total.checked_add(v))
             .ok_or_else(bad)?;
     }
-    if !digits.is_empty() || total == 0 {
+    if !digits.is_empty() {
         return Err(bad());
     }
     Ok(Duration::from_secs(total))
