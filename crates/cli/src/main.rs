@@ -1,5 +1,6 @@
-//! `stowage`: the command line. Every subcommand is a thin call into stowage-core; this file
-//! parses arguments, draws progress and prints results (text or one JSON document).
+//! `stowage`: the command line. Parse → call → render: every subcommand parses its
+//! arguments, calls one function of the app layer (`stowage_core::app::App`) and renders its
+//! typed result as text or as one JSON document (the result, serialised).
 
 mod exit;
 mod migrate;
@@ -7,24 +8,16 @@ mod profile;
 mod progress;
 mod watch;
 
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::HumanBytes;
 use serde::Serialize;
 use serde_json::{json, Value};
-use stowage_core::catalog::{self, Activity, Catalog};
-use stowage_core::cost::Direction;
-use stowage_core::record::Write;
-use stowage_core::sync;
-use stowage_core::transfer::{self, GetFilesOptions, PutFilesOptions};
-use stowage_core::{Config, Error, Location, Paths, Session};
-use stowage_store::UrlMethod;
+use stowage_core::app::{self, App, AppError, Item};
 
 use crate::progress::Bars;
 
@@ -338,13 +331,20 @@ struct GcArgs {
     family: Option<String>,
 }
 
-/// Global output settings.
+#[derive(Args)]
+struct CostArgs {
+    /// What each row is.
+    #[arg(long, default_value = "provider", value_parser = ["provider", "bucket", "folder", "kind", "org"])]
+    by: String,
+}
+
+/// Global output settings, and the app every command calls.
 struct Ctx {
     json: bool,
     quiet: bool,
     dry_run: bool,
     bars: bool,
-    profile: Option<String>,
+    app: App,
 }
 
 impl Ctx {
@@ -362,8 +362,13 @@ impl Ctx {
         }
     }
 
-    async fn session(&self) -> Result<Session, Error> {
-        Session::open(self.profile.as_deref()).await
+    /// Warnings on stderr (hidden by --quiet).
+    fn warn(&self, warnings: &[String]) {
+        if !self.quiet {
+            for w in warnings {
+                eprintln!("warning: {w}");
+            }
+        }
     }
 
     fn would(&self, done: &str, planned: &str) -> String {
@@ -377,12 +382,12 @@ impl Ctx {
 
 /// A failed command: the error, and for batches the document of what did succeed.
 struct Failed {
-    error: Error,
+    error: AppError,
     partial: Option<Value>,
     printed: bool,
 }
 
-impl<E: Into<Error>> From<E> for Failed {
+impl<E: Into<AppError>> From<E> for Failed {
     fn from(e: E) -> Self {
         Failed {
             error: e.into(),
@@ -429,6 +434,10 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
         )
         .init();
+    let app = match App::open(cli.profile) {
+        Ok(app) => app,
+        Err(e) => return fail(cli.json, Failed::from(e)),
+    };
     let ctx = Ctx {
         json: cli.json,
         quiet: cli.quiet,
@@ -437,7 +446,7 @@ fn main() -> ExitCode {
             && !cli.quiet
             && std::io::stdout().is_terminal()
             && std::io::stderr().is_terminal(),
-        profile: cli.profile,
+        app,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -459,7 +468,7 @@ fn main() -> ExitCode {
     match outcome {
         None => {
             eprintln!("error: interrupted; no partial file was kept. Next: run the command again (large uploads resume)");
-            ExitCode::from(exit::INTERRUPTED)
+            ExitCode::from(app::EXIT_INTERRUPTED)
         }
         Some(Ok(doc)) => {
             if ctx.json {
@@ -467,20 +476,24 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Some(Err(f)) => {
-            if !f.printed {
-                eprintln!("error: {}", f.error);
-            } else if let Error::Several { failed, total, .. } = &f.error {
-                eprintln!("error: {failed} of {total} failed (see above)");
-            }
-            if ctx.json {
-                let mut doc = f.partial.unwrap_or_else(|| json!({}));
-                doc["error"] = error_json(&f.error);
-                out(&doc);
-            }
-            ExitCode::from(exit::code_for(&f.error))
-        }
+        Some(Err(f)) => fail(ctx.json, f),
     }
+}
+
+/// Report a failed command: its message (unless printed already), its JSON document, and
+/// its exit code.
+fn fail(json: bool, f: Failed) -> ExitCode {
+    if !f.printed {
+        eprintln!("error: {}", f.error);
+    } else if let (Some(failed), Some(total)) = (f.error.failed, f.error.total) {
+        eprintln!("error: {failed} of {total} failed (see above)");
+    }
+    if json {
+        let mut doc = f.partial.unwrap_or_else(|| json!({}));
+        doc["error"] = json!(f.error);
+        out(&doc);
+    }
+    ExitCode::from(f.error.exit_code)
 }
 
 /// Write one line to stdout. A reader that went away (`stowage ls | head`) ends the process
@@ -516,7 +529,7 @@ async fn run(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Login(a) => profile::login(ctx, a),
         Command::Sync(a) => sync_cmd(ctx, a).await,
         Command::Watch(a) => watch::watch_cmd(ctx, a).await,
-        Command::Queue(c) => watch::queue_cmd(ctx, c).await,
+        Command::Queue(c) => watch::queue_cmd(ctx, c),
         Command::Versions(a) => versions_cmd(ctx, a),
         Command::Restore(a) => restore_cmd(ctx, a).await,
         Command::Label(a) => label_cmd(ctx, a),
@@ -528,147 +541,62 @@ async fn run(ctx: &Ctx, command: Command) -> CmdResult {
     }
 }
 
-fn error_json(e: &Error) -> Value {
-    let mut v = json!({
-        "kind": exit::kind_name(e),
-        "exit_code": exit::code_for(e),
-        "message": e.to_string(),
-    });
-    match e {
-        Error::Store { source, file } => {
-            v["provider"] = json!(source.provider);
-            v["bucket"] = json!(source.bucket);
-            v["key"] = json!(source.key);
-            v["hint"] = json!(source.next_step());
-            v["file"] = json!(file);
-        }
-        Error::Several { failed, total, .. } => {
-            v["failed"] = json!(failed);
-            v["total"] = json!(total);
-        }
-        Error::Config(_) | Error::Usage(_) => {}
-    }
-    // Every error's next step is in `hint` when its message gives one.
-    if v["hint"].is_null() {
-        if let Some((_, next)) = e.to_string().rsplit_once("Next: ") {
-            v["hint"] = json!(next);
-        }
-    }
-    v
+/// The document of a result.
+fn doc(result: &impl Serialize) -> Value {
+    serde_json::to_value(result).expect("serialisable")
 }
 
-/// The result of a command over several items: the document, or the first failure (counted
-/// against the total) with the document of what did succeed.
-fn finish(doc: Value, first: Option<Error>, failed: usize, total: usize) -> CmdResult {
-    match first {
+/// A command's end: its document, or its failure with the document as what did succeed.
+/// `printed`: the failure's items were reported already.
+fn finish(doc: Value, failure: Option<AppError>, printed: bool) -> CmdResult {
+    match failure {
         None => Ok(doc),
-        Some(e) => Err(Failed {
-            error: if total == 1 {
-                e
-            } else {
-                Error::Several {
-                    failed,
-                    total,
-                    first: Box::new(e),
-                }
-            },
+        Some(error) => Err(Failed {
+            error,
             partial: Some(doc),
-            printed: true,
+            printed,
         }),
     }
 }
 
-/// Print each item's outcome (or error) and build the command's document under `key`.
-fn batch<T: Serialize>(
-    ctx: &Ctx,
-    key: &str,
-    results: Vec<Result<T, Error>>,
-    describe: impl Fn(&T) -> String,
-) -> CmdResult {
-    let total = results.len();
-    let mut items = Vec::with_capacity(total);
-    let mut failed = 0;
-    let mut first = None;
-    for r in results {
-        match r {
-            Ok(o) => {
-                ctx.say(describe(&o));
-                let mut v = serde_json::to_value(&o).expect("serialisable");
-                v["ok"] = json!(true);
-                items.push(v);
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                items.push(json!({"ok": false, "error": error_json(&e)}));
-                failed += 1;
-                first.get_or_insert(e);
-            }
+/// Print each item's line (or its error).
+fn lines<T>(ctx: &Ctx, items: &[Item<T>], describe: impl Fn(&T) -> String) {
+    for i in items {
+        match &i.0 {
+            Ok(o) => ctx.say(describe(o)),
+            Err(e) => eprintln!("error: {e}"),
         }
     }
-    let doc = json!({ key: items, "dry_run": ctx.dry_run });
-    finish(doc, first, failed, total)
+}
+
+/// Wait for the bars of an operation to clear.
+async fn settle(bars: Option<tokio::task::JoinHandle<()>>) {
+    if let Some(b) = bars {
+        let _ = b.await;
+    }
 }
 
 async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
-    let session = ctx.session().await?;
-    let dest = Location::parse(&a.dest)?;
-    // The archives live in `_packed` until the upload ends.
-    let (_packed, files) = if a.archive {
-        let (dir, archives) = transfer::archive_folders(&a.files).await?;
-        (Some(dir), archives)
-    } else {
-        (None, a.files)
-    };
-    let mut items = transfer::plan_put(&files, &dest)?;
-    let compress = match (a.compress, a.no_compress) {
-        (true, _) => Some(true),
-        (_, true) => Some(false),
-        _ => None,
-    };
-    if compress.is_none() {
-        policy_compression(&mut items);
-    }
-    for warning in items.iter().filter_map(|i| i.key.portability_warning()) {
-        eprintln!("warning: {warning}");
-    }
-    let labels = items
-        .iter()
-        .map(|i| i.key.file_name().to_string())
-        .collect();
-    let bars = Bars::new(labels, "uploading", ctx.bars);
-    let options = PutFilesOptions {
+    let request = app::PutRequest {
+        files: a.files,
+        dest: a.dest,
+        archive: a.archive,
         overwrite: a.overwrite,
         content_type: a.content_type,
+        compress: match (a.compress, a.no_compress) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
         dry_run: ctx.dry_run,
-        create_bucket: session.creates_buckets(),
-        compress,
-        ..Default::default()
     };
-    let results = transfer::put_files(&*session.store, &items, &options, bars.callback()).await;
-    let packed = a.archive;
-    record(
-        ctx,
-        &session,
-        results
-            .iter()
-            .flatten()
-            .filter(|o| !o.dry_run)
-            .filter_map(|o| {
-                Some(Write::Stored {
-                    bucket: o.bucket.clone(),
-                    key: o.key.clone(),
-                    size: o.size,
-                    sha256: o.sha256.clone()?,
-                    etag: o.etag.clone(),
-                    sent: o.size - o.resumed_from,
-                    // An archive's file is a temporary one.
-                    file: (!packed).then(|| o.file.clone()),
-                    gzipped_from: o.compressed_from.zip(o.original_sha256.clone()),
-                })
-            }),
-    );
+    let bars = Bars::follow(&ctx.app, "uploading", ctx.bars);
+    let r = ctx.app.put(request).await;
+    settle(bars).await;
+    let r = r?;
+    ctx.warn(&r.warnings);
     let verb = ctx.would("uploaded", "upload");
-    batch(ctx, "uploaded", results, |o| {
+    lines(ctx, &r.uploaded, |o| {
         let mut notes = vec![HumanBytes(o.size).to_string()];
         if o.sha256.is_some() {
             notes.push("SHA-256 verified".into());
@@ -689,101 +617,45 @@ async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
             o.key,
             notes.join(", ")
         )
-    })
-}
-
-/// Mark the files policy.toml would store gzipped (as `sync` decides: the matching rule, then
-/// the content). A policy that cannot be read leaves every file as it is, with a warning.
-fn policy_compression(items: &mut [transfer::PutItem]) {
-    use stowage_core::{compress, policy::Policy};
-    let policy = match Paths::from_env().and_then(|p| Policy::load(&p)) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("warning: no automatic compression: {e}");
-            return;
-        }
-    };
-    let cwd = std::env::current_dir().unwrap_or_default();
-    for item in items {
-        let rel = relative_path(&cwd, &item.file);
-        let d = policy.explain(&rel, item.size, None).decision;
-        // A rule that uploads decides; a file `sync` would keep local still goes up here,
-        // and then the automatic rule (text from compress_min_size) decides alone.
-        if d.destination.uploads() && !d.compress {
-            continue;
-        }
-        if let Ok(head) = compress::sniff(&item.file) {
-            item.compress =
-                compress::decide(&item.file, &head, item.size, policy.compress_min_size).compress;
-        }
-    }
+    });
+    finish(doc(&r), r.failure(), true)
 }
 
 async fn get(ctx: &Ctx, a: GetArgs) -> CmdResult {
     if a.dest.as_deref() == Some(std::path::Path::new("-")) {
         return get_to_stdout(ctx, a).await;
     }
-    let session = ctx.session().await?;
-    let src = Location::parse(&a.src)?;
-    if a.extract {
-        let path = src.object()?;
-        let name = path.key.file_name();
-        let dest = a
-            .dest
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(name.strip_suffix(".tar.gz").unwrap_or(name)));
-        let results = if ctx.dry_run {
-            vec![transfer::plan_get_with(&*session.store, &src, Some(&dest), false, true)
-                .await
-                .map(|_| ())
-                .map(|()| json!({"bucket": path.bucket, "key": path.key.as_str(), "folder": dest}))]
-        } else {
-            let bars = Bars::new(vec![name.to_string()], "downloading", ctx.bars);
-            vec![transfer::get_and_extract(&*session.store, &path, &dest, a.force, bars.callback())
-                .await
-                .map(|o| json!({"bucket": o.bucket, "key": o.key, "folder": o.file, "size": o.stored_size}))]
-        };
-        let verb = ctx.would("extracted", "extract");
-        return batch(ctx, "extracted", results, |o| {
-            format!(
-                "{verb} {}/{} → {}/",
-                o["bucket"].as_str().unwrap_or(""),
-                o["key"].as_str().unwrap_or(""),
-                o["folder"].as_str().unwrap_or("")
-            )
-        });
-    }
-    let items =
-        transfer::plan_get_with(&*session.store, &src, a.dest.as_deref(), a.recursive, a.raw)
-            .await?;
-    let labels = items
-        .iter()
-        .map(|i| i.key.file_name().to_string())
-        .collect();
-    let bars = Bars::new(labels, "downloading", ctx.bars);
-    let options = GetFilesOptions {
+    let request = app::GetRequest {
+        src: a.src,
+        dest: a.dest,
+        recursive: a.recursive,
+        raw: a.raw,
+        extract: a.extract,
         force: a.force,
         dry_run: ctx.dry_run,
-        raw: a.raw,
-        ..Default::default()
     };
-    let results = migrate::get_read(ctx, &session, &items, &options, bars.callback()).await;
-    remember(
-        ctx,
-        &session,
-        results
-            .iter()
-            .flatten()
-            .filter(|o| !o.dry_run)
-            .map(|o| Activity {
-                action: "get",
-                bucket: o.bucket.clone(),
-                key: o.key.clone(),
-                moved: Some((Direction::Download, o.stored_size)),
-            }),
-    );
+    let bars = Bars::follow(&ctx.app, "downloading", ctx.bars);
+    if a.extract {
+        let r = ctx.app.extract(request).await;
+        settle(bars).await;
+        let r = r?;
+        let verb = ctx.would("extracted", "extract");
+        lines(ctx, &r.extracted, |o| {
+            format!("{verb} {}/{} → {}/", o.bucket, o.key, o.folder.display())
+        });
+        return finish(doc(&r), r.failure(), true);
+    }
+    let r = ctx.app.get(request).await;
+    settle(bars).await;
+    let r = r?;
+    ctx.warn(&r.warnings);
+    if !ctx.quiet && !ctx.json {
+        for n in &r.notes {
+            eprintln!("{n}");
+        }
+    }
     let verb = ctx.would("downloaded", "download");
-    batch(ctx, "downloaded", results, |o| {
+    lines(ctx, &r.downloaded, |o| {
         format!(
             "{verb} {}/{} → {} ({}{}{})",
             o.bucket,
@@ -797,12 +669,13 @@ async fn get(ctx: &Ctx, a: GetArgs) -> CmdResult {
             },
             checked(o)
         )
-    })
+    });
+    finish(doc(&r), r.failure(), true)
 }
 
 /// How a download was checked, for its line: the checksum that matched, or a plain word that
 /// nothing could be (an object another tool wrote, with no SHA-256 and no MD5 ETag).
-fn checked(o: &transfer::GetOutcome) -> String {
+fn checked(o: &stowage_core::transfer::GetOutcome) -> String {
     match o.checksum {
         Some(c) => format!(", {c} verified"),
         None if o.dry_run => String::new(),
@@ -814,44 +687,15 @@ fn checked(o: &transfer::GetOutcome) -> String {
 /// into a private temporary file first, so nothing unverified ever reaches the reader.
 async fn get_to_stdout(ctx: &Ctx, a: GetArgs) -> CmdResult {
     if a.recursive || a.extract || ctx.json || ctx.dry_run {
-        return Err(Error::Usage(
+        return Err(AppError::usage(
             "`-` writes one object to stdout; it does not go with --recursive, --extract, \
-             --json or --dry-run"
-                .into(),
+             --json or --dry-run",
         )
         .into());
     }
-    let session = ctx.session().await?;
-    let src = Location::parse(&a.src)?;
-    let dir = session
-        .paths
-        .cache_dir
-        .join(format!("stdout-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::Usage(format!("cannot create {}: {e}", dir.display())))?;
-    struct Cleanup(PathBuf);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-    let cleanup = Cleanup(dir.clone());
-    let file = dir.join("object");
-    let items = transfer::plan_get_with(&*session.store, &src, Some(&file), false, a.raw).await?;
-    let options = GetFilesOptions {
-        force: true,
-        raw: a.raw,
-        ..Default::default()
-    };
-    let bars = Bars::new(vec![src.to_string()], "downloading", false);
-    let mut results = migrate::get_read(ctx, &session, &items, &options, bars.callback()).await;
-    let o = match results.pop() {
-        Some(Ok(o)) => o,
-        Some(Err(e)) => return Err(e.into()),
-        None => return Err(Error::Usage(format!("`{}` names no object", a.src)).into()),
-    };
-    let copied = std::fs::File::open(&o.file).and_then(|mut f| {
+    let staged = ctx.app.get_staged(&a.src, a.raw).await?;
+    ctx.warn(&staged.warnings);
+    let copied = std::fs::File::open(&staged.file).and_then(|mut f| {
         let mut stdout = std::io::stdout().lock();
         std::io::copy(&mut f, &mut stdout)?;
         std::io::Write::flush(&mut stdout)
@@ -859,241 +703,118 @@ async fn get_to_stdout(ctx: &Ctx, a: GetArgs) -> CmdResult {
     match copied {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            drop(cleanup);
+            drop(staged);
             std::process::exit(exit::BROKEN_PIPE.into());
         }
-        Err(e) => return Err(Error::Usage(format!("cannot write to stdout: {e}")).into()),
+        Err(e) => return Err(AppError::usage(format!("cannot write to stdout: {e}")).into()),
     }
-    remember(
-        ctx,
-        &session,
-        [Activity {
-            action: "get",
-            bucket: o.bucket.clone(),
-            key: o.key.clone(),
-            moved: Some((Direction::Download, o.stored_size)),
-        }],
-    );
+    let o = &staged.outcome;
     if !ctx.quiet {
         eprintln!(
             "downloaded {}/{} → stdout ({}{})",
             o.bucket,
             o.key,
             HumanBytes(o.size),
-            checked(&o)
+            checked(o)
         );
     }
     Ok(json!({}))
 }
 
 async fn ls(ctx: &Ctx, a: LsArgs) -> CmdResult {
-    let session = ctx.session().await?;
-    let Some(raw) = a.location else {
-        let buckets = transfer::list_buckets(&*session.store).await?;
-        for b in &buckets {
-            ctx.data(match b.public {
-                Some(true) => format!("{}  (public)", b.name),
-                _ => b.name.clone(),
-            });
+    let r = ctx.app.ls(a.location.as_deref(), a.recursive).await?;
+    match &r {
+        app::LsResult::Buckets { buckets } => {
+            for b in buckets {
+                ctx.data(match b.public {
+                    Some(true) => format!("{}  (public)", b.name),
+                    _ => b.name.clone(),
+                });
+            }
         }
-        return Ok(json!({ "buckets": buckets }));
-    };
-    let loc = Location::parse(&raw)?;
-    let entries = transfer::list(&*session.store, &loc, a.recursive).await?;
-    let format =
-        time::format_description::parse_borrowed::<2>("[year]-[month]-[day] [hour]:[minute]")
+        app::LsResult::Entries {
+            bucket, entries, ..
+        } => {
+            let format = time::format_description::parse_borrowed::<2>(
+                "[year]-[month]-[day] [hour]:[minute]",
+            )
             .expect("valid format");
-    for e in &entries {
-        let size = e
-            .size
-            .map_or("-".to_string(), |s| HumanBytes(s).to_string());
-        let date = e
-            .last_modified
-            .and_then(|d| d.format(&format).ok())
-            .unwrap_or_else(|| "-".into());
-        ctx.data(format!("{size:>11}  {date:<16}  {}/{}", loc.bucket, e.name));
-    }
-    Ok(
-        json!({ "bucket": loc.bucket, "prefix": loc.path, "recursive": a.recursive, "entries": entries }),
-    )
-}
-
-/// Record what a command wrote in the catalog (locations, versions, transfers, audit). The
-/// write itself already succeeded, so a catalog that cannot be written is a warning, not a
-/// failure: `stowage verify` then reports what the catalog lacks.
-fn record(ctx: &Ctx, session: &Session, writes: impl IntoIterator<Item = Write>) {
-    let writes: Vec<Write> = writes.into_iter().collect();
-    if let Err(e) = session.record_writes(&writes) {
-        if !ctx.quiet {
-            eprintln!("warning: the catalog did not record this: {e}");
+            for e in entries {
+                let size = e
+                    .size
+                    .map_or("-".to_string(), |s| HumanBytes(s).to_string());
+                let date = e
+                    .last_modified
+                    .and_then(|d| d.format(&format).ok())
+                    .unwrap_or_else(|| "-".into());
+                ctx.data(format!("{size:>11}  {date:<16}  {bucket}/{}", e.name));
+            }
         }
     }
-}
-
-/// Record a command's activity in the catalog. The transfer itself already succeeded, so a
-/// catalog that cannot be written is a warning, not a failure.
-fn remember(ctx: &Ctx, session: &Session, activity: impl IntoIterator<Item = Activity>) {
-    let activity: Vec<Activity> = activity.into_iter().collect();
-    if let Err(e) = session.record(&activity) {
-        if !ctx.quiet {
-            eprintln!("warning: the catalog did not record this: {e}");
-        }
-    }
+    Ok(doc(&r))
 }
 
 async fn rm(ctx: &Ctx, a: RmArgs) -> CmdResult {
     if !a.version.is_empty() {
-        return rm_versions(ctx, a).await;
+        let r = ctx
+            .app
+            .delete_versions(&a.version, a.org.as_deref(), ctx.dry_run)
+            .await?;
+        let verb = ctx.would("deleted", "delete");
+        lines(ctx, &r.deleted, |d| {
+            let mut line = format!("{verb} {}@{}", d.artifact, d.version);
+            if d.objects.is_empty() {
+                line.push_str(" (no stored copy)");
+            } else {
+                line.push_str(&format!(
+                    " ({}: {})",
+                    HumanBytes(d.bytes),
+                    d.objects.join(", ")
+                ));
+            }
+            line
+        });
+        return finish(doc(&r), r.failure(), true);
     }
-    let session = ctx.session().await?;
-    let mut results = Vec::with_capacity(a.paths.len());
-    for raw in &a.paths {
-        let r = match Location::parse(raw) {
-            Ok(loc) => transfer::remove(&*session.store, &loc, a.recursive, ctx.dry_run).await,
-            Err(e) => Err(e),
-        };
-        results.push(r);
-    }
-    record(
-        ctx,
-        &session,
-        results
-            .iter()
-            .flatten()
-            .filter(|o| !o.dry_run)
-            .flat_map(|o| {
-                o.keys.iter().map(|k| Write::Deleted {
-                    bucket: o.bucket.clone(),
-                    key: k.clone(),
-                })
-            }),
-    );
+    let r = ctx.app.rm(&a.paths, a.recursive, ctx.dry_run).await?;
+    ctx.warn(&r.warnings);
     let verb = ctx.would("removed", "remove");
-    batch(ctx, "removed", results, |o| {
+    lines(ctx, &r.removed, |o| {
         o.keys
             .iter()
             .map(|k| format!("{verb} {}/{k}", o.bucket))
             .collect::<Vec<_>>()
             .join("\n")
-    })
-}
-
-/// `rm --version FAMILY@VERSION…`: delete each version's stored copies and its catalog row.
-async fn rm_versions(ctx: &Ctx, a: RmArgs) -> CmdResult {
-    let paths = Paths::from_env()?;
-    let config = Config::load(&paths)?;
-    let org = org_arg(a.org.as_deref())?;
-    let catalog = if ctx.dry_run {
-        Catalog::open_read_only(&paths)?
-    } else {
-        Catalog::open(&paths)?
-    };
-    let mut results = Vec::with_capacity(a.version.len());
-    for spec in &a.version {
-        let (family, which) = family_at(spec);
-        let r = match which {
-            None => Err(Error::Usage(format!(
-                "`{spec}` names no version; write FAMILY@VERSION, e.g. `{family}@v2` \
-                 (`stowage versions {family}` lists them)"
-            ))),
-            Some(w) => match catalog.resolve(org.as_deref(), family, Some(w)) {
-                Ok(v) => {
-                    let profiles = v.locations.iter().map(|l| l.profile.clone());
-                    let stores = stores_for(&config, &paths, profiles).await;
-                    sync::remove_version(&catalog, &v, &stores, ctx.dry_run, "delete")
-                        .await
-                        .map(|c| {
-                            json!({
-                                "artifact": v.artifact, "version": c.version,
-                                "objects": c.objects, "bytes": c.bytes
-                            })
-                        })
-                }
-                Err(e) => Err(e),
-            },
-        };
-        results.push(r);
-    }
-    let verb = ctx.would("deleted", "delete");
-    batch(ctx, "deleted", results, |d| {
-        let objects: Vec<&str> = d["objects"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        let mut line = format!(
-            "{verb} {}@{}",
-            d["artifact"].as_str().unwrap_or(""),
-            d["version"].as_str().unwrap_or("")
-        );
-        if objects.is_empty() {
-            line.push_str(" (no stored copy)");
-        } else {
-            line.push_str(&format!(
-                " ({}: {})",
-                HumanBytes(d["bytes"].as_u64().unwrap_or(0)),
-                objects.join(", ")
-            ));
-        }
-        line
-    })
+    });
+    finish(doc(&r), r.failure(), true)
 }
 
 async fn copy(ctx: &Ctx, a: CopyArgs, move_: bool) -> CmdResult {
-    let session = ctx.session().await?;
-    let from = Location::parse(&a.src)?;
-    let to = Location::parse(&a.dst)?;
-    let o = transfer::copy(&*session.store, &from, &to, a.overwrite, move_, ctx.dry_run).await?;
-    if !o.dry_run {
-        let split = |p: &str| {
-            let (b, k) = p.split_once('/').unwrap_or((p, ""));
-            (b.to_string(), k.to_string())
-        };
-        let ((bucket, key), (to_bucket, to_key)) = (split(&o.from), split(&o.to));
-        record(
-            ctx,
-            &session,
-            [Write::Copied {
-                bucket,
-                key,
-                to_bucket,
-                to_key,
-                moved: move_,
-            }],
-        );
-    }
+    let r = ctx
+        .app
+        .copy(&a.src, &a.dst, a.overwrite, move_, ctx.dry_run)
+        .await?;
+    ctx.warn(&r.warnings);
     let verb = match move_ {
         true => ctx.would("moved", "move"),
         false => ctx.would("copied", "copy"),
     };
-    ctx.say(format!("{verb} {} → {}", o.from, o.to));
-    Ok(serde_json::to_value(o).expect("serialisable"))
+    ctx.say(format!("{verb} {} → {}", r.outcome.from, r.outcome.to));
+    Ok(doc(&r))
 }
 
 async fn url(ctx: &Ctx, a: UrlArgs) -> CmdResult {
-    let expires = stowage_core::parse_duration(&a.expires)?;
-    let session = ctx.session().await?;
-    let loc = Location::parse(&a.path)?;
-    let method = if a.put {
-        UrlMethod::Put
-    } else {
-        UrlMethod::Get
+    let request = app::UrlRequest {
+        path: a.path,
+        put: a.put,
+        expires: a.expires.clone(),
     };
-    let read = migrate::url_read(ctx, &session, &loc, method, expires).await?;
-    let signed = &read.url;
-    if let Ok(path) = loc.object() {
-        remember(
-            ctx,
-            &session,
-            [Activity {
-                action: "url",
-                bucket: path.bucket,
-                key: path.key.to_string(),
-                moved: None,
-            }],
-        );
+    let read = ctx.app.url(&request).await?;
+    ctx.warn(&read.warnings);
+    if read.source == "secondary" && !ctx.quiet && !ctx.json {
+        eprintln!("signed by secondary `{}`", read.profile);
     }
+    let signed = &read.url;
     ctx.data(&signed.url);
     if !ctx.json && !ctx.quiet {
         let when = signed
@@ -1102,72 +823,49 @@ async fn url(ctx: &Ctx, a: UrlArgs) -> CmdResult {
             .unwrap_or_else(|_| signed.expires_at.to_string());
         eprintln!("expires {when} ({})", a.expires);
     }
-    Ok(serde_json::to_value(&read).expect("serialisable"))
+    Ok(doc(&read))
 }
 
 async fn buckets(ctx: &Ctx, c: BucketsCommand) -> CmdResult {
-    let session = ctx.session().await?;
-    let store = &*session.store;
     match c {
         BucketsCommand::Ls => {
-            let buckets = transfer::list_buckets(store).await?;
-            for b in &buckets {
+            let r = ctx.app.buckets().await?;
+            for b in &r.buckets {
                 ctx.data(&b.name);
             }
-            Ok(json!({ "buckets": buckets }))
+            Ok(doc(&r))
         }
         BucketsCommand::Create { name, public } => {
-            transfer::create_bucket(store, &name, public, ctx.dry_run).await?;
+            let r = ctx.app.create_bucket(&name, public, ctx.dry_run).await?;
             ctx.say(format!(
                 "{} {name} ({}) on {}",
                 ctx.would("created bucket", "create bucket"),
                 if public { "public" } else { "private" },
-                store.provider()
+                r.provider
             ));
-            Ok(
-                json!({ "bucket": name, "public": public, "created": !ctx.dry_run, "dry_run": ctx.dry_run }),
-            )
+            Ok(doc(&r))
         }
         BucketsCommand::Rm { name } => {
-            transfer::delete_bucket(store, &name, ctx.dry_run).await?;
+            let r = ctx.app.delete_bucket(&name, ctx.dry_run).await?;
             ctx.say(format!(
                 "{} {name} on {}",
                 ctx.would("deleted bucket", "delete bucket"),
-                store.provider()
+                r.provider
             ));
-            Ok(json!({ "bucket": name, "deleted": !ctx.dry_run, "dry_run": ctx.dry_run }))
+            Ok(doc(&r))
         }
     }
 }
 
 fn profiles(ctx: &Ctx) -> CmdResult {
-    let paths = Paths::from_env()?;
-    let config = Config::load(&paths)?;
-    let env = std::env::var("STOWAGE_PROFILE").ok();
-    let selected = config.select(ctx.profile.as_deref(), env.as_deref());
-    let (sel_name, sel_why) = match &selected {
-        Ok((p, why)) => (Some(p.name.clone()), Some(*why)),
-        Err(_) => (None, None),
-    };
-    let mut list = Vec::new();
-    for p in config.profiles.values() {
-        let mut v = serde_json::to_value(p).expect("serialisable");
-        v["credentials"] = json!(stowage_core::credential_source(p));
-        v["selected"] = json!(sel_name.as_deref() == Some(&p.name));
-        let source = match p.source {
-            stowage_core::config::ProfileSource::Embedded => "built in".to_string(),
-            stowage_core::config::ProfileSource::ConfigFile => config.file.display().to_string(),
-        };
+    let r = ctx.app.profiles()?;
+    for e in &r.profiles {
+        let v = doc(&e.profile);
         let details = v
             .as_object()
             .expect("object")
             .iter()
-            .filter(|(k, v)| {
-                !matches!(
-                    k.as_str(),
-                    "name" | "kind" | "source" | "credentials" | "selected"
-                ) && !v.is_null()
-            })
+            .filter(|(k, v)| !matches!(k.as_str(), "name" | "kind" | "source") && !v.is_null())
             .map(|(k, v)| match v {
                 Value::String(s) => format!("{k}={s}"),
                 other => format!("{k}={other}"),
@@ -1175,94 +873,52 @@ fn profiles(ctx: &Ctx) -> CmdResult {
             .collect::<Vec<_>>()
             .join(" ");
         ctx.data(format!(
-            "{} {:<12} {:<9} {}\n    from: {source}\n    credentials: {}",
-            if sel_name.as_deref() == Some(&p.name) {
-                "*"
-            } else {
-                " "
-            },
-            p.name,
-            p.backend.kind(),
+            "{} {:<12} {:<9} {}\n    from: {}\n    credentials: {}",
+            if e.selected { "*" } else { " " },
+            e.profile.name,
+            e.profile.backend.kind(),
             details,
-            stowage_core::credential_source(p),
+            e.defined_in,
+            e.credentials,
         ));
-        list.push(v);
     }
-    let file_note = if config.file_exists {
+    let file_note = if r.config_file_exists {
         ""
     } else {
         " (not present: only the built-in profile)"
     };
-    ctx.data(format!("config file: {}{file_note}", config.file.display()));
-    match (&sel_name, sel_why) {
+    ctx.data(format!(
+        "config file: {}{file_note}",
+        r.config_file.display()
+    ));
+    match (&r.selected, r.selected_by) {
         (Some(n), Some(why)) => ctx.data(format!("selected: {n} (by {why})")),
         _ => {
-            if let Err(e) = &selected {
+            if let Some(e) = &r.selection_error {
                 eprintln!("warning: {e}");
             }
         }
     }
-    Ok(json!({
-        "config_file": config.file,
-        "config_file_exists": config.file_exists,
-        "selected": sel_name,
-        "selected_by": sel_why,
-        "profiles": list,
-    }))
+    Ok(doc(&r))
 }
 
 /// `explain FILE…`: the policy's decision for each file, with the rules it passed over.
 fn explain(ctx: &Ctx, a: ExplainArgs) -> CmdResult {
-    use stowage_core::policy::{self, Policy};
-    let paths = Paths::from_env()?;
-    let policy = Policy::load(&paths)?;
-    let org = a
-        .org
-        .as_deref()
-        .map(policy::validate_org)
-        .transpose()
-        .map_err(|m| Error::Usage(format!("--org: {m}")))?;
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::Usage(format!("cannot read the current folder: {e}")))?;
-    let from = policy
-        .source
+    let r = ctx.app.explain(&a.files, a.org.as_deref())?;
+    let from = r
+        .policy
         .as_ref()
         .map_or("built-in defaults".to_string(), |p| p.display().to_string());
     ctx.data(format!("policy: {from}"));
-    let (total, mut failed, mut first, mut items) = (a.files.len(), 0, None, Vec::new());
-    for file in &a.files {
-        let size = match std::fs::metadata(file) {
-            Ok(m) if m.is_dir() => Err(Error::Usage(format!(
-                "{} is a folder; explain takes files (try `{}/*`)",
-                file.display(),
-                file.display()
-            ))),
-            Ok(m) => Ok(m.len()),
-            Err(e) => {
-                let kind = if e.kind() == std::io::ErrorKind::NotFound {
-                    stowage_store::ErrorKind::NotFound
-                } else {
-                    stowage_store::ErrorKind::Other
-                };
-                Err(Error::from(
-                    stowage_store::Error::new(kind, "local file", e.to_string())
-                        .hint("check the path"),
-                )
-                .with_file(file))
-            }
-        };
-        let size = match size {
-            Ok(s) => s,
+    for item in &r.files {
+        let x = match &item.0 {
+            Ok(x) => x,
             Err(e) => {
                 eprintln!("error: {e}");
-                items.push(json!({"file": file, "ok": false, "error": error_json(&e)}));
-                failed += 1;
-                first.get_or_insert(e);
                 continue;
             }
         };
-        let rel = relative_path(&cwd, file);
-        let e = policy.explain(&rel, size, org.as_deref());
+        let e = &x.explanation;
         let d = &e.decision;
         let key = match (&d.key, &d.key_error) {
             (Some(k), _) if d.compress => format!("{k} (stored with .gz appended)"),
@@ -1271,13 +927,14 @@ fn explain(ctx: &Ctx, a: ExplainArgs) -> CmdResult {
             (None, None) => "none (not uploaded)".into(),
         };
         let mut text = format!(
-            "{rel}\n  rule:        {} ({})\n  kind:        {}\n  size:        {} ({} bytes)\n  \
+            "{}\n  rule:        {} ({})\n  kind:        {}\n  size:        {} ({} bytes)\n  \
              destination: {}\n  key:         {key}\n  compress:    {}",
+            x.path,
             d.rule,
             e.matched,
             d.kind,
-            policy::human_size(size),
-            size,
+            stowage_core::policy::human_size(x.size),
+            x.size,
             d.destination,
             if d.compress { "yes (gzip)" } else { "no" },
         );
@@ -1285,303 +942,108 @@ fn explain(ctx: &Ctx, a: ExplainArgs) -> CmdResult {
             text.push_str(&format!("\n  skipped {rule}: {why}"));
         }
         ctx.data(text);
-        let mut v = serde_json::to_value(&e).expect("serialisable");
-        v["file"] = json!(file);
-        v["path"] = json!(rel);
-        v["ok"] = json!(true);
-        items.push(v);
     }
-    let doc = json!({ "policy": policy.source, "files": items });
-    finish(doc, first, failed, total)
-}
-
-/// `file` relative to `cwd` with `/` separators, `.` and `..` resolved lexically; a file
-/// outside `cwd` keeps its whole path so folder patterns like `cache/**` still apply.
-fn relative_path(cwd: &std::path::Path, file: &std::path::Path) -> String {
-    use std::path::Component;
-    let joined = cwd.join(file);
-    let mut parts: Vec<Component> = Vec::new();
-    for c in joined.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                parts.pop();
-            }
-            other => parts.push(other),
-        }
-    }
-    let normal: PathBuf = parts.iter().collect();
-    let rel = normal.strip_prefix(cwd).unwrap_or(&normal);
-    rel.components()
-        .filter_map(|c| match c {
-            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-#[derive(Args)]
-struct CostArgs {
-    /// What each row is.
-    #[arg(long, default_value = "provider", value_parser = ["provider", "bucket", "folder", "kind", "org"])]
-    by: String,
+    finish(doc(&r), r.failure(), true)
 }
 
 /// `stowage cost`: estimates from the catalog at the config's `[prices]`.
 fn cost(ctx: &Ctx, a: CostArgs) -> CmdResult {
-    let by: stowage_core::cost::GroupBy = a.by.parse()?;
-    let paths = Paths::from_env()?;
-    let config = Config::load(&paths)?;
-    let catalog = stowage_core::catalog::Catalog::open(&paths)?;
-    // Summed in SQL: the same report as over every stored row, without loading them.
-    let now = time::OffsetDateTime::now_utc();
-    let summary = catalog.cost_summary(by, now)?;
-    let report = stowage_core::cost::report_summary(&summary, &config.prices, by, now);
+    let report = ctx.app.cost(&a.by)?;
     ctx.data(stowage_core::cost::render_text(&report).trim_end());
-    Ok(serde_json::to_value(&report).expect("serialisable"))
-}
-
-/// `--org`, checked like the policy file's `org`.
-fn org_arg(org: Option<&str>) -> Result<Option<String>, Error> {
-    org.map(stowage_core::policy::validate_org)
-        .transpose()
-        .map_err(|m| Error::Usage(format!("--org: {m}")))
-}
-
-/// The profile sync writes to first: `--profile`, else `[sync] primary`, else the selected
-/// profile.
-fn sync_primary<'a>(ctx: &Ctx, config: &'a Config) -> Result<&'a stowage_core::Profile, Error> {
-    let env = std::env::var("STOWAGE_PROFILE").ok();
-    Ok(match (&ctx.profile, &config.sync.primary) {
-        (None, Some(p)) => config.select(Some(p.as_str()), None)?.0,
-        (flag, _) => config.select(flag.as_deref(), env.as_deref())?.0,
-    })
-}
-
-/// The organization sync and watch key folders under: `--org`, else the organization the
-/// primary profile is bound to, else the policy's `org`. A profile bound to an organization
-/// can write only under it, so another organization (by flag or policy) is refused up front
-/// instead of failing every upload.
-fn sync_org(
-    ctx: &Ctx,
-    config: &Config,
-    policy: &stowage_core::policy::Policy,
-    flag: Option<&str>,
-) -> Result<Option<String>, Error> {
-    let flag = org_arg(flag)?;
-    let primary = sync_primary(ctx, config)?;
-    let Some(bound) = &primary.org else {
-        return Ok(flag.or_else(|| policy.org.clone()));
-    };
-    let (other, source) = match (&flag, &policy.org) {
-        (Some(f), _) => (f, "--org"),
-        (None, Some(p)) => (p, "policy.toml's `org`"),
-        (None, None) => return Ok(Some(bound.clone())),
-    };
-    if other != bound {
-        return Err(Error::Usage(format!(
-            "{source} names organization `{other}`, but profile `{}` is bound to organization \
-             `{bound}` and can write only under `{bound}/`; drop {source} (sync then uses \
-             `{bound}`), or pick a profile bound to `{other}` with --profile",
-            primary.name
-        )));
-    }
-    Ok(Some(bound.clone()))
-}
-
-/// The stores sync writes to: `--profile`, else `[sync] primary`, else the selected profile;
-/// plus `[sync] secondary`.
-async fn sync_targets(ctx: &Ctx, config: &Config, paths: &Paths) -> Result<sync::Targets, Error> {
-    let primary = sync_primary(ctx, config)?;
-    let target = |p: &stowage_core::Profile| {
-        let p = p.clone();
-        async move {
-            Ok::<_, Error>(sync::Target {
-                store: stowage_core::open_store(&p, paths).await?,
-                create_bucket: matches!(p.backend, stowage_core::Backend::Local(_)),
-                profile: p.name,
-            })
-        }
-    };
-    let secondary = match &config.sync.secondary {
-        Some(s) if *s != primary.name => {
-            Some(target(config.select(Some(s.as_str()), None)?.0).await?)
-        }
-        _ => None,
-    };
-    Ok(sync::Targets {
-        primary: target(primary).await?,
-        secondary,
-        bucket: config.sync.bucket.clone(),
-    })
-}
-
-/// Every configured profile's store that opens (for reading recorded locations).
-async fn stores_for(
-    config: &Config,
-    paths: &Paths,
-    wanted: impl IntoIterator<Item = String>,
-) -> HashMap<String, Arc<dyn stowage_store::Store>> {
-    let mut stores = HashMap::new();
-    for name in wanted {
-        if stores.contains_key(&name) {
-            continue;
-        }
-        if let Some(p) = config.profiles.get(&name) {
-            if let Ok(s) = stowage_core::open_store(p, paths).await {
-                stores.insert(name, s);
-            }
-        }
-    }
-    stores
+    Ok(doc(&report))
 }
 
 /// `sync DIR`: one pass over a project folder by policy.
 async fn sync_cmd(ctx: &Ctx, a: SyncArgs) -> CmdResult {
-    let paths = Paths::from_env()?;
-    let config = Config::load(&paths)?;
-    let policy = stowage_core::policy::Policy::load(&paths)?;
-    let org = sync_org(ctx, &config, &policy, a.org.as_deref())?;
-    // A dry run reads the catalog (or an empty one) and writes nothing at all.
-    let catalog = if ctx.dry_run {
-        Catalog::open_read_only(&paths)?
-    } else {
-        Catalog::open(&paths)?
+    let request = app::SyncRequest {
+        dir: a.dir,
+        org: a.org,
+        create_bucket: a.create_bucket,
+        dry_run: ctx.dry_run,
     };
-    let plan = sync::plan(&a.dir, &policy, &catalog, org.as_deref())?;
-    if ctx.dry_run {
-        for f in &plan.files {
-            ctx.data(format!(
-                "{} → {} → {} → {} → {}{}",
-                f.file,
-                f.kind,
-                f.destination,
-                f.key.as_deref().unwrap_or("-"),
-                if f.compress { "gzip" } else { "as is" },
-                match f.action {
-                    sync::Action::Unchanged => " (unchanged)",
-                    sync::Action::Refused => " (refused)",
-                    _ => "",
+    let bars = Bars::follow(&ctx.app, "uploading", ctx.bars && !ctx.dry_run);
+    let r = ctx.app.sync(request).await;
+    settle(bars).await;
+    let r = r?;
+    match &r {
+        app::SyncResult::Planned { plan, problems, .. } => {
+            for f in plan {
+                ctx.data(format!(
+                    "{} → {} → {} → {} → {}{}",
+                    f.file,
+                    f.kind,
+                    f.destination,
+                    f.key.as_deref().unwrap_or("-"),
+                    if f.compress { "gzip" } else { "as is" },
+                    match f.action {
+                        stowage_core::sync::Action::Unchanged => " (unchanged)",
+                        stowage_core::sync::Action::Refused => " (refused)",
+                        _ => "",
+                    }
+                ));
+            }
+            for p in problems {
+                let file = p
+                    .file
+                    .as_deref()
+                    .map(|f| format!("{f}: "))
+                    .unwrap_or_default();
+                let level = if p.fatal { "error" } else { "warning" };
+                eprintln!("{level}: {file}{}", p.message);
+            }
+        }
+        app::SyncResult::Done { sync: report, .. } => {
+            for o in &report.files {
+                for u in &o.uploads {
+                    ctx.say(format!(
+                        "uploaded {} → {}:{}/{} ({}{})",
+                        o.planned.file,
+                        u.profile,
+                        u.bucket,
+                        u.key,
+                        HumanBytes(u.size),
+                        o.version
+                            .as_ref()
+                            .map(|v| format!(", version {v}"))
+                            .unwrap_or_default()
+                    ));
                 }
-            ));
-        }
-        // Check what can be checked without writing: buckets, key rules, org scope.
-        let mut targets = sync_targets(ctx, &config, &paths).await?;
-        if a.create_bucket {
-            targets.primary.create_bucket = true;
-        }
-        let problems = sync::check(&plan, &targets).await;
-        for p in &problems {
-            let file = p
-                .file
-                .as_deref()
-                .map(|f| format!("{f}: "))
-                .unwrap_or_default();
-            let level = if p.fatal { "error" } else { "warning" };
-            eprintln!("{level}: {file}{}", p.message);
-        }
-        let doc = json!({
-            "dir": plan.dir, "org": plan.org, "plan": plan.files, "problems": problems,
-            "dry_run": true
-        });
-        if let Some(first) = problems.iter().find(|p| p.fatal) {
-            let fatal = problems.iter().filter(|p| p.fatal).count();
-            return Err(Failed {
-                error: Error::Usage(format!(
-                    "the real run would fail: {fatal} problem(s), the first: {}",
-                    first.message
-                )),
-                partial: Some(doc),
-                printed: true,
-            });
-        }
-        return Ok(doc);
-    }
-    let mut targets = sync_targets(ctx, &config, &paths).await?;
-    if a.create_bucket {
-        targets.primary.create_bucket = true;
-        if let Some(s) = &mut targets.secondary {
-            s.create_bucket = true;
-        }
-    }
-    let labels = plan.files.iter().map(|f| f.file.clone()).collect();
-    let bars = Bars::new(labels, "uploading", ctx.bars);
-    let mut report = sync::run(&plan, &catalog, &targets, bars.callback()).await?;
-    for o in &report.files {
-        for u in &o.uploads {
+                for w in &o.warnings {
+                    eprintln!("warning: {}: {w}", o.planned.file);
+                }
+                if let Some(e) = o.planned.error.as_ref().filter(|_| o.result == "failed") {
+                    eprintln!("error: {e}");
+                }
+            }
             ctx.say(format!(
-                "uploaded {} → {}:{}/{} ({}{})",
-                o.planned.file,
-                u.profile,
-                u.bucket,
-                u.key,
-                HumanBytes(u.size),
-                o.version
-                    .as_ref()
-                    .map(|v| format!(", version {v}"))
-                    .unwrap_or_default()
+                "{} uploaded ({}), {} unchanged, {} new versions, {} failed",
+                report.uploaded,
+                HumanBytes(report.bytes_uploaded),
+                report.unchanged,
+                report.new_versions,
+                report.failed
             ));
-        }
-        for w in &o.warnings {
-            eprintln!("warning: {}: {w}", o.planned.file);
-        }
-        if let Some(e) = o.planned.error.as_ref().filter(|_| o.result == "failed") {
-            eprintln!("error: {e}");
+            for (file, profile) in &report.queued {
+                ctx.say(format!(
+                    "queued {file} → {profile}: the provider did not answer; the next `stowage \
+                     sync` or `stowage watch` uploads it"
+                ));
+            }
         }
     }
-    ctx.say(format!(
-        "{} uploaded ({}), {} unchanged, {} new versions, {} failed",
-        report.uploaded,
-        HumanBytes(report.bytes_uploaded),
-        report.unchanged,
-        report.new_versions,
-        report.failed
-    ));
-    for (file, profile) in &report.queued {
-        ctx.say(format!(
-            "queued {file} → {profile}: the provider did not answer; the next `stowage sync` \
-             or `stowage watch` uploads it"
-        ));
-    }
-    let error = report.error.take();
-    let doc = json!({ "sync": report, "uploaded": report.uploaded, "dry_run": false });
-    match error {
-        None => Ok(doc),
-        Some(error) => Err(Failed {
-            error,
-            partial: Some(doc),
-            printed: true,
-        }),
-    }
+    finish(doc(&r), r.failure(), true)
 }
 
 /// `versions [FAMILY]`: every version with sizes, locations, labels and metrics.
 fn versions_cmd(ctx: &Ctx, a: VersionsArgs) -> CmdResult {
-    let paths = Paths::from_env()?;
-    let catalog = Catalog::open_read_only(&paths)?;
-    let org = org_arg(a.org.as_deref())?;
-    // A family lists every artifact of that name; anything else names one artifact by its
-    // folder (`generations/gen-001/main.py`), or says what exists.
-    let (family, artifact) = match &a.family {
-        Some(f) if !catalog.artifacts_named(f)?.is_empty() => (Some(f.clone()), None),
-        Some(f) => (None, Some(catalog.artifact_named(org.as_deref(), f)?.id)),
-        None => (None, None),
-    };
-    let query = catalog::VersionQuery {
-        family,
-        artifact,
-        org,
-        filters: a
-            .filter
-            .iter()
-            .map(|f| catalog::Filter::parse(f))
-            .collect::<Result<_, _>>()?,
-        sort: a.sort.parse()?,
+    let r = ctx.app.versions(&app::VersionsRequest {
+        family: a.family,
+        org: a.org,
+        filters: a.filter,
+        sort: Some(a.sort),
         limit: a.limit,
-    };
-    let versions = catalog.versions(&query)?;
-    for v in &versions {
+    })?;
+    for v in &r.versions {
         let mut line = format!(
             "{}{}@{}{}  {} stored / {} original",
             v.org.as_ref().map(|o| format!("{o}/")).unwrap_or_default(),
@@ -1637,137 +1099,59 @@ fn versions_cmd(ctx: &Ctx, a: VersionsArgs) -> CmdResult {
         }
         ctx.data(line);
     }
-    Ok(json!({ "versions": versions }))
-}
-
-/// Split `FAMILY@WHICH`.
-fn family_at(spec: &str) -> (&str, Option<&str>) {
-    match spec.rsplit_once('@') {
-        Some((f, w)) if !f.is_empty() && !w.is_empty() => (f, Some(w)),
-        _ => (spec, None),
-    }
+    Ok(doc(&r))
 }
 
 /// `restore FAMILY[@VERSION|@LABEL] [DEST]`.
 async fn restore_cmd(ctx: &Ctx, a: RestoreArgs) -> CmdResult {
-    let paths = Paths::from_env()?;
-    let config = Config::load(&paths)?;
-    let catalog = if ctx.dry_run {
-        Catalog::open_read_only(&paths)?
-    } else {
-        Catalog::open(&paths)?
-    };
-    let (family, which) = family_at(&a.spec);
-    let org = org_arg(a.org.as_deref())?;
-    let v = catalog.resolve(org.as_deref(), family, which)?;
-    let dest = match a.dest {
-        Some(d) if d.is_dir() => d.join(restore_name(&v)),
-        Some(d) => d,
-        None => PathBuf::from(restore_name(&v)),
-    };
-    let read = migrate::restore_read(ctx, &config, &paths, &catalog, &v, &dest, a.force).await?;
-    let r = &read.restored;
+    let r = ctx
+        .app
+        .restore(app::RestoreRequest {
+            spec: a.spec,
+            dest: a.dest,
+            org: a.org,
+            force: a.force,
+            dry_run: ctx.dry_run,
+        })
+        .await?;
+    ctx.warn(&r.read.read.warnings);
+    let x = &r.read.restored;
     ctx.say(format!(
         "{} {}@{} from {} → {} ({}{})",
         ctx.would("restored", "restore"),
-        r.family,
-        r.version,
-        r.from,
-        r.file.display(),
-        HumanBytes(r.size),
-        if r.decompressed { ", decompressed" } else { "" }
+        x.family,
+        x.version,
+        x.from,
+        x.file.display(),
+        HumanBytes(x.size),
+        if x.decompressed { ", decompressed" } else { "" }
     ));
-    let mut doc = serde_json::to_value(&read).expect("serialisable");
-    doc["dry_run"] = json!(ctx.dry_run);
-    Ok(doc)
-}
-
-/// The file name a restored version gets: its source file's name, else the key's.
-fn restore_name(v: &catalog::VersionInfo) -> String {
-    v.source_path
-        .as_deref()
-        .and_then(|p| p.rsplit('/').next())
-        .map(str::to_string)
-        .or_else(|| {
-            v.locations.first().map(|l| {
-                let key = stowage_core::compress::original_key(&l.key);
-                key.rsplit('/').next().unwrap_or(key).to_string()
-            })
-        })
-        .unwrap_or_else(|| format!("{}-{}", v.family, v.version))
+    Ok(doc(&r))
 }
 
 /// `label FAMILY@VERSION NAME`.
 fn label_cmd(ctx: &Ctx, a: LabelArgs) -> CmdResult {
-    let paths = Paths::from_env()?;
-    let (family, which) = family_at(&a.spec);
-    let Some(which) = which else {
-        return Err(Error::Usage(format!(
-            "`{}` names no version; write FAMILY@VERSION, e.g. `{family}@v2`",
-            a.spec
-        ))
-        .into());
-    };
-    if a.name.is_empty() || a.name.contains(['@', '/']) || a.name.chars().any(char::is_control) {
-        return Err(Error::Usage(format!(
-            "`{}` cannot be a label; use letters, digits, `-`, `_` or `.`",
-            a.name.escape_debug()
-        ))
-        .into());
-    }
-    let org = org_arg(a.org.as_deref())?;
-    let catalog = if ctx.dry_run {
-        Catalog::open_read_only(&paths)?
-    } else {
-        Catalog::open(&paths)?
-    };
-    let v = catalog.resolve(org.as_deref(), family, Some(which))?;
-    if !ctx.dry_run {
-        catalog.batch(|c| {
-            c.set_label(v.id, &a.name)?;
-            c.audit(&catalog::AuditEvent {
-                action: "label",
-                detail: Some(format!(
-                    "{} version {} labelled {}",
-                    v.family, v.version, a.name
-                )),
-                ..Default::default()
-            })
-        })?;
-    }
+    let r = ctx
+        .app
+        .label(&a.spec, &a.name, a.org.as_deref(), ctx.dry_run)?;
     ctx.say(format!(
         "{} {}@{} as {}",
         ctx.would("labelled", "label"),
-        v.family,
-        v.version,
-        a.name
+        r.family,
+        r.version,
+        r.label
     ));
-    Ok(json!({
-        "family": v.family, "version": v.version, "label": a.name, "dry_run": ctx.dry_run
-    }))
+    Ok(doc(&r))
 }
 
 /// `gc --keep-last N --older-than D`.
 async fn gc_cmd(ctx: &Ctx, a: GcArgs) -> CmdResult {
-    let paths = Paths::from_env()?;
-    let config = Config::load(&paths)?;
-    // `0s` means "however recent": only --keep-last limits what goes.
-    let older_than = stowage_core::parse_duration_or_zero(&a.older_than)?;
-    let catalog = if ctx.dry_run {
-        Catalog::open_read_only(&paths)?
-    } else {
-        Catalog::open(&paths)?
-    };
-    let profiles = config.profiles.keys().cloned().collect::<Vec<_>>();
-    let stores = stores_for(&config, &paths, profiles).await;
-    let retention = sync::Retention {
-        keep_last: a.keep_last,
-        older_than,
-        family: a.family,
-    };
-    let removed = sync::gc(&catalog, &retention, &stores, ctx.dry_run).await?;
+    let r = ctx
+        .app
+        .gc(a.keep_last, &a.older_than, a.family, ctx.dry_run)
+        .await?;
     let verb = ctx.would("removed", "remove");
-    for c in &removed {
+    for c in &r.removed {
         ctx.say(format!(
             "{verb} {}@{} ({}: {})",
             c.family,
@@ -1779,8 +1163,8 @@ async fn gc_cmd(ctx: &Ctx, a: GcArgs) -> CmdResult {
     ctx.say(format!(
         "{} {} versions, {}",
         verb,
-        removed.len(),
-        HumanBytes(removed.iter().map(|c| c.bytes).sum())
+        r.removed.len(),
+        HumanBytes(r.removed.iter().map(|c| c.bytes).sum())
     ));
-    Ok(json!({ "removed": removed, "dry_run": ctx.dry_run }))
+    Ok(doc(&r))
 }

@@ -1,23 +1,13 @@
-//! `stowage migrate`, `stowage verify`, `stowage cache ls|clean`, and the read path (cache →
-//! primary → secondary) behind `get`, `restore` and `url`. Thin calls into stowage-core's
-//! `migrate`, `read` and `cache` modules.
-
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+//! `stowage migrate`, `stowage verify` and `stowage cache ls|clean`: parse, call the app
+//! layer, render.
 
 use clap::{Args, Subcommand};
 use indicatif::HumanBytes;
-use serde_json::json;
-use stowage_core::cache::{Cache, CleanScope};
-use stowage_core::catalog::{Catalog, VersionInfo};
-use stowage_core::migrate::{self, Endpoint, MigrateOptions};
-use stowage_core::read::{self, Reader};
-use stowage_core::transfer::{self, GetFilesOptions, GetItem, GetOutcome, ProgressFn};
-use stowage_core::{Config, Error, Location, Paths, Session};
-use stowage_store::{ErrorKind, UrlMethod};
+use stowage_core::app;
+use stowage_core::cache::CleanScope;
 
 use crate::progress::Bars;
-use crate::{batch, CmdResult, Ctx, Failed};
+use crate::{doc, finish, lines, settle, CmdResult, Ctx};
 
 #[derive(Args)]
 pub struct MigrateArgs {
@@ -69,105 +59,29 @@ pub enum CacheCommand {
     },
 }
 
-fn endpoint(
-    config: &Config,
-    paths: &Paths,
-    name: &str,
-) -> impl std::future::Future<Output = Result<Endpoint, Error>> {
-    let profile = config.profiles.get(name).cloned();
-    let names = config
-        .profiles
-        .keys()
-        .map(|k| format!("`{k}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let paths = paths.clone();
-    let name = name.to_string();
-    async move {
-        let p = profile.ok_or_else(|| {
-            Error::Config(format!(
-                "no profile `{name}`; known profiles: {names}. Define it in config.toml or pick \
-                 one listed by `stowage profile ls`"
-            ))
-        })?;
-        let store = stowage_core::open_store(&p, &paths).await?;
-        Ok(Endpoint::new(&p, store))
-    }
-}
-
-fn staging_dir(paths: &Paths) -> PathBuf {
-    paths.data_dir.join("migrate")
-}
-
 /// `migrate --from P --to Q`.
 pub async fn migrate_cmd(ctx: &Ctx, a: MigrateArgs) -> CmdResult {
-    let paths = Paths::from_env()?;
-    let config = Config::load(&paths)?;
-    let catalog = if ctx.dry_run {
-        Catalog::open_read_only(&paths)?
-    } else {
-        Catalog::open(&paths)?
-    };
-    if a.concurrency == 0 {
-        return Err(Error::Usage("--concurrency must be at least 1".into()).into());
-    }
-    let from = endpoint(&config, &paths, &a.from).await?;
-    let to = endpoint(&config, &paths, &a.to).await?;
-    if a.all_objects && a.bucket.is_none() {
-        // Every bucket on a server is rarely what is meant: ask which.
-        let names = transfer::list_buckets(&*from.store)
-            .await?
-            .into_iter()
-            .map(|b| b.name)
-            .collect::<Vec<_>>();
-        return Err(Error::Usage(format!(
-            "--all-objects copies every object of a bucket: name it with --bucket B (buckets on \
-             `{}`: {})",
-            from.profile,
-            if names.is_empty() {
-                "none".to_string()
-            } else {
-                names.join(", ")
-            }
-        ))
-        .into());
-    }
-    let options = MigrateOptions {
+    let request = app::MigrateRequest {
+        from: a.from,
+        to: a.to,
         bucket: a.bucket,
         to_bucket: a.to_bucket,
         filter: a.filter,
         all_objects: a.all_objects,
-        dry_run: ctx.dry_run,
         delete_source: a.delete_source,
         concurrency: a.concurrency,
-        staging_dir: staging_dir(&paths),
+        dry_run: ctx.dry_run,
     };
-    let items = migrate::plan(&catalog, &from, &options).await?;
-    if items.is_empty() {
-        ctx.say(format!("nothing to migrate from `{}`", from.profile));
-        return Ok(
-            json!({"migrated": [], "summary": {"copied": 0, "skipped": 0, "failed": 0, "bytes_moved": 0}, "dry_run": ctx.dry_run}),
-        );
+    let from = request.from.clone();
+    let bars = Bars::follow(&ctx.app, "copying", ctx.bars);
+    let r = ctx.app.migrate(request).await;
+    settle(bars).await;
+    let r = r?;
+    if r.migrated.is_empty() {
+        ctx.say(format!("nothing to migrate from `{from}`"));
+        return Ok(doc(&r));
     }
-    let labels = items.iter().map(|i| i.key.clone()).collect();
-    let bars = Bars::new(labels, "copying", ctx.bars);
-    let results = migrate::run(&catalog, &from, &to, &items, &options, bars.callback()).await?;
-    let count = |action: &str| {
-        results
-            .iter()
-            .flatten()
-            .filter(|o| o.action == action)
-            .count()
-    };
-    let summary = json!({
-        "copied": count("copied"),
-        "skipped": count("skipped"),
-        "planned": count("planned"),
-        "failed": results.iter().filter(|r| r.is_err()).count(),
-        "source_deleted": results.iter().flatten().filter(|o| o.source_deleted).count(),
-        "bytes_moved": results.iter().flatten().map(|o| o.bytes_moved).sum::<u64>(),
-    });
-    let done = batch(ctx, "migrated", results, |o| {
+    lines(ctx, &r.migrated, |o| {
         let how = match o.method {
             "server_copy" => "server-side copy",
             "streamed" => "streamed",
@@ -193,56 +107,25 @@ pub async fn migrate_cmd(ctx: &Ctx, a: MigrateArgs) -> CmdResult {
         };
         format!("{verb} {} → {} ({})", o.from, o.to, notes.join(", "))
     });
+    let s = &r.summary;
     ctx.say(format!(
         "{} {}, {} already there, {} failed",
-        summary["copied"].as_u64().unwrap_or(0) + summary["planned"].as_u64().unwrap_or(0),
+        s.copied + s.planned,
         if ctx.dry_run {
             "would be copied"
         } else {
             "copied"
         },
-        summary["skipped"],
-        summary["failed"]
+        s.skipped,
+        s.failed
     ));
-    match done {
-        Ok(mut doc) => {
-            doc["summary"] = summary;
-            Ok(doc)
-        }
-        Err(mut f) => {
-            if let Some(p) = f.partial.as_mut() {
-                p["summary"] = summary;
-            }
-            Err(f)
-        }
-    }
+    finish(doc(&r), r.failure(), true)
 }
 
 /// `verify [--fix]` (the global `--profile` restricts it to one profile).
 pub async fn verify_cmd(ctx: &Ctx, a: VerifyArgs) -> CmdResult {
-    let paths = Paths::from_env()?;
-    let config = Config::load(&paths)?;
-    let catalog = if ctx.dry_run || !a.fix {
-        Catalog::open_read_only(&paths)?
-    } else {
-        Catalog::open(&paths)?
-    };
-    let mut endpoints = HashMap::new();
-    for name in config.profiles.keys() {
-        if let Ok(e) = endpoint(&config, &paths, name).await {
-            endpoints.insert(name.clone(), e);
-        }
-    }
-    let profiles: Vec<String> = ctx.profile.iter().cloned().collect();
-    let report = migrate::verify(
-        &catalog,
-        &endpoints,
-        &profiles,
-        a.fix,
-        ctx.dry_run,
-        &staging_dir(&paths),
-    )
-    .await?;
+    let r = ctx.app.verify(a.fix, ctx.dry_run).await?;
+    let report = &r.report;
     for p in &report.problems {
         let what = match p.kind {
             "missing" => "missing".to_string(),
@@ -280,10 +163,7 @@ pub async fn verify_cmd(ctx: &Ctx, a: VerifyArgs) -> CmdResult {
         report.problems.len(),
         report.fixed
     ));
-    // Files stored by a rule the policy no longer gives: the catalog and the policy disagree.
-    let policy = stowage_core::policy::Policy::load(&paths)?;
-    let changes = stowage_core::sync::policy_changes(&catalog, &policy)?;
-    for c in &changes {
+    for c in &r.policy_changes {
         ctx.data(format!(
             "{}  stored as {}, the policy now says {} (next: `stowage sync {}`)",
             c.file.display(),
@@ -292,53 +172,17 @@ pub async fn verify_cmd(ctx: &Ctx, a: VerifyArgs) -> CmdResult {
             c.dir.display()
         ));
     }
-    let mut doc = serde_json::to_value(&report).expect("serialisable");
-    doc["policy_changes"] = json!(changes);
-    // Extra objects are only reported: they fail a check, not a fix.
-    let unresolved = report
-        .problems
-        .iter()
-        .filter(|p| !p.fixed && (!a.fix || p.kind != "extra"))
-        .count()
-        + changes.len();
-    if unresolved == 0 {
-        return Ok(doc);
-    }
-    let hint = if unresolved == changes.len() {
-        "run `stowage sync` on the listed folders to store the files by the current policy"
-    } else if a.fix {
-        "repair the listed objects by hand, or restore them from another machine"
-    } else {
-        "run `stowage verify --fix` to re-copy missing and different objects"
-    };
-    Err(Failed {
-        error: stowage_store::Error::new(
-            ErrorKind::Integrity,
-            "stowage",
-            format!(
-                "{unresolved} of {} checks found a problem",
-                report.checked.max(unresolved)
-            ),
-        )
-        .hint(hint)
-        .into(),
-        partial: Some(doc),
-        printed: false,
-    })
+    finish(doc(&r), r.failure(), false)
 }
 
 /// `cache ls` / `cache clean`.
 pub fn cache_cmd(ctx: &Ctx, c: CacheCommand) -> CmdResult {
-    let paths = Paths::from_env()?;
-    let config = Config::load(&paths)?;
-    let cache = Cache::open(&paths, &config.cache)?;
     let now = stowage_core::catalog::now_ns();
     let age = |ns: i64| human_age(now.saturating_sub(ns));
     match c {
         CacheCommand::Ls => {
-            let entries = cache.entries()?;
-            let total: u64 = entries.iter().map(|e| e.size).sum();
-            for e in &entries {
+            let r = ctx.app.cache()?;
+            for e in &r.entries {
                 ctx.data(format!(
                     "{:>11}  stored {:>8} ago  used {:>8} ago{}  {}  {}",
                     HumanBytes(e.size).to_string(),
@@ -351,19 +195,13 @@ pub fn cache_cmd(ctx: &Ctx, c: CacheCommand) -> CmdResult {
             }
             ctx.data(format!(
                 "{} entries, {} of {} ({}; TTL {})",
-                entries.len(),
-                HumanBytes(total),
-                HumanBytes(cache.config().max_size),
-                cache.dir().display(),
-                human_age(cache.config().ttl.as_nanos().min(i64::MAX as u128) as i64)
+                r.entries.len(),
+                HumanBytes(r.total),
+                HumanBytes(r.max_size),
+                r.dir.display(),
+                human_age((r.ttl_secs as i64).saturating_mul(1_000_000_000))
             ));
-            Ok(json!({
-                "dir": cache.dir(),
-                "entries": entries,
-                "total": total,
-                "max_size": cache.config().max_size,
-                "ttl_secs": cache.config().ttl.as_secs(),
-            }))
+            Ok(doc(&r))
         }
         CacheCommand::Clean { all, expired } => {
             let scope = match (all, expired) {
@@ -371,14 +209,14 @@ pub fn cache_cmd(ctx: &Ctx, c: CacheCommand) -> CmdResult {
                 (_, true) => CleanScope::Expired,
                 _ => CleanScope::ToFit,
             };
-            let r = cache.clean(scope, ctx.dry_run)?;
+            let r = ctx.app.cache_clean(scope, ctx.dry_run)?;
             ctx.say(format!(
                 "{} {} entries ({})",
                 ctx.would("removed", "remove"),
                 r.removed.len(),
                 HumanBytes(r.bytes)
             ));
-            Ok(serde_json::to_value(&r).expect("serialisable"))
+            Ok(doc(&r))
         }
     }
 }
@@ -391,151 +229,4 @@ fn human_age(ns: i64) -> String {
         s if s < 172_800 => format!("{}h", s / 3600),
         s => format!("{}d", s / 86_400),
     }
-}
-
-/// The cache, or None (with a warning) when it cannot be opened: reads still work.
-fn open_cache(ctx: &Ctx, paths: &Paths, config: &Config) -> Option<Cache> {
-    match Cache::open(paths, &config.cache) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            if !ctx.quiet {
-                eprintln!("warning: reading without the cache: {e}");
-            }
-            None
-        }
-    }
-}
-
-/// `[sync]`'s other profile when `primary` is one of the pair, else `[sync] secondary`.
-fn secondary_for(config: &Config, primary: &str) -> Option<String> {
-    let (p, s) = (&config.sync.primary, &config.sync.secondary);
-    match (p, s) {
-        (Some(p), Some(s)) if s == primary => Some(p.clone()),
-        (_, Some(s)) if s != primary => Some(s.clone()),
-        _ => None,
-    }
-}
-
-fn warn_all(ctx: &Ctx, warnings: &[String]) {
-    if !ctx.quiet {
-        for w in warnings {
-            eprintln!("warning: {w}");
-        }
-    }
-}
-
-/// `restore`'s read: cache → primary (`--profile`, else `[sync] primary`, else the selected
-/// profile) → secondary → other recorded copies.
-pub async fn restore_read(
-    ctx: &Ctx,
-    config: &Config,
-    paths: &Paths,
-    catalog: &Catalog,
-    v: &VersionInfo,
-    dest: &Path,
-    force: bool,
-) -> Result<read::RestoreRead, Error> {
-    let env = std::env::var("STOWAGE_PROFILE").ok();
-    let primary = match (&ctx.profile, &config.sync.primary) {
-        (None, Some(p)) => p.clone(),
-        (flag, _) => config
-            .select(flag.as_deref(), env.as_deref())?
-            .0
-            .name
-            .clone(),
-    };
-    let secondary = secondary_for(config, &primary);
-    let wanted = v
-        .locations
-        .iter()
-        .map(|l| l.profile.clone())
-        .chain(std::iter::once(primary.clone()))
-        .chain(secondary.clone());
-    let reader = Reader {
-        stores: crate::stores_for(config, paths, wanted).await,
-        primary: Some(primary),
-        secondary,
-        cache: open_cache(ctx, paths, config),
-    };
-    let r = read::restore(catalog, v, &reader, dest, force, ctx.dry_run).await?;
-    warn_all(ctx, &r.read.warnings);
-    Ok(r)
-}
-
-/// `url`: sign from the primary (the selected profile) when it holds the object, else from
-/// the secondary.
-pub async fn url_read(
-    ctx: &Ctx,
-    session: &Session,
-    loc: &Location,
-    method: UrlMethod,
-    expires: std::time::Duration,
-) -> Result<read::UrlRead, Error> {
-    let config = Config::load(&session.paths)?;
-    let primary = session.profile.name.clone();
-    let secondary = secondary_for(&config, &primary);
-    let mut stores = crate::stores_for(&config, &session.paths, secondary.clone()).await;
-    stores.insert(primary.clone(), session.store.clone());
-    let reader = Reader {
-        stores,
-        primary: Some(primary),
-        secondary,
-        cache: None,
-    };
-    let catalog = Catalog::open_read_only(&session.paths).ok();
-    let r = read::signed_url(catalog.as_ref(), &reader, loc, method, expires).await?;
-    warn_all(ctx, &r.warnings);
-    if r.source == "secondary" && !ctx.quiet && !ctx.json {
-        eprintln!("signed by secondary `{}`", r.profile);
-    }
-    Ok(r)
-}
-
-/// `get`'s downloads: catalogued objects go cache → this profile → other copies; the rest
-/// download directly. One result per item, in order.
-pub async fn get_read(
-    ctx: &Ctx,
-    session: &Session,
-    items: &[GetItem],
-    options: &GetFilesOptions,
-    progress: Option<ProgressFn>,
-) -> Vec<Result<GetOutcome, Error>> {
-    let setup = async {
-        let config = Config::load(&session.paths)?;
-        let catalog = Catalog::open_read_only(&session.paths)?;
-        Ok::<_, Error>((config, catalog))
-    };
-    let Ok((config, catalog)) = setup.await else {
-        return transfer::get_files(&*session.store, items, options, progress).await;
-    };
-    let primary = session.profile.name.clone();
-    let secondary = secondary_for(&config, &primary);
-    let others: Vec<String> = config.profiles.keys().cloned().collect();
-    let mut stores = crate::stores_for(&config, &session.paths, others).await;
-    stores.insert(primary.clone(), session.store.clone());
-    let reader = Reader {
-        stores,
-        primary: Some(primary),
-        secondary,
-        cache: open_cache(ctx, &session.paths, &config),
-    };
-    // Items download `options.concurrency` at a time and land together (one flush, then the
-    // renames) before any is reported done: see `read::get_many`.
-    let results =
-        read::get_many(&catalog, &reader, &*session.store, items, options, progress).await;
-    results
-        .into_iter()
-        .zip(items)
-        .map(|(r, item)| {
-            r.map(|(o, info)| {
-                if let Some(info) = info {
-                    warn_all(ctx, &info.warnings);
-                    if info.source == "cache" && !ctx.quiet && !ctx.json {
-                        eprintln!("{}: served from the local cache", item.file.display());
-                    }
-                }
-                o
-            })
-        })
-        .collect()
 }

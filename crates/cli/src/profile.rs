@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use stowage_core::config::{self, NewProfile};
 use stowage_core::open::credential_report;
 use stowage_core::secrets::{self, Field, Secret};
-use stowage_core::{Config, Error, Paths};
+use stowage_core::Error;
 
 use crate::{CmdResult, Ctx};
 
@@ -101,10 +101,8 @@ fn read_secret(
 
 /// `stowage login [--profile P]`: ask for the profile's secrets and keep them in the keyring.
 pub fn login(ctx: &Ctx, a: LoginArgs) -> CmdResult {
-    let paths = Paths::from_env()?;
-    let config = Config::load(&paths)?;
-    let env = std::env::var("STOWAGE_PROFILE").ok();
-    let (profile, _) = config.select(ctx.profile.as_deref(), env.as_deref())?;
+    let (profile, _) = ctx.app.profile(None)?;
+    let profile = &profile;
     let kind = profile.backend.kind();
     if Field::for_kind(kind).is_empty() {
         return Err(Error::Usage(format!(
@@ -242,7 +240,7 @@ pub fn login(ctx: &Ctx, a: LoginArgs) -> CmdResult {
 
 /// `stowage profile add NAME --kind …`: write a profile (no secrets) into config.toml.
 pub fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
-    let paths = Paths::from_env()?;
+    let paths = ctx.app.paths();
     let new = NewProfile {
         kind: a.kind,
         root: a.root,
@@ -254,7 +252,7 @@ pub fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
         max_object_size: a.max_object_size,
         org: a.org,
     };
-    let profile = config::add_profile(&paths, &a.name, &new, a.make_default, ctx.dry_run)?;
+    let profile = config::add_profile(paths, &a.name, &new, a.make_default, ctx.dry_run)?;
     let file = paths.config_file();
     ctx.say(format!(
         "{} profile `{}` ({}) to {}{}",
@@ -283,11 +281,9 @@ pub fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
 
 /// `stowage profile show [NAME]`: every setting, and where each credential comes from.
 pub fn show(ctx: &Ctx, name: Option<String>) -> CmdResult {
-    let paths = Paths::from_env()?;
-    let config = Config::load(&paths)?;
-    let env = std::env::var("STOWAGE_PROFILE").ok();
-    let flag = name.as_deref().or(ctx.profile.as_deref());
-    let (profile, why) = config.select(flag, env.as_deref())?;
+    let config = ctx.app.config()?;
+    let (profile, why) = ctx.app.profile(name.as_deref())?;
+    let profile = &profile;
     let report = credential_report(profile);
     let mut v = serde_json::to_value(profile).expect("serialisable");
     let from = match profile.source {
@@ -332,8 +328,8 @@ pub fn show(ctx: &Ctx, name: Option<String>) -> CmdResult {
 
 /// `stowage profile rm NAME`: remove it from config.toml and its secrets from the keyring.
 pub fn rm(ctx: &Ctx, name: String) -> CmdResult {
-    let paths = Paths::from_env()?;
-    let r = secrets::remove_profile(&paths, &name, ctx.dry_run)?;
+    let paths = ctx.app.paths();
+    let r = secrets::remove_profile(paths, &name, ctx.dry_run)?;
     let file = paths.config_file();
     ctx.say(format!(
         "{} profile `{name}` from {}{}",

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use stowage_core::transfer::{ItemEvent, ProgressFn};
+use stowage_core::app::App;
+use stowage_core::events::Event;
+use stowage_core::transfer::ItemEvent;
 
 /// Bars for the items of one transfer.
 pub struct Bars {
@@ -16,6 +18,8 @@ pub struct Bars {
     more_labels: Mutex<HashMap<usize, String>>,
     verb: &'static str,
     bars: Mutex<HashMap<usize, (ProgressBar, bool)>>,
+    /// Bytes each item had moved at its last progress event.
+    moved: Mutex<HashMap<usize, u64>>,
 }
 
 fn style(phase: &str) -> ProgressStyle {
@@ -40,16 +44,81 @@ impl Bars {
             more_labels: Mutex::new(HashMap::new()),
             verb,
             bars: Mutex::new(HashMap::new()),
+            moved: Mutex::new(HashMap::new()),
         })
     }
 
-    /// A callback for core's transfer functions.
-    pub fn callback(self: &Arc<Self>) -> Option<ProgressFn> {
-        if self.multi.is_hidden() {
+    /// Draw the app's transfer events until its operation ends; await the handle before
+    /// printing results so the bars are gone by then. None when bars are hidden.
+    pub fn follow(
+        app: &App,
+        verb: &'static str,
+        visible: bool,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        if !visible {
             return None;
         }
-        let me = self.clone();
-        Some(Arc::new(move |index, event| me.handle(index, event)))
+        let mut events = app.events();
+        let bars = Bars::new(Vec::new(), verb, true);
+        Some(tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                match events.recv().await {
+                    Ok(e) if matches!(e.event, Event::Ended { .. }) => break,
+                    Ok(e) => bars.event(&e.event),
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => break,
+                }
+            }
+            for (_, (pb, _)) in bars.bars.lock().expect("bars lock").drain() {
+                pb.finish_and_clear();
+            }
+        }))
+    }
+
+    /// Apply one event of the stream to the bars.
+    pub fn event(&self, e: &Event) {
+        let idx = |id: i64| id as usize;
+        match e {
+            Event::Started { id, path, size, .. } => {
+                self.set_label(idx(*id), label(path));
+                self.handle(idx(*id), ItemEvent::Started { size: *size });
+            }
+            Event::Hashing {
+                id, bytes, size, ..
+            } => self.handle(
+                idx(*id),
+                ItemEvent::Hashing {
+                    done: *bytes,
+                    total: *size,
+                },
+            ),
+            Event::Progress { id, bytes, .. } => {
+                let before = self
+                    .moved
+                    .lock()
+                    .expect("moved lock")
+                    .insert(idx(*id), *bytes)
+                    .unwrap_or(0);
+                self.handle(
+                    idx(*id),
+                    ItemEvent::Moved {
+                        bytes: bytes.saturating_sub(before),
+                    },
+                );
+            }
+            Event::Done { id, .. } | Event::Verified { id, .. } => {
+                self.moved.lock().expect("moved lock").remove(&idx(*id));
+                self.handle(idx(*id), ItemEvent::Done);
+            }
+            Event::Failed { id: Some(id), .. }
+            | Event::Retried { id, .. }
+            | Event::Superseded { id, .. } => {
+                self.moved.lock().expect("moved lock").remove(&idx(*id));
+                self.handle(idx(*id), ItemEvent::Failed);
+            }
+            _ => {}
+        }
     }
 
     /// Label item `index` (for items that appear as the transfer goes).
@@ -137,4 +206,11 @@ impl Bars {
             }
         }
     }
+}
+
+/// A bar's label: the file's name.
+fn label(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }

@@ -1,24 +1,19 @@
 //! `stowage watch` and `stowage queue`: thin calls into core's auto-sync engine
 //! (stowage_core::engine), its durable queue and its event stream.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use indicatif::HumanBytes;
-use serde_json::json;
-use stowage_core::catalog::Catalog;
-use stowage_core::engine::Engine;
+use stowage_core::app::{self, AppEvent};
 use stowage_core::events::Event;
-use stowage_core::queue::{self, State, WatchLock};
-use stowage_core::transfer::ItemEvent;
-use stowage_core::watch::{self, WatchOptions, Watcher};
-use stowage_core::{Config, Error, Paths};
+use stowage_core::queue::{self, State};
 use tokio::sync::broadcast;
 
 use crate::progress::Bars;
-use crate::{sync_org, sync_targets, CmdResult, Ctx};
+use crate::{doc, CmdResult, Ctx};
 
 #[derive(Args)]
 pub struct WatchArgs {
@@ -88,19 +83,11 @@ fn row_line(r: &queue::Row) -> String {
 }
 
 /// `queue ls|retry|cancel`.
-pub async fn queue_cmd(ctx: &Ctx, c: QueueCommand) -> CmdResult {
-    let paths = Paths::from_env()?;
-    let catalog = Catalog::open(&paths)?;
+pub fn queue_cmd(ctx: &Ctx, c: QueueCommand) -> CmdResult {
     match c {
         QueueCommand::Ls { state, limit } => {
-            let mut states = Vec::new();
-            for s in &state {
-                states.push(parse_state(s)?);
-            }
-            let rows = queue::list(&catalog, &states, Some(limit))?;
-            let counts = queue::counts(&catalog)?;
-            let health = queue::health(&catalog)?;
-            for h in &health {
+            let r = ctx.app.queue(&state, limit)?;
+            for h in &r.health {
                 ctx.data(format!(
                     "provider {}: {} since {}{}",
                     h.profile,
@@ -113,9 +100,10 @@ pub async fn queue_cmd(ctx: &Ctx, c: QueueCommand) -> CmdResult {
                         .unwrap_or_default()
                 ));
             }
-            for r in &rows {
-                ctx.data(row_line(r));
+            for row in &r.rows {
+                ctx.data(row_line(row));
             }
+            let counts = &r.counts;
             ctx.say(format!(
                 "{} queued, {} running, {} done, {} failed, {} cancelled, {} superseded",
                 counts.queued,
@@ -125,50 +113,30 @@ pub async fn queue_cmd(ctx: &Ctx, c: QueueCommand) -> CmdResult {
                 counts.cancelled,
                 counts.superseded
             ));
-            Ok(json!({ "rows": rows, "counts": counts, "health": health }))
+            Ok(doc(&r))
         }
         QueueCommand::Retry { id, all_failed } => {
-            if ctx.dry_run {
-                return Ok(json!({ "dry_run": true, "id": id, "all_failed": all_failed }));
+            let r = ctx
+                .app
+                .queue_retry(id.filter(|_| !all_failed), ctx.dry_run)?;
+            match (&r.row, ctx.dry_run) {
+                (_, true) => {}
+                (Some(row), false) => ctx.say(format!("queued again: {}", row_line(row))),
+                (None, false) => ctx.say(format!(
+                    "{} failed rows queued again; `stowage watch` uploads them",
+                    r.retried.unwrap_or(0)
+                )),
             }
-            if all_failed {
-                let n = queue::retry_all_failed(&catalog)?;
-                ctx.say(format!(
-                    "{n} failed rows queued again; `stowage watch` uploads them"
-                ));
-                Ok(json!({ "retried": n, "dry_run": false }))
-            } else {
-                let r = queue::retry(&catalog, id.expect("clap requires ID"))?;
-                ctx.say(format!("queued again: {}", row_line(&r)));
-                Ok(json!({ "retried": 1, "row": r, "dry_run": false }))
-            }
+            Ok(doc(&r))
         }
         QueueCommand::Cancel { id } => {
-            if ctx.dry_run {
-                let r = queue::get(&catalog, id)?;
-                return Ok(json!({ "dry_run": true, "row": r }));
+            let r = ctx.app.queue_cancel(id, ctx.dry_run)?;
+            if let Some(row) = &r.cancelled {
+                ctx.say(format!("cancelled: {}", row_line(row)));
             }
-            let r = queue::cancel(&catalog, id)?;
-            ctx.say(format!("cancelled: {}", row_line(&r)));
-            Ok(json!({ "cancelled": r, "dry_run": false }))
+            Ok(doc(&r))
         }
     }
-}
-
-fn parse_state(s: &str) -> Result<State, Error> {
-    Ok(match s {
-        "queued" => State::Queued,
-        "running" => State::Running,
-        "done" => State::Done,
-        "failed" => State::Failed,
-        "cancelled" => State::Cancelled,
-        "superseded" => State::Superseded,
-        _ => {
-            return Err(Error::Usage(format!(
-                "--state `{s}`: use queued, running, done, failed, cancelled or superseded"
-            )))
-        }
-    })
 }
 
 fn format_ns(ns: i64) -> String {
@@ -183,147 +151,84 @@ fn format_ns(ns: i64) -> String {
 
 /// `watch [DIR…]`: the auto-sync engine in the foreground until Ctrl-C (or idle).
 pub async fn watch_cmd(ctx: &Ctx, a: WatchArgs) -> CmdResult {
-    let paths = Paths::from_env()?;
-    let config = Config::load(&paths)?;
-    let policy = stowage_core::policy::Policy::load(&paths)?;
-    let org = sync_org(ctx, &config, &policy, a.org.as_deref())?;
-    let catalog = Catalog::open(&paths)?;
-    let _lock = WatchLock::acquire(&paths.data_dir)?;
-    let mut roots = Vec::new();
-    for d in &a.dirs {
-        let dir = std::fs::canonicalize(d).map_err(|e| {
-            Error::Usage(format!(
-                "{}: cannot watch it ({e}); pass an existing project folder such as `.beast-mode`",
-                d.display()
-            ))
-        })?;
-        if !dir.is_dir() {
-            return Err(Error::Usage(format!(
-                "{}: is not a folder; pass the project folder to watch, e.g. `.beast-mode`",
-                dir.display()
-            ))
-            .into());
-        }
-        catalog.register_folder(&dir, org.as_deref().or(policy.org.as_deref()))?;
-        roots.push(dir);
-    }
-    if roots.is_empty() {
-        roots = watch::default_roots(&catalog)?;
-        if roots.is_empty() {
-            return Err(Error::Usage(
-                "no project folder is registered to watch; pass one: `stowage watch .beast-mode`"
-                    .into(),
-            )
-            .into());
-        }
-    }
-    let targets = sync_targets(ctx, &config, &paths).await?;
-    let options = WatchOptions {
-        roots: roots.clone(),
-        settle: config.watch.settle,
-        ignore: Vec::new(),
+    let request = app::WatchRequest {
+        dirs: a.dirs,
+        exit_when_idle: a.exit_when_idle,
+        wait_down: Some(a.wait_down),
+        org: a.org,
     };
-    let (watcher, rx) = tokio::task::spawn_blocking(move || Watcher::start(options))
-        .await
-        .map_err(|e| Error::Usage(format!("the watcher did not start: {e}")))??;
-    let initial = queue::counts(&catalog)?;
-    let profiles: Vec<String> = std::iter::once(targets.primary.profile.clone())
-        .chain(targets.secondary.as_ref().map(|s| s.profile.clone()))
-        .collect();
-    if !ctx.json && !ctx.quiet {
-        eprintln!(
-            "watching {} → {} ({}), settle {:?}; Ctrl-C stops",
-            roots
-                .iter()
-                .map(|r| r.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            profiles.join(" + "),
-            targets.bucket,
-            config.watch.settle
-        );
-    }
-    let mut watch_config = config.watch.clone();
-    watch_config.down_grace = stowage_core::parse_duration_or_zero(&a.wait_down)?;
-    let engine = Engine::new(catalog, policy, targets, watch_config);
-    let events = engine.events().subscribe();
+    let events = ctx.app.events();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let printer = tokio::spawn(render(
-        events,
-        stop_rx,
-        ctx.json,
-        ctx.quiet,
-        ctx.bars,
-        initial.queued + initial.running,
-        profiles,
-    ));
-    let settling = || watcher.settling();
-    let idle: Option<&(dyn Fn() -> usize + Sync)> = if a.exit_when_idle {
-        Some(&settling)
-    } else {
-        None
-    };
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<app::Watching>();
+    let (json, quiet, bars) = (ctx.json, ctx.quiet, ctx.bars);
+    let printer = tokio::spawn(async move {
+        // Nothing to draw until the engine starts.
+        let Ok(w) = started_rx.await else { return };
+        if !json && !quiet {
+            eprintln!(
+                "watching {} → {} ({}), settle {:?}; Ctrl-C stops",
+                w.roots
+                    .iter()
+                    .map(|r| r.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                w.profiles.join(" + "),
+                w.bucket,
+                std::time::Duration::from_millis(w.settle_ms)
+            );
+        }
+        render(events, stop_rx, json, quiet, bars, w.pending, w.profiles).await
+    });
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let result = engine.run(rx, idle, shutdown).await;
-    drop(watcher);
+    let result = ctx
+        .app
+        .watch(
+            request,
+            |w| {
+                let _ = started_tx.send(w.clone());
+            },
+            shutdown,
+        )
+        .await;
     let _ = stop_tx.send(());
     let _ = printer.await;
-    let summary = result?;
-    if summary.interrupted {
-        eprintln!(
-            "stopped: transfers in flight go back to the queue; `stowage watch` resumes them"
-        );
-        std::process::exit(i32::from(crate::exit::INTERRUPTED));
-    }
-    let doc = json!({ "watch": summary });
-    if summary.failed_in_queue > 0 {
-        let e = stowage_store::Error::new(
-            stowage_store::ErrorKind::Other,
-            "queue",
-            format!(
-                "{} transfers failed for good ({} of them in this run)",
-                summary.failed_in_queue, summary.failed
-            ),
-        )
-        .hint(
-            "see `stowage queue ls --state failed`, fix the cause, then \
-             `stowage queue retry --all-failed`",
-        );
-        return Err(crate::Failed {
-            error: e.into(),
-            partial: Some(doc),
-            printed: false,
-        });
-    }
-    if !summary.waiting.is_empty() {
-        // Nothing more can happen until a provider returns: say what waits, for whom.
-        if ctx.json {
-            crate::out(&doc);
-        } else {
-            for (profile, n) in &summary.waiting {
-                eprintln!(
-                    "waiting: {n} upload(s) for `{profile}`, which does not answer; the next \
-                     `stowage watch` or `stowage sync` uploads them when it is back"
-                );
+    let r = result?;
+    let document = doc(&r);
+    match r.failure() {
+        None => {
+            if !ctx.json {
+                ctx.say(format!(
+                    "idle: {} uploaded and verified, {} failed",
+                    r.watch.done, r.watch.failed
+                ));
             }
+            Ok(document)
         }
-        std::process::exit(i32::from(crate::exit::WAITING));
+        Some(e) if e.kind == "cancelled" => {
+            eprintln!("{}", e.message);
+            std::process::exit(i32::from(e.exit_code));
+        }
+        Some(e) if e.kind == "waiting" => {
+            // Nothing more can happen until a provider returns: say what waits, for whom.
+            if ctx.json {
+                crate::out(&document);
+            } else {
+                for line in e.message.lines() {
+                    eprintln!("waiting: {line}");
+                }
+            }
+            std::process::exit(i32::from(e.exit_code));
+        }
+        Some(e) => crate::finish(document, Some(e), false),
     }
-    if !ctx.json {
-        ctx.say(format!(
-            "idle: {} uploaded and verified, {} failed",
-            summary.done, summary.failed
-        ));
-    }
-    Ok(doc)
 }
 
 /// Print events as NDJSON (`--json`), or as bars and a status line: queued, in flight, done,
 /// failed and each provider's health.
 async fn render(
-    mut events: broadcast::Receiver<Event>,
+    mut events: broadcast::Receiver<AppEvent>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
     json: bool,
     quiet: bool,
@@ -335,7 +240,6 @@ async fn render(
     let status = (!json && !quiet && !view.is_hidden()).then(|| view.status());
     let mut queued = queued as i64;
     let mut flight: HashSet<i64> = HashSet::new();
-    let mut moved: HashMap<i64, u64> = HashMap::new();
     let (mut done, mut failed) = (0u64, 0u64);
     let mut health: Vec<(String, bool)> = profiles.into_iter().map(|p| (p, true)).collect();
     let stdout = std::io::stdout();
@@ -361,27 +265,12 @@ async fn render(
             let _ = writeln!(out, "{}", serde_json::to_string(&e).unwrap_or_default());
             let _ = out.flush();
         }
-        let ended = |id: i64, flight: &mut HashSet<i64>, moved: &mut HashMap<i64, u64>| {
-            moved.remove(&id);
-            flight.remove(&id)
-        };
-        let idx = |id: i64| id as usize;
-        match &e {
+        view.event(&e.event);
+        match &e.event {
             Event::Queued { .. } => queued += 1,
-            Event::Started { id, path, size, .. } => {
+            Event::Started { id, .. } => {
                 queued -= 1;
                 flight.insert(*id);
-                view.set_label(idx(*id), label(path));
-                view.handle(idx(*id), ItemEvent::Started { size: *size });
-            }
-            Event::Progress { id, bytes, .. } => {
-                let before = moved.insert(*id, *bytes).unwrap_or(0);
-                view.handle(
-                    idx(*id),
-                    ItemEvent::Moved {
-                        bytes: bytes.saturating_sub(before),
-                    },
-                );
             }
             Event::Verified {
                 id,
@@ -393,9 +282,8 @@ async fn render(
                 version,
                 ..
             } => {
-                ended(*id, &mut flight, &mut moved);
+                flight.remove(id);
                 done += 1;
-                view.handle(idx(*id), ItemEvent::Done);
                 if !json && !quiet {
                     view.println(&format!(
                         "uploaded {} → {profile}:{bucket}/{key} ({}, version {version})",
@@ -406,9 +294,7 @@ async fn render(
             }
             Event::Failed { id, error, .. } => {
                 if let Some(id) = id {
-                    if ended(*id, &mut flight, &mut moved) {
-                        view.handle(idx(*id), ItemEvent::Failed);
-                    }
+                    flight.remove(id);
                 }
                 failed += 1;
                 if !json {
@@ -416,18 +302,14 @@ async fn render(
                 }
             }
             Event::Retried { id, error, .. } => {
-                if ended(*id, &mut flight, &mut moved) {
-                    view.handle(idx(*id), ItemEvent::Failed);
-                }
+                flight.remove(id);
                 queued += 1;
                 if !json && !quiet {
                     view.println(&format!("retrying later: {error}"));
                 }
             }
             Event::Superseded { id, .. } => {
-                if ended(*id, &mut flight, &mut moved) {
-                    view.handle(idx(*id), ItemEvent::Failed);
-                }
+                flight.remove(id);
             }
             Event::ProviderDown { profile, error, .. } => {
                 set_health(&mut health, profile, false);
@@ -448,7 +330,7 @@ async fn render(
                     view.println(&format!("warning: {}: {error}", path.display()));
                 }
             }
-            Event::Recorded { .. } | Event::ScanDone { .. } | Event::Idle { .. } => {}
+            _ => {}
         }
         if let Some(s) = &status {
             s.set_message(format!(
@@ -473,10 +355,4 @@ fn set_health(health: &mut Vec<(String, bool)>, profile: &str, up: bool) {
         Some(h) => h.1 = up,
         None => health.push((profile.to_string(), up)),
     }
-}
-
-fn label(path: &std::path::Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }

@@ -100,7 +100,7 @@ impl RawCache {
 }
 
 /// One cached download.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct CacheEntry {
     /// SHA-256 of the content, its name in the cache.
     pub sha256: String,
@@ -117,7 +117,7 @@ pub struct CacheEntry {
 }
 
 /// What [`Cache::clean`] removed (or would remove).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, ts_rs::TS)]
 pub struct Cleaned {
     /// The entries removed.
     pub removed: Vec<CacheEntry>,

@@ -89,7 +89,7 @@ impl Default for SyncConfig {
 }
 
 /// A named store and how to reach it, without secrets.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, ts_rs::TS)]
 pub struct Profile {
     /// Its name.
     pub name: String,
@@ -105,7 +105,7 @@ pub struct Profile {
 }
 
 /// Where a profile was defined.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ProfileSource {
     /// Built into Stowage.
@@ -115,7 +115,7 @@ pub enum ProfileSource {
 }
 
 /// A provider and its non-secret settings.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Backend {
     /// A local folder (creates missing buckets on first put).
@@ -138,14 +138,14 @@ impl Backend {
 }
 
 /// Settings of a local folder store.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, ts_rs::TS)]
 pub struct LocalProfile {
     /// The folder holding one directory per bucket.
     pub root: PathBuf,
 }
 
 /// Settings of an S3-compatible store.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, ts_rs::TS)]
 pub struct S3Profile {
     /// Endpoint URL; None for AWS.
     pub endpoint: Option<String>,
@@ -168,7 +168,7 @@ pub struct S3Profile {
 }
 
 /// Settings of a Supabase Storage store.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, ts_rs::TS)]
 pub struct SupabaseProfile {
     /// The project URL; None takes `SUPABASE_URL`.
     pub url: Option<String>,
@@ -177,7 +177,7 @@ pub struct SupabaseProfile {
 }
 
 /// Why a profile was selected.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Selection {
     /// `--profile`.

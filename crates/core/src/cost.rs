@@ -78,7 +78,7 @@ pub const STALE_AFTER_DAYS: i64 = 90;
 pub const WINDOW_DAYS: i64 = 30;
 
 /// Prices in USD, editable in the config's `[prices]` section; defaults from DESIGN.md.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 pub struct PriceTable {
     /// S3 Standard storage per GB-month.
     pub s3_storage_gb_month: f64,
@@ -175,7 +175,7 @@ impl PriceTable {
 }
 
 /// Which price list a provider label follows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     /// `local`: a folder.
@@ -206,7 +206,7 @@ impl ProviderKind {
 }
 
 /// What the report's groups are.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum GroupBy {
     /// One group per provider label.
@@ -266,11 +266,14 @@ pub const NO_ORG: &str = "(no org)";
 pub const UNATTRIBUTED: &str = "(transfers of buckets without objects)";
 
 /// The cost estimate: per-provider totals (where free tiers apply), groups and their sum.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct CostReport {
     /// Always true: these are estimates from the price table, not bills.
     pub estimate: bool,
     /// When the report was computed; windows end here.
+    #[ts(type = "string")]
+    #[ts(type = "string")]
+    #[ts(type = "string")]
     #[serde(with = "time::serde::rfc3339")]
     pub generated_at: OffsetDateTime,
     /// What the groups are.
@@ -290,7 +293,7 @@ pub struct CostReport {
 }
 
 /// One provider's totals, where its free tiers apply.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct ProviderCost {
     /// The provider label.
     pub provider: String,
@@ -315,7 +318,7 @@ pub struct ProviderCost {
 }
 
 /// One group's figures; dollar and forecast fields are estimates (`_est`).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, ts_rs::TS)]
 pub struct GroupCost {
     /// The group's name (`total` for the sum).
     pub name: String,
@@ -370,7 +373,7 @@ pub struct GroupCost {
 }
 
 /// One artifact in a largest or stalest list.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct Artifact {
     /// Provider label.
     pub provider: String,
@@ -393,9 +396,11 @@ pub struct Artifact {
     /// Bytes before compression.
     pub original_bytes: u64,
     /// When it was stored.
+    #[ts(type = "string")]
     #[serde(with = "time::serde::rfc3339")]
     pub stored_at: OffsetDateTime,
     /// When it was last read, if ever.
+    #[ts(type = "string | null")]
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_read: Option<OffsetDateTime>,
     /// Whole days since it was last read (or stored, if never read).

@@ -20,7 +20,6 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,7 +35,7 @@ use crate::events::{Event, Events};
 use crate::policy::{Destination, Policy};
 use crate::queue::{self, Enqueued, NewRow, Role, Row};
 use crate::sync::{self, Action, Target, TargetOutcome, Targets};
-use crate::transfer::{ItemEvent, ProgressFn};
+use crate::transfer::ProgressFn;
 use crate::watch::WatchEvent;
 
 /// The `[watch]` section of config.toml.
@@ -141,7 +140,7 @@ impl RawWatch {
 }
 
 /// What a run of the engine did.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, ts_rs::TS)]
 pub struct Summary {
     /// Rows a killed or stopped process had left running, put back at start.
     pub reclaimed: usize,
@@ -690,34 +689,17 @@ async fn work(shared: &Shared, row: &Row) -> Outcome {
     }
 }
 
-/// Progress events for a row, at most one per 2 % of the file (and per MiB).
+/// Progress events for a row (see [`crate::events::progress_fn`]).
 fn progress_events(events: Events, row: &Row) -> ProgressFn {
-    let sent = Arc::new(AtomicU64::new(0));
-    let last = Arc::new(AtomicU64::new(0));
-    let step = (row.size / 50).max(1 << 20);
-    let (id, path, profile, size) = (row.id, row.path.clone(), row.profile.clone(), row.size);
-    Arc::new(move |_, e| {
-        let now = match e {
-            ItemEvent::Resumed { bytes } => {
-                sent.store(bytes, Ordering::Relaxed);
-                bytes
-            }
-            ItemEvent::Moved { bytes } => sent.fetch_add(bytes, Ordering::Relaxed) + bytes,
-            _ => return,
-        };
-        let before = last.load(Ordering::Relaxed);
-        if now >= before + step || now >= size {
-            last.store(now, Ordering::Relaxed);
-            events.send(Event::Progress {
-                id,
-                path: path.clone(),
-                profile: profile.clone(),
-                bytes: now,
-                size,
-                at_ns: now_ns(),
-            });
-        }
-    })
+    let item = crate::events::Tracked {
+        id: row.id,
+        path: row.path.clone(),
+        profile: row.profile.clone(),
+        bucket: row.bucket.clone(),
+        key: row.key.clone(),
+        size: row.size,
+    };
+    crate::events::progress_fn(Arc::new(move |e| events.send(e)), vec![item], false)
 }
 
 /// Whether an error may go away by itself (so the row is retried).

@@ -1,18 +1,70 @@
-//! The auto-sync event stream: what the engine plans and does, one [`Event`] at a time, for
-//! the CLI's status line and NDJSON output and for the desktop app. Every subscriber gets
-//! every event sent after it subscribed (a slow one that falls far behind skips ahead).
+//! The event stream: what an operation plans and does, one [`Event`] at a time, for the
+//! CLI's bars, status line and NDJSON output and for the desktop app. The auto-sync engine
+//! and one-off transfers (put, get, migrate…) speak the same events; the app layer tags each
+//! with its operation's id. Every subscriber gets every event sent after it subscribed (a
+//! slow one that falls far behind skips ahead).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use serde::Serialize;
 use tokio::sync::broadcast;
+use ts_rs::TS;
 
 use crate::catalog::now_ns;
+use crate::transfer::{ItemEvent, ProgressFn};
 
-/// One thing the engine did. `id` is the queue row; `at_ns` Unix nanoseconds.
-#[derive(Clone, Debug, Serialize)]
+/// One thing an operation did. `id` is the queue row for the engine, the item's index for a
+/// one-off transfer; `at_ns` Unix nanoseconds.
+#[derive(Clone, Debug, Serialize, TS)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// An operation began (`put`, `get`, `sync`, `watch`…).
+    Began {
+        /// The action.
+        action: String,
+        /// When.
+        at_ns: i64,
+    },
+    /// An operation ended.
+    Ended {
+        /// Whether it succeeded as a whole.
+        ok: bool,
+        /// Its error's message, when it failed.
+        error: Option<String>,
+        /// When.
+        at_ns: i64,
+    },
+    /// An operation was cancelled; its in-flight transfers stop.
+    Cancelled {
+        /// When.
+        at_ns: i64,
+    },
+    /// A one-off transfer's source is being hashed before it is sent.
+    Hashing {
+        /// The item.
+        id: i64,
+        /// The local file.
+        path: PathBuf,
+        /// Bytes hashed so far.
+        bytes: u64,
+        /// Bytes in all.
+        size: u64,
+        /// When.
+        at_ns: i64,
+    },
+    /// One item of a one-off transfer finished and was verified (the action's result says
+    /// how).
+    Done {
+        /// The item.
+        id: i64,
+        /// The local file.
+        path: PathBuf,
+        /// When.
+        at_ns: i64,
+    },
     /// A transfer was planned (a queue row written before any byte moves).
     Queued {
         /// Queue row.
@@ -20,6 +72,7 @@ pub enum Event {
         /// The local file.
         path: PathBuf,
         /// `primary` or `secondary`.
+        #[ts(type = "string")]
         role: &'static str,
         /// The profile.
         profile: String,
@@ -63,6 +116,8 @@ pub enum Event {
         bytes: u64,
         /// The file's size.
         size: u64,
+        /// Bytes per second moved in this attempt so far (resumed bytes not counted).
+        rate_bps: u64,
         /// When.
         at_ns: i64,
     },
@@ -118,6 +173,7 @@ pub enum Event {
         /// The message (names file, provider and next step).
         error: String,
         /// The error's kind.
+        #[ts(type = "string")]
         kind: &'static str,
         /// Attempts made.
         attempt: u32,
@@ -230,6 +286,136 @@ impl Events {
     pub fn send(&self, e: Event) {
         let _ = self.tx.send(e);
     }
+}
+
+/// Where a transfer's events go.
+pub type Sink = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// One item of a transfer, as its events name it.
+#[derive(Clone, Debug)]
+pub struct Tracked {
+    /// The queue row, or the item's index.
+    pub id: i64,
+    /// The local file.
+    pub path: PathBuf,
+    /// The profile.
+    pub profile: String,
+    /// The bucket.
+    pub bucket: String,
+    /// The key.
+    pub key: String,
+    /// The file's size.
+    pub size: u64,
+}
+
+/// The stream's events for a transfer's [`ItemEvent`]s: [`Event::Progress`] with the rate,
+/// at most one per 2 % of the file (and per MiB) so a large file does not flood the stream,
+/// plus — with `lifecycle`, for one-off transfers whose items have no queue rows —
+/// [`Event::Started`], [`Event::Hashing`] and [`Event::Done`]. A failure is not sent here:
+/// the caller sends [`Event::Failed`] with the error.
+pub fn progress_fn(sink: Sink, items: Vec<Tracked>, lifecycle: bool) -> ProgressFn {
+    struct State {
+        sent: AtomicU64,
+        last: AtomicU64,
+        started: Mutex<Option<(Instant, u64)>>,
+    }
+    let states: Arc<Vec<State>> = Arc::new(
+        items
+            .iter()
+            .map(|_| State {
+                sent: AtomicU64::new(0),
+                last: AtomicU64::new(0),
+                started: Mutex::new(None),
+            })
+            .collect(),
+    );
+    Arc::new(move |index, e| {
+        let (Some(item), Some(state)) = (items.get(index), states.get(index)) else {
+            return;
+        };
+        let start = |resumed: u64| {
+            let mut s = state.started.lock().unwrap_or_else(|p| p.into_inner());
+            if s.is_none() {
+                *s = Some((Instant::now(), resumed));
+            }
+        };
+        let now = match e {
+            ItemEvent::Started { size } => {
+                start(0);
+                if lifecycle {
+                    sink(Event::Started {
+                        id: item.id,
+                        path: item.path.clone(),
+                        profile: item.profile.clone(),
+                        bucket: item.bucket.clone(),
+                        key: item.key.clone(),
+                        size,
+                        attempt: 1,
+                        at_ns: now_ns(),
+                    });
+                }
+                return;
+            }
+            ItemEvent::Hashing { done, total } => {
+                if lifecycle && (done == 0 || done == total || done % (8 << 20) == 0) {
+                    sink(Event::Hashing {
+                        id: item.id,
+                        path: item.path.clone(),
+                        bytes: done,
+                        size: total,
+                        at_ns: now_ns(),
+                    });
+                }
+                return;
+            }
+            ItemEvent::Done => {
+                if lifecycle {
+                    sink(Event::Done {
+                        id: item.id,
+                        path: item.path.clone(),
+                        at_ns: now_ns(),
+                    });
+                }
+                return;
+            }
+            ItemEvent::Failed => return,
+            ItemEvent::Resumed { bytes } => {
+                *state.started.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((Instant::now(), bytes));
+                state.sent.store(bytes, Ordering::Relaxed);
+                bytes
+            }
+            ItemEvent::Moved { bytes } => {
+                start(0);
+                state.sent.fetch_add(bytes, Ordering::Relaxed) + bytes
+            }
+        };
+        let step = (item.size / 50).max(1 << 20);
+        let before = state.last.load(Ordering::Relaxed);
+        if now >= before + step || now >= item.size || before == 0 {
+            state.last.store(now.max(1), Ordering::Relaxed);
+            let rate_bps = match *state.started.lock().unwrap_or_else(|p| p.into_inner()) {
+                Some((t, from)) => {
+                    let secs = t.elapsed().as_secs_f64();
+                    if secs > 0.0 {
+                        (now.saturating_sub(from) as f64 / secs) as u64
+                    } else {
+                        0
+                    }
+                }
+                None => 0,
+            };
+            sink(Event::Progress {
+                id: item.id,
+                path: item.path.clone(),
+                profile: item.profile.clone(),
+                bytes: now,
+                size: item.size,
+                rate_bps,
+                at_ns: now_ns(),
+            });
+        }
+    })
 }
 
 #[cfg(test)]

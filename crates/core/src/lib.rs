@@ -1,6 +1,7 @@
 //! Stowage core: the product's logic with no user interface. The CLI and the desktop app both
 //! call these functions; nothing here prints.
 
+pub mod app;
 pub mod cache;
 pub mod catalog;
 pub mod compress;

@@ -121,7 +121,7 @@ pub struct MigrateItem {
 }
 
 /// What happened to one object.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct MigrateOutcome {
     /// `profile:bucket/key` of the source.
     pub from: String,
@@ -670,7 +670,7 @@ async fn finish_one(
 }
 
 /// One disagreement between the catalog and a provider.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct Problem {
     /// `missing`, `different`, `extra` or `unreachable`.
     pub kind: &'static str,
@@ -697,7 +697,7 @@ pub struct Problem {
 }
 
 /// What [`verify`] found.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, ts_rs::TS)]
 pub struct VerifyReport {
     /// Locations checked.
     pub checked: usize,

@@ -43,7 +43,9 @@ pub const POLICY_FILE: &str = "policy.toml";
 pub const DEFAULT_COMPRESS_MIN_SIZE: u64 = 64_000;
 
 /// What an artifact is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// Training data.
@@ -108,7 +110,7 @@ impl fmt::Display for Kind {
 }
 
 /// Where a file goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 pub enum Destination {
     /// It must never leave the machine (logs, caches, temporary files).
     #[serde(rename = "never")]
@@ -151,7 +153,7 @@ impl fmt::Display for Destination {
 }
 
 /// What the policy decided for one file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Decision {
     /// The rule that matched.
     pub rule: String,
@@ -212,6 +214,47 @@ impl Serialize for Explanation {
                 .collect(),
         }
         .serialize(s)
+    }
+}
+
+/// The TypeScript shape of [`Explanation`], as it serialises.
+#[derive(ts_rs::TS)]
+#[ts(rename = "Explanation")]
+#[allow(dead_code)]
+struct ExplanationShape {
+    #[ts(flatten)]
+    decision: Decision,
+    matched: String,
+    detected_kind: Kind,
+    detected_by: Option<String>,
+    skipped: Vec<SkippedRule>,
+}
+
+/// A rule `explain` passed over, and why.
+#[derive(ts_rs::TS)]
+#[allow(dead_code)]
+pub struct SkippedRule {
+    rule: String,
+    why: String,
+}
+
+impl ts_rs::TS for Explanation {
+    type WithoutGenerics = Self;
+    type OptionInnerType = Self;
+    fn name() -> String {
+        ExplanationShape::name()
+    }
+    fn decl() -> String {
+        ExplanationShape::decl()
+    }
+    fn decl_concrete() -> String {
+        ExplanationShape::decl_concrete()
+    }
+    fn inline() -> String {
+        ExplanationShape::inline()
+    }
+    fn inline_flattened() -> String {
+        ExplanationShape::inline_flattened()
     }
 }
 

@@ -16,7 +16,7 @@ use crate::catalog::{now_ns, Catalog};
 use crate::error::{local_error, Error, Result};
 
 /// Which copy a row makes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// The primary store's copy: the one the user's file depends on.
@@ -45,7 +45,7 @@ impl Role {
 }
 
 /// Where a row is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     /// Waiting for a worker (or for `next_at`, or for its provider to come back).
@@ -111,7 +111,7 @@ pub struct NewRow {
 }
 
 /// A queue row.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct Row {
     /// Its id.
     pub id: i64,
@@ -584,7 +584,7 @@ pub fn list(c: &Catalog, states: &[State], limit: Option<u64>) -> Result<Vec<Row
 }
 
 /// How many rows are in each state.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Counts {
     /// Waiting.
     pub queued: u64,
@@ -641,7 +641,7 @@ pub fn next_due(c: &Catalog, paused: &[String]) -> Result<Option<i64>> {
 }
 
 /// A provider's health as last seen by the engine.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Health {
     /// The profile.
     pub profile: String,

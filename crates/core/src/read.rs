@@ -39,7 +39,7 @@ pub struct Reader {
 }
 
 /// Where a read was served from.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct ReadInfo {
     /// `cache`, `primary`, `secondary` or `other` (a further recorded location).
     pub source: &'static str,
@@ -50,7 +50,7 @@ pub struct ReadInfo {
 }
 
 /// A restored version and where it came from.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct RestoreRead {
     /// The restore.
     #[serde(flatten)]
@@ -556,7 +556,7 @@ pub async fn get_many(
 }
 
 /// A signed URL and which profile signed it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct UrlRead {
     /// The URL.
     #[serde(flatten)]

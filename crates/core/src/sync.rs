@@ -60,7 +60,7 @@ pub struct Targets {
 }
 
 /// What sync does with one file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Upload it (or, for a file the catalog already holds, only record it).
@@ -76,7 +76,7 @@ pub enum Action {
 }
 
 /// One file of a sync plan.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct PlannedFile {
     /// Path relative to the synced folder, `/`-separated.
     pub file: String,
@@ -227,7 +227,7 @@ fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
 
 /// A synced file stored by a decision the policy no longer makes (a rule was edited): the
 /// catalog and the policy disagree until the next `sync` or `watch` stores it anew.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct PolicyChange {
     /// The file.
     pub file: PathBuf,
@@ -272,7 +272,7 @@ pub fn policy_changes(catalog: &Catalog, policy: &Policy) -> Result<Vec<PolicyCh
 }
 
 /// One upload sync made.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct Upload {
     /// The profile.
     pub profile: String,
@@ -292,7 +292,7 @@ pub struct Upload {
 }
 
 /// What sync did with one file.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct FileOutcome {
     /// The plan for it.
     #[serde(flatten)]
@@ -312,7 +312,7 @@ pub struct FileOutcome {
 }
 
 /// The result of a sync run.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct SyncReport {
     /// The folder.
     pub dir: PathBuf,
@@ -725,7 +725,7 @@ pub async fn check_bucket(target: &Target, bucket: &str) -> Result<()> {
 }
 
 /// A problem a dry run found that the real run would meet.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct Problem {
     /// The file (None for the whole run, e.g. a missing bucket).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1432,7 +1432,7 @@ fn outcome_bucket(d: &Done) -> String {
 }
 
 /// A restored version.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct Restored {
     /// The family.
     pub family: String,
@@ -1469,7 +1469,7 @@ pub async fn restore(
 }
 
 /// A version garbage collection removes (or would remove).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct Collected {
     /// The family.
     pub family: String,

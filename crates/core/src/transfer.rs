@@ -120,7 +120,7 @@ impl Default for PutFilesOptions {
 }
 
 /// A finished (or, in a dry run, planned) upload.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct PutOutcome {
     /// The local file.
     pub file: PathBuf,
@@ -599,7 +599,7 @@ pub struct GetItem {
 }
 
 /// A finished (or planned) download.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct GetOutcome {
     /// The bucket.
     pub bucket: String,
@@ -1238,7 +1238,7 @@ fn md5_etag(provider: &str, meta: &stowage_store::ObjectMeta) -> Option<String> 
 }
 
 /// Whether a listing entry is an object or a folder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum EntryKind {
     /// An object.
@@ -1248,7 +1248,7 @@ pub enum EntryKind {
 }
 
 /// One listed object or folder.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct Entry {
     /// Object or folder.
     pub kind: EntryKind,
@@ -1257,6 +1257,8 @@ pub struct Entry {
     /// Size in bytes (objects).
     pub size: Option<u64>,
     /// Last written (objects, when known).
+    #[ts(type = "string | null")]
+    #[ts(type = "string | null")]
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_modified: Option<OffsetDateTime>,
     /// The provider's ETag.
@@ -1293,7 +1295,7 @@ pub async fn list(store: &dyn Store, loc: &Location, recursive: bool) -> Result<
 }
 
 /// What a remove did (or would do).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct RemoveOutcome {
     /// The bucket.
     pub bucket: String,
@@ -1390,7 +1392,7 @@ async fn has_objects(store: &dyn Store, folder: &Location) -> bool {
 }
 
 /// What a copy or move did (or would do).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct CopyOutcome {
     /// The source.
     pub from: String,
@@ -1451,7 +1453,7 @@ pub async fn copy(
 }
 
 /// A signed URL and when it stops working.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct SignedUrl {
     /// The object.
     pub path: String,
@@ -1460,6 +1462,7 @@ pub struct SignedUrl {
     /// `get` or `put`.
     pub method: &'static str,
     /// When it expires.
+    #[ts(type = "string")]
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
 }
@@ -1501,13 +1504,15 @@ pub async fn signed_url(
 }
 
 /// A bucket as listed.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct Bucket {
     /// Its name.
     pub name: String,
     /// Whether it is public, when the provider says.
     pub public: Option<bool>,
     /// When it was created, when the provider says.
+    #[ts(type = "string | null")]
+    #[ts(type = "string | null")]
     #[serde(with = "time::serde::rfc3339::option")]
     pub created: Option<OffsetDateTime>,
 }

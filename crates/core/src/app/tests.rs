@@ -1,0 +1,349 @@
+//! The app layer end to end on the local store (and on SeaweedFS when the test environment
+//! names one), cancellation by operation id, the error document, and the TypeScript
+//! declarations that must match the Rust types.
+
+use std::path::Path;
+
+use ts_rs::TS;
+
+use super::*;
+use crate::catalog::{LibraryQuery, LibrarySort};
+
+fn app_in(dir: &Path) -> App {
+    App::with_paths(
+        Paths {
+            config_dir: dir.join("config"),
+            data_dir: dir.join("data"),
+            cache_dir: dir.join("cache"),
+        },
+        None,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_then_library_detail_restore_and_cost_on_the_local_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_in(dir.path());
+    let file = dir.path().join("model-q-v2.pt");
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&file, &bytes).unwrap();
+
+    let put = app
+        .put(PutRequest {
+            files: vec![file.clone()],
+            dest: "models/".into(),
+            compress: Some(false),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(put.failure().is_none(), "{put:?}");
+    let stored = put.uploaded[0].ok().unwrap();
+    assert_eq!(
+        (stored.bucket.as_str(), stored.key.as_str()),
+        ("models", "model-q-v2.pt")
+    );
+
+    // The library shows one artifact, with its version, size and location.
+    let page = app
+        .library(&LibraryQuery {
+            search: Some("model-q".into()),
+            sort: LibrarySort::Updated,
+            limit: 50,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(page.total, 1);
+    let row = &page.rows[0];
+    assert_eq!(
+        (row.family.as_str(), row.latest.as_str()),
+        ("model-q", "v2")
+    );
+    assert_eq!(
+        (row.versions, row.stored_bytes, row.locations),
+        (1, 300_000, 1)
+    );
+    assert_eq!(row.profiles, vec!["local".to_string()]);
+    // A search that matches nothing gives an empty page, not an error; `%` is literal.
+    let none = app
+        .library(&LibraryQuery {
+            search: Some("%".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!((none.total, none.rows.len()), (0, 0));
+
+    let detail = app.artifact(row.id).unwrap();
+    assert_eq!(detail.versions.len(), 1);
+    assert_eq!(detail.versions[0].locations[0].key, "model-q-v2.pt");
+
+    // Restore gives back the same bytes.
+    let out = dir.path().join("restored.pt");
+    let restored = app
+        .restore(RestoreRequest {
+            spec: "model-q@v2".into(),
+            dest: Some(out.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(restored.read.restored.version, "v2");
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+
+    // Cost counts the stored bytes.
+    let cost = app.cost("provider").unwrap();
+    let json = serde_json::to_value(&cost).unwrap();
+    assert!(json.to_string().contains("300000"), "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_is_cancelled_by_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = std::sync::Arc::new(app_in(dir.path()));
+    let file = dir.path().join("big.bin");
+    std::fs::write(&file, vec![7u8; 96 << 20]).unwrap();
+    // Cancel the put as soon as its first item starts moving.
+    let mut events = app.events();
+    let canceller = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while let Ok(e) = events.recv().await {
+                seen.push(serde_json::to_value(&e).unwrap());
+                match e.event {
+                    Event::Hashing { .. } | Event::Started { .. } | Event::Progress { .. }
+                        if seen.iter().filter(|s| s["event"] == "cancelled").count() == 0 =>
+                    {
+                        assert!(app.running().contains(&e.op));
+                        app.cancel(e.op);
+                    }
+                    Event::Ended { .. } => break,
+                    _ => {}
+                }
+            }
+            seen
+        })
+    };
+    let err = app
+        .put(PutRequest {
+            files: vec![file],
+            dest: "bucket/big.bin".into(),
+            compress: Some(false),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind.as_str(), err.exit_code),
+        ("cancelled", EXIT_INTERRUPTED)
+    );
+    let seen = canceller.await.unwrap();
+    let op = &seen[0]["op"];
+    assert!(seen.iter().all(|e| &e["op"] == op), "{seen:?}");
+    assert_eq!(seen[0]["event"], "began");
+    assert!(seen.iter().any(|e| e["event"] == "cancelled"), "{seen:?}");
+    assert_eq!(seen.last().unwrap()["event"], "ended");
+    assert_eq!(seen.last().unwrap()["ok"], false);
+    // Nothing was stored, nothing recorded, and no operation is left running.
+    assert!(app.running().is_empty());
+    assert!(!dir.path().join("data/local/bucket/big.bin").exists());
+    let page = app
+        .library(&LibraryQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(page.total, 0);
+    assert!(!app.cancel(OpId(9_999)));
+}
+
+#[test]
+fn every_error_kind_serialises_with_its_exit_code_and_next_step() {
+    use stowage_store::ErrorKind as K;
+    let cases = [
+        (K::NotFound, "not_found", 3),
+        (K::AlreadyExists, "already_exists", 4),
+        (K::Conflict, "conflict", 4),
+        (K::Unauthorized, "unauthorized", 5),
+        (K::Unavailable, "unavailable", 6),
+        (K::TooLarge { limit: Some(5) }, "too_large", 7),
+        (K::InvalidKey, "invalid_key", 7),
+        (K::Integrity, "integrity", 7),
+        (K::NotSupported, "not_supported", 8),
+        (K::Other, "other", 1),
+    ];
+    for (kind, name, code) in cases {
+        let e: AppError = crate::Error::from(
+            stowage_store::Error::new(kind, "s3", "it went wrong").hint("do the next thing"),
+        )
+        .with_file("/tmp/f.bin")
+        .into();
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["kind"], name);
+        assert_eq!(v["exit_code"], code);
+        assert_eq!(v["provider"], "s3");
+        assert_eq!(v["file"], "/tmp/f.bin");
+        assert_eq!(v["hint"], "do the next thing");
+        assert_eq!(v["retryable"], kind == K::Unavailable);
+        assert!(v["message"].as_str().unwrap().contains("it went wrong"));
+    }
+    let usage: AppError = crate::Error::Usage("bad flag. Next: pass --flag".into()).into();
+    assert_eq!((usage.kind.as_str(), usage.exit_code), ("usage", 2));
+    assert_eq!(usage.hint.as_deref(), Some("pass --flag"));
+    let config: AppError = crate::Error::Config("bad config".into()).into();
+    assert_eq!((config.kind.as_str(), config.exit_code), ("config", 2));
+    let waiting = AppError::waiting("3 uploads wait");
+    assert_eq!((waiting.exit_code, waiting.retryable), (EXIT_WAITING, true));
+    // A batch takes its first failure's kind and code, and counts.
+    let first = AppError::from(crate::Error::from(stowage_store::Error::new(
+        K::Unauthorized,
+        "supabase",
+        "no",
+    )));
+    let batch = AppError::several(&first, 2, 5);
+    assert_eq!(
+        (batch.exit_code, batch.failed, batch.total),
+        (5, Some(2), Some(5))
+    );
+    assert!(batch.message.starts_with("2 of 5 failed; first: "));
+    assert_eq!(AppError::several(&first, 1, 1), first);
+}
+
+/// Every type the shells see, declared for TypeScript.
+fn declarations() -> String {
+    let decls = [
+        AppError::decl(),
+        OpId::decl(),
+        AppEvent::decl(),
+        Event::decl(),
+        <Item<ts_rs::Dummy>>::decl(),
+        PutRequest::decl(),
+        PutResult::decl(),
+        GetRequest::decl(),
+        GetResult::decl(),
+        Extracted::decl(),
+        ExtractResult::decl(),
+        LsResult::decl(),
+        RmResult::decl(),
+        Copied::decl(),
+        UrlRequest::decl(),
+        BucketCreated::decl(),
+        BucketDeleted::decl(),
+        BucketList::decl(),
+        VersionsRequest::decl(),
+        VersionList::decl(),
+        DeletedVersion::decl(),
+        DeleteVersionsResult::decl(),
+        RestoreRequest::decl(),
+        RestoreResult::decl(),
+        Labelled::decl(),
+        GcResult::decl(),
+        ArtifactDetail::decl(),
+        MetricChange::decl(),
+        MetricDiff::decl(),
+        LibraryQuery::decl(),
+        LibrarySort::decl(),
+        crate::catalog::LibraryRow::decl(),
+        crate::catalog::LibraryPage::decl(),
+        Explained::decl(),
+        ExplainResult::decl(),
+        SyncRequest::decl(),
+        SyncResult::decl(),
+        WatchRequest::decl(),
+        Watching::decl(),
+        WatchResult::decl(),
+        QueueList::decl(),
+        QueueChange::decl(),
+        ProfileEntry::decl(),
+        ProfileList::decl(),
+        ConnectionTest::decl(),
+        MigrateRequest::decl(),
+        MigrateSummary::decl(),
+        MigrateResult::decl(),
+        VerifyResult::decl(),
+        CacheList::decl(),
+        crate::transfer::PutOutcome::decl(),
+        crate::transfer::GetOutcome::decl(),
+        crate::transfer::Bucket::decl(),
+        crate::transfer::Entry::decl(),
+        crate::transfer::EntryKind::decl(),
+        crate::transfer::RemoveOutcome::decl(),
+        crate::transfer::CopyOutcome::decl(),
+        crate::transfer::SignedUrl::decl(),
+        crate::read::UrlRead::decl(),
+        crate::read::RestoreRead::decl(),
+        crate::read::ReadInfo::decl(),
+        crate::sync::Restored::decl(),
+        crate::sync::Collected::decl(),
+        crate::sync::PlannedFile::decl(),
+        crate::sync::Action::decl(),
+        crate::sync::Problem::decl(),
+        crate::sync::SyncReport::decl(),
+        crate::sync::FileOutcome::decl(),
+        crate::sync::Upload::decl(),
+        crate::sync::PolicyChange::decl(),
+        crate::catalog::VersionInfo::decl(),
+        crate::catalog::StoredLocation::decl(),
+        crate::catalog::VersionMetrics::decl(),
+        crate::engine::Summary::decl(),
+        crate::queue::Row::decl(),
+        crate::queue::Counts::decl(),
+        crate::queue::Health::decl(),
+        crate::queue::Role::decl(),
+        crate::queue::State::decl(),
+        crate::migrate::MigrateOutcome::decl(),
+        crate::migrate::VerifyReport::decl(),
+        crate::migrate::Problem::decl(),
+        crate::cache::CacheEntry::decl(),
+        crate::cache::Cleaned::decl(),
+        crate::cost::CostReport::decl(),
+        crate::cost::GroupBy::decl(),
+        crate::cost::PriceTable::decl(),
+        crate::cost::ProviderCost::decl(),
+        crate::cost::ProviderKind::decl(),
+        crate::cost::GroupCost::decl(),
+        crate::cost::Artifact::decl(),
+        crate::config::Profile::decl(),
+        crate::config::ProfileSource::decl(),
+        crate::config::Backend::decl(),
+        crate::config::LocalProfile::decl(),
+        crate::config::S3Profile::decl(),
+        crate::config::SupabaseProfile::decl(),
+        crate::config::Selection::decl(),
+        crate::policy::Explanation::decl(),
+        crate::policy::SkippedRule::decl(),
+        crate::policy::Decision::decl(),
+        crate::policy::Kind::decl(),
+        crate::policy::Destination::decl(),
+    ];
+    let mut out = String::from(
+        "// The app layer's types, generated from the Rust types in crates/core by the test\n\
+         // `app::tests::typescript_declarations_match_the_rust_types`; do not edit. Refresh:\n\
+         // STOWAGE_UPDATE_BINDINGS=1 cargo test -p stowage-core --lib typescript_declarations\n\
+         // Integers are JSON numbers (sizes stay below 2^53).\n",
+    );
+    for d in decls {
+        out.push_str("\nexport ");
+        // Sizes and ids travel as JSON numbers, not bigints.
+        out.push_str(&d.replace("bigint", "number"));
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn typescript_declarations_match_the_rust_types() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("bindings/app.ts");
+    let now = declarations();
+    if std::env::var_os("STOWAGE_UPDATE_BINDINGS").is_some() {
+        std::fs::write(&file, &now).unwrap();
+    }
+    let committed = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        committed == now,
+        "{} is out of date with the Rust types; refresh it with \
+         STOWAGE_UPDATE_BINDINGS=1 cargo test -p stowage-core --lib typescript_declarations",
+        file.display()
+    );
+}
