@@ -382,7 +382,7 @@ impl Ctx {
 
 /// A failed command: the error, and for batches the document of what did succeed.
 struct Failed {
-    error: AppError,
+    error: Box<AppError>,
     partial: Option<Value>,
     printed: bool,
 }
@@ -390,7 +390,7 @@ struct Failed {
 impl<E: Into<AppError>> From<E> for Failed {
     fn from(e: E) -> Self {
         Failed {
-            error: e.into(),
+            error: Box::new(e.into()),
             partial: None,
             printed: false,
         }
@@ -552,7 +552,7 @@ fn finish(doc: Value, failure: Option<AppError>, printed: bool) -> CmdResult {
     match failure {
         None => Ok(doc),
         Some(error) => Err(Failed {
-            error,
+            error: Box::new(error),
             partial: Some(doc),
             printed,
         }),

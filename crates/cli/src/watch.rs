@@ -325,10 +325,8 @@ async fn render(
                     view.println(&format!("{profile} answers again; its transfers resume"));
                 }
             }
-            Event::Problem { path, error, .. } => {
-                if !json {
-                    view.println(&format!("warning: {}: {error}", path.display()));
-                }
+            Event::Problem { path, error, .. } if !json => {
+                view.println(&format!("warning: {}: {error}", path.display()));
             }
             _ => {}
         }

@@ -177,7 +177,7 @@ fn family_at(spec: &str) -> (&str, Option<&str>) {
 }
 
 /// `FAMILY@WHICH`, or a usage error saying how to write it.
-fn version_spec<'s>(spec: &'s str, listed_by: bool) -> AppResult<(&'s str, &'s str)> {
+fn version_spec(spec: &str, listed_by: bool) -> AppResult<(&str, &str)> {
     match family_at(spec) {
         (family, Some(which)) => Ok((family, which)),
         (family, None) => Err(AppError::usage(format!(

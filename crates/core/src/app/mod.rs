@@ -18,6 +18,10 @@
 //! Below this layer, core's modules do the work: policy classifies, sync and watch plan,
 //! queue and transfer move bytes, read serves them back, record writes the catalog.
 
+// An AppError is made once per failed action, at the edge, and read by a person: its size
+// costs nothing measurable, and boxing it would only complicate every shell's use of it.
+#![allow(clippy::result_large_err)]
+
 mod error;
 mod event;
 mod library;
@@ -50,6 +54,9 @@ use crate::catalog::Catalog;
 use crate::events::Event;
 use crate::{open_store, Config, Paths, Profile, Selection, Session};
 
+/// A profile's store, opened with these settings.
+type Opened = (Profile, Arc<dyn Store>);
+
 /// The app: paths, the chosen profile, opened stores, running operations and their events.
 pub struct App {
     paths: Paths,
@@ -57,7 +64,7 @@ pub struct App {
     profile: Option<String>,
     /// `STOWAGE_PROFILE`, read once.
     env_profile: Option<String>,
-    stores: Mutex<HashMap<String, (Profile, Arc<dyn Store>)>>,
+    stores: Mutex<HashMap<String, Opened>>,
     ops: Mutex<HashMap<OpId, CancellationToken>>,
     next_op: AtomicU64,
     events: broadcast::Sender<AppEvent>,
