@@ -2,6 +2,7 @@
 //! arguments, calls one function of the app layer (`stowage_core::app::App`) and renders its
 //! typed result as text or as one JSON document (the result, serialised).
 
+mod cost;
 mod exit;
 mod migrate;
 mod profile;
@@ -933,7 +934,7 @@ fn explain(ctx: &Ctx, a: ExplainArgs) -> CmdResult {
             d.rule,
             e.matched,
             d.kind,
-            stowage_core::policy::human_size(x.size),
+            stowage_core::units::human_size(x.size),
             x.size,
             d.destination,
             if d.compress { "yes (gzip)" } else { "no" },
@@ -949,7 +950,7 @@ fn explain(ctx: &Ctx, a: ExplainArgs) -> CmdResult {
 /// `stowage cost`: estimates from the catalog at the config's `[prices]`.
 fn cost(ctx: &Ctx, a: CostArgs) -> CmdResult {
     let report = ctx.app.cost(&a.by)?;
-    ctx.data(stowage_core::cost::render_text(&report).trim_end());
+    ctx.data(cost::render_text(&report).trim_end());
     Ok(doc(&report))
 }
 

@@ -177,7 +177,7 @@ pub async fn verify_cmd(ctx: &Ctx, a: VerifyArgs) -> CmdResult {
 
 /// `cache ls` / `cache clean`.
 pub fn cache_cmd(ctx: &Ctx, c: CacheCommand) -> CmdResult {
-    let now = stowage_core::catalog::now_ns();
+    let now = stowage_core::units::now_ns();
     let age = |ns: i64| human_age(now.saturating_sub(ns));
     match c {
         CacheCommand::Ls => {

@@ -24,80 +24,13 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use stowage_store::ErrorKind;
-use toml::Spanned;
 
+use crate::config::CacheConfig;
 use crate::error::{local_error, Error, Result};
 use crate::paths::Paths;
-
-/// Default time an unused entry stays: 7 days.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
-/// Default size cap: 10 GiB.
-pub const DEFAULT_MAX_SIZE: u64 = 10 << 30;
-
-/// The `[cache]` section.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct CacheConfig {
-    /// An entry not used for this long is expired.
-    #[serde(with = "secs")]
-    pub ttl: Duration,
-    /// The most bytes the cache keeps; least recently used entries are evicted past it.
-    pub max_size: u64,
-}
-
-mod secs {
-    pub fn serialize<S: serde::Serializer>(
-        d: &std::time::Duration,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_secs())
-    }
-}
-
-impl Default for CacheConfig {
-    fn default() -> Self {
-        CacheConfig {
-            ttl: DEFAULT_TTL,
-            max_size: DEFAULT_MAX_SIZE,
-        }
-    }
-}
-
-/// `[cache]` as written in config.toml.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawCache {
-    ttl: Option<Spanned<String>>,
-    max_size: Option<Spanned<String>>,
-}
-
-impl RawCache {
-    pub(crate) fn into_config(self, at: &dyn Fn(usize, &str) -> Error) -> Result<CacheConfig> {
-        let mut c = CacheConfig::default();
-        if let Some(ttl) = self.ttl {
-            c.ttl = crate::location::parse_duration(ttl.get_ref()).map_err(|_| {
-                at(
-                    ttl.span().start,
-                    &format!(
-                        "[cache] ttl `{}` is not a duration; write it like \"12h\" or \"7d\"",
-                        ttl.get_ref()
-                    ),
-                )
-            })?;
-        }
-        if let Some(max) = self.max_size {
-            c.max_size = crate::policy::parse_size(max.get_ref()).map_err(|m| {
-                at(
-                    max.span().start,
-                    &format!("[cache] max_size: {m}; write it like \"10 GiB\" or \"500MB\""),
-                )
-            })?;
-        }
-        Ok(c)
-    }
-}
 
 /// One cached download.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
@@ -147,7 +80,7 @@ pub struct Cache {
 }
 
 fn now_ns() -> i64 {
-    crate::catalog::now_ns()
+    crate::units::now_ns()
 }
 
 fn db_error(path: &Path, e: rusqlite::Error) -> Error {
@@ -676,7 +609,11 @@ mod tests {
     #[test]
     fn the_size_cap_evicts_least_recently_used_first() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open_in(&dir.path().join("c"), &config(DEFAULT_TTL, 250)).unwrap();
+        let cache = Cache::open_in(
+            &dir.path().join("c"),
+            &config(crate::config::DEFAULT_TTL, 250),
+        )
+        .unwrap();
         let a = put(&cache, dir.path(), &[1u8; 100]);
         let b = put(&cache, dir.path(), &[2u8; 100]);
         let t = now_ns();

@@ -16,6 +16,8 @@ use time::OffsetDateTime;
 use crate::cost::{Direction, StoredObject, TransferRecord};
 use crate::error::{Error, Result};
 use crate::paths::Paths;
+use crate::units::now_ns;
+use crate::version::sort_key;
 
 /// The catalog's file name inside the data folder.
 pub const FILE_NAME: &str = "catalog.sqlite3";
@@ -200,11 +202,6 @@ fn to_ns(t: OffsetDateTime) -> i64 {
 
 fn from_ns(ns: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(ns as i128).unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
-/// The current time, as stored.
-pub fn now_ns() -> i64 {
-    to_ns(OffsetDateTime::now_utc())
 }
 
 fn db_error(path: &Path, e: rusqlite::Error) -> Error {
@@ -659,32 +656,6 @@ pub struct Activity {
     pub key: String,
     /// Bytes moved and their direction, when the action transferred content.
     pub moved: Option<(Direction, u64)>,
-}
-
-/// A zero-padded natural sort key: runs of digits compare by value, so `v10` follows `v9` and
-/// `2026-01-06T03-27-22` follows `2026-01-05T21-01-16`.
-pub fn sort_key(tag: &str) -> String {
-    let mut out = String::with_capacity(tag.len() + 16);
-    let mut digits = String::new();
-    let flush = |digits: &mut String, out: &mut String| {
-        if !digits.is_empty() {
-            let trimmed = digits.trim_start_matches('0');
-            let trimmed = if trimmed.is_empty() { "0" } else { trimmed };
-            // Length first keeps arbitrarily long numbers ordered by value.
-            out.push_str(&format!("{:03}{trimmed}", trimmed.len()));
-            digits.clear();
-        }
-    };
-    for c in tag.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-        } else {
-            flush(&mut digits, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut digits, &mut out);
-    out
 }
 
 impl Catalog {

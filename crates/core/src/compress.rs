@@ -537,7 +537,7 @@ pub async fn put_gzipped(
     let put = store
         .put(&path, source, &options)
         .await
-        .map_err(|e| crate::Error::from(e).with_file(file))?;
+        .map_err(|e| crate::error::Error::from(e).with_file(file))?;
     let (hasher, original_size) = {
         let s = state.lock().unwrap_or_else(|e| e.into_inner());
         (s.0.clone(), s.1)

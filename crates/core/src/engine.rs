@@ -23,121 +23,21 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use stowage_store::{BucketOptions, ErrorKind};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use toml::Spanned;
 
-use crate::catalog::{now_ns, Catalog};
+use crate::catalog::Catalog;
+use crate::config::WatchConfig;
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 use crate::policy::{Destination, Policy};
 use crate::queue::{self, Enqueued, NewRow, Role, Row};
 use crate::sync::{self, Action, Target, TargetOutcome, Targets};
 use crate::transfer::ProgressFn;
+use crate::units::now_ns;
 use crate::watch::WatchEvent;
-
-/// The `[watch]` section of config.toml.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct WatchConfig {
-    /// How long a file must stay unchanged before it is uploaded.
-    pub settle: Duration,
-    /// Transfers in flight at once.
-    pub concurrency: usize,
-    /// Attempts before a transient error fails a row for good (an unreachable provider's
-    /// rows wait for it without using theirs up).
-    pub max_attempts: u32,
-    /// The first retry's delay; each later one doubles, up to `retry_max`, with jitter.
-    pub retry_base: Duration,
-    /// The longest delay between retries (and between probes of a provider that is down).
-    pub retry_max: Duration,
-    /// How long an idle run waits for a provider that is down before it stops with that
-    /// provider's work still queued (`watch --exit-when-idle`; a passing outage is waited out).
-    pub down_grace: Duration,
-}
-
-impl Default for WatchConfig {
-    fn default() -> Self {
-        WatchConfig {
-            settle: Duration::from_secs(2),
-            concurrency: crate::transfer::DEFAULT_CONCURRENCY,
-            max_attempts: 8,
-            retry_base: Duration::from_secs(1),
-            retry_max: Duration::from_secs(60),
-            down_grace: Duration::from_secs(60),
-        }
-    }
-}
-
-/// `[watch]` as written in config.toml.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawWatch {
-    settle: Option<Spanned<String>>,
-    concurrency: Option<Spanned<usize>>,
-    max_attempts: Option<Spanned<u32>>,
-    retry_base: Option<Spanned<String>>,
-    retry_max: Option<Spanned<String>>,
-}
-
-/// `500ms`, or anything [`crate::parse_duration`] reads (`2s`, `1m`).
-pub fn parse_short_duration(raw: &str) -> Result<Duration> {
-    let s = raw.trim();
-    if let Some(ms) = s.strip_suffix("ms") {
-        return ms
-            .trim()
-            .parse::<u64>()
-            .map(Duration::from_millis)
-            .map_err(|_| Error::Usage(format!("`{raw}` is not a duration")));
-    }
-    crate::location::parse_duration(s)
-}
-
-impl RawWatch {
-    pub(crate) fn into_config(self, at: &dyn Fn(usize, &str) -> Error) -> Result<WatchConfig> {
-        let mut c = WatchConfig::default();
-        let duration = |v: &Spanned<String>, name: &str| {
-            parse_short_duration(v.get_ref()).map_err(|_| {
-                at(
-                    v.span().start,
-                    &format!(
-                        "[watch] {name} `{}` is not a duration; write it like \"2s\" or \"500ms\"",
-                        v.get_ref()
-                    ),
-                )
-            })
-        };
-        if let Some(v) = &self.settle {
-            c.settle = duration(v, "settle")?;
-        }
-        if let Some(v) = &self.retry_base {
-            c.retry_base = duration(v, "retry_base")?;
-        }
-        if let Some(v) = &self.retry_max {
-            c.retry_max = duration(v, "retry_max")?;
-        }
-        if let Some(v) = self.concurrency {
-            if *v.get_ref() == 0 || *v.get_ref() > 256 {
-                return Err(at(
-                    v.span().start,
-                    "[watch] concurrency must be between 1 and 256",
-                ));
-            }
-            c.concurrency = v.into_inner();
-        }
-        if let Some(v) = self.max_attempts {
-            if *v.get_ref() == 0 {
-                return Err(at(
-                    v.span().start,
-                    "[watch] max_attempts must be at least 1",
-                ));
-            }
-            c.max_attempts = v.into_inner();
-        }
-        Ok(c)
-    }
-}
 
 /// What a run of the engine did.
 #[derive(Clone, Debug, Default, Serialize, ts_rs::TS)]

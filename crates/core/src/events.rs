@@ -13,8 +13,8 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use ts_rs::TS;
 
-use crate::catalog::now_ns;
 use crate::transfer::{ItemEvent, ProgressFn};
+use crate::units::now_ns;
 
 /// One thing an operation did. `id` is the queue row for the engine, the item's index for a
 /// one-off transfer; `at_ns` Unix nanoseconds.

@@ -24,6 +24,7 @@ pub mod secrets;
 pub mod sync;
 pub mod testdata;
 pub mod transfer;
+pub mod units;
 pub mod version;
 pub mod watch;
 
@@ -33,9 +34,10 @@ use stowage_store::Store;
 
 pub use config::{Backend, Config, Profile, Selection};
 pub use error::{Error, Result};
-pub use location::{parse_duration, parse_duration_or_zero, Location};
+pub use location::Location;
 pub use open::{credential_source, open_store};
 pub use paths::Paths;
+pub use units::{parse_duration, parse_duration_or_zero};
 
 /// A selected profile and its open store.
 #[derive(Debug)]

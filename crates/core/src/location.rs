@@ -2,7 +2,6 @@
 //! `/` means a folder), and durations like `30m`, `1h`, `7d`.
 
 use std::fmt;
-use std::time::Duration;
 
 use serde::Serialize;
 use stowage_store::key::{parse_prefix, validate_any_bucket};
@@ -94,56 +93,6 @@ impl fmt::Display for Location {
     }
 }
 
-/// Parse a duration like `90s`, `30m`, `1h`, `7d` or `1h30m`.
-pub fn parse_duration(raw: &str) -> Result<Duration> {
-    match parse_duration_or_zero(raw)? {
-        d if d.is_zero() => Err(Error::Usage(format!(
-            "`{raw}` is not a duration; use a number with a unit: `90s`, `30m`, `1h`, `7d`"
-        ))),
-        d => Ok(d),
-    }
-}
-
-/// [`parse_duration`], where zero (`0s`) is allowed too: for settings where "none" makes
-/// sense (`gc --older-than 0s`, `watch --wait-down 0s`).
-pub fn parse_duration_or_zero(raw: &str) -> Result<Duration> {
-    let bad = || {
-        Error::Usage(format!(
-            "`{raw}` is not a duration; use a number with a unit: `90s`, `30m`, `1h`, `7d`"
-        ))
-    };
-    let s = raw.trim();
-    if s.is_empty() {
-        return Err(bad());
-    }
-    let mut total: u64 = 0;
-    let mut digits = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'w' => 7 * 86_400,
-            _ => return Err(bad()),
-        };
-        let n: u64 = digits.parse().map_err(|_| bad())?;
-        digits.clear();
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
-    }
-    if !digits.is_empty() {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs(total))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,16 +123,5 @@ mod tests {
         assert!(Location::parse("bad#bucket/x").is_err());
         assert!(Location::parse("datasets/../etc").is_err());
         assert!(Location::parse("datasets/").unwrap().object().is_err());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30m").unwrap(), Duration::from_secs(1800));
-        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
-        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));
-        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        for bad in ["", "10", "h", "1x", "0s", "-1h", "99999999999999999999d"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -536,9 +536,32 @@ mod tests {
             .unwrap()
     }
 
+    /// Memory is measured in a process of its own: other tests running beside it in this
+    /// process would count in its RSS.
     #[test]
     fn large_training_results_stream_in_small_memory() {
         let _heavy = testdata::heavy();
+        testdata::large_training_results();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "metadata::tests::large_training_results_in_this_process",
+                "--ignored",
+                "--test-threads=1",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("1 passed"),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    #[ignore = "run by large_training_results_stream_in_small_memory in its own process"]
+    fn large_training_results_in_this_process() {
         let path = testdata::large_training_results();
         let before = rss_kib();
         let m = extract(path).unwrap().unwrap();

@@ -35,6 +35,7 @@ use toml::Spanned;
 
 use crate::error::{Error, Result};
 use crate::paths::Paths;
+use crate::units::{human_size, parse_size};
 
 /// The policy file's name inside the config folder.
 pub const POLICY_FILE: &str = "policy.toml";
@@ -471,79 +472,6 @@ fn detect(t: &Target<'_>) -> (Kind, Option<String>) {
     (Kind::Other, None)
 }
 
-/// `1MB`, `100KB`, `5MiB`, `1.5 GB`, `2048` (bytes): decimal K/M/G/T, binary Ki/Mi/Gi/Ti.
-pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = (&t[..split], t[split..].trim());
-    let mult: u64 = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kb" | "k" => 1_000,
-        "mb" | "m" => 1_000_000,
-        "gb" | "g" => 1_000_000_000,
-        "tb" | "t" => 1_000_000_000_000,
-        "kib" => 1 << 10,
-        "mib" => 1 << 20,
-        "gib" => 1 << 30,
-        "tib" => 1 << 40,
-        _ => {
-            return Err(format!(
-                "unknown size unit `{unit}`; use B, KB, MB, GB (decimal) or KiB, MiB, GiB (binary)"
-            ))
-        }
-    };
-    let bad = || format!("`{t}` is not a size; write it like `100KB`, `1MB` or `5MiB`");
-    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
-    if int.is_empty() && frac.is_empty() || frac.contains('.') {
-        return Err(bad());
-    }
-    let too_big = || format!("`{t}` is too large");
-    let int: u64 = if int.is_empty() {
-        0
-    } else {
-        int.parse().map_err(|_| too_big())?
-    };
-    let bytes = int.checked_mul(mult).ok_or_else(too_big)?;
-    // The fraction is exact in integers: 1.5MB is 1,500,000 bytes and 0.5KiB 512, not a
-    // float's guess; digits past the ninth cannot matter at these units.
-    if !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let digits = &frac[..frac.len().min(9)];
-    let value: u128 = if digits.is_empty() {
-        0
-    } else {
-        digits.parse().map_err(|_| bad())?
-    };
-    let part = value * u128::from(mult) / 10u128.pow(digits.len() as u32);
-    let bytes = bytes
-        .checked_add(u64::try_from(part).map_err(|_| too_big())?)
-        .ok_or_else(too_big)?;
-    Ok(bytes)
-}
-
-/// A size for people, in decimal units as the storage strategy writes them: `3.4 MB`.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut unit = 0;
-    let mut scale = 1u64;
-    while unit + 1 < UNITS.len() && bytes >= scale * 1000 {
-        scale *= 1000;
-        unit += 1;
-    }
-    if unit == 0 {
-        return format!("{bytes} B");
-    }
-    let tenths = (u128::from(bytes) * 10 + u128::from(scale) / 2) / u128::from(scale);
-    if tenths % 10 == 0 {
-        format!("{} {}", tenths / 10, UNITS[unit])
-    } else {
-        format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
-    }
-}
-
 fn extension(name: &str) -> String {
     match name.rsplit_once('.') {
         Some((stem, ext)) if !stem.is_empty() => ext.to_ascii_lowercase(),
@@ -709,7 +637,7 @@ impl Policy {
     /// Parse policy `text` read from `file`.
     pub fn parse(text: &str, file: &Path) -> Result<Policy> {
         let at = |offset: usize, message: &str| {
-            let (line, col) = crate::config::line_col(text, offset);
+            let (line, col) = crate::units::line_col(text, offset);
             Error::Config(format!("{}:{line}:{col}: {message}", file.display()))
         };
         let raw: RawPolicy = toml::from_str(text).map_err(|e| {

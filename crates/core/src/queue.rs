@@ -12,8 +12,9 @@ use rusqlite::{params, OptionalExtension, Row as SqlRow};
 use serde::Serialize;
 use stowage_store::ErrorKind;
 
-use crate::catalog::{now_ns, Catalog};
+use crate::catalog::Catalog;
 use crate::error::{local_error, Error, Result};
+use crate::units::now_ns;
 
 /// Which copy a row makes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]

@@ -9,7 +9,7 @@
 //! from the primary when it holds the object, else from the secondary.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +22,6 @@ use crate::compress;
 use crate::cost::Direction;
 use crate::error::{local_error, Error, Result};
 use crate::location::Location;
-use crate::sync::Restored;
 use crate::transfer::{GetFilesOptions, GetItem, GetOutcome, Landing, ProgressFn, SignedUrl};
 
 /// The stores a read may use, which of them is primary and secondary, and the cache.
@@ -47,6 +46,25 @@ pub struct ReadInfo {
     pub from: String,
     /// Failed attempts before it, each naming the provider and the error.
     pub warnings: Vec<String>,
+}
+
+/// A restored version.
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
+pub struct Restored {
+    /// The family.
+    pub family: String,
+    /// The version.
+    pub version: String,
+    /// Where it came from: `profile:bucket/key`.
+    pub from: String,
+    /// The file written.
+    pub file: PathBuf,
+    /// Bytes written (the original size).
+    pub size: u64,
+    /// SHA-256 of what was written, equal to the recorded one.
+    pub sha256: String,
+    /// Whether it was stored gzipped (and so decompressed).
+    pub decompressed: bool,
 }
 
 /// A restored version and where it came from.

@@ -1076,7 +1076,7 @@ pub(crate) fn next_tag(
                 if !catalog.has_version(artifact, &tag)? {
                     return Ok((
                         tag,
-                        format!("{base_key}+{}", catalog::sort_key(&n.to_string())),
+                        format!("{base_key}+{}", crate::version::sort_key(&n.to_string())),
                     ));
                 }
                 n += 1;
@@ -1087,7 +1087,7 @@ pub(crate) fn next_tag(
             loop {
                 let tag = n.to_string();
                 if !catalog.has_version(artifact, &tag)? {
-                    return Ok((tag.clone(), format!("C{}", catalog::sort_key(&tag))));
+                    return Ok((tag.clone(), format!("C{}", crate::version::sort_key(&tag))));
                 }
                 n += 1;
             }
@@ -1429,43 +1429,6 @@ fn record(
 
 fn outcome_bucket(d: &Done) -> String {
     d.bucket.clone()
-}
-
-/// A restored version.
-#[derive(Clone, Debug, Serialize, ts_rs::TS)]
-pub struct Restored {
-    /// The family.
-    pub family: String,
-    /// The version.
-    pub version: String,
-    /// Where it came from: `profile:bucket/key`.
-    pub from: String,
-    /// The file written.
-    pub file: PathBuf,
-    /// Bytes written (the original size).
-    pub size: u64,
-    /// SHA-256 of what was written, equal to the recorded one.
-    pub sha256: String,
-    /// Whether it was stored gzipped (and so decompressed).
-    pub decompressed: bool,
-}
-
-/// Restore `v` to `dest` through the read path ([`crate::read::restore`]): its locations in
-/// recorded order over `stores` (no cache), falling back to the next copy when one is
-/// unavailable, missing or refused; decompress a gzipped one, verify the original SHA-256 and
-/// never replace a file without `force`. A dry run only checks.
-pub async fn restore(
-    catalog: &Catalog,
-    v: &VersionInfo,
-    stores: &HashMap<String, Arc<dyn Store>>,
-    dest: &Path,
-    force: bool,
-    dry_run: bool,
-) -> Result<Restored> {
-    let reader = crate::read::Reader::new(stores.clone());
-    crate::read::restore(catalog, v, &reader, dest, force, dry_run)
-        .await
-        .map(|r| r.restored)
 }
 
 /// A version garbage collection removes (or would remove).
@@ -1877,13 +1840,14 @@ mod tests {
         let stores: HashMap<String, Arc<dyn Store>> =
             [("local".to_string(), targets.primary.store.clone())].into();
         let dest = dir.path().join("restored.json");
-        let got = restore(&catalog, &versions[1], &stores, &dest, false, false)
+        let reader = crate::read::Reader::new(stores.clone());
+        let got = crate::read::restore(&catalog, &versions[1], &reader, &dest, false, false)
             .await
             .unwrap();
-        assert!(got.decompressed);
+        assert!(got.restored.decompressed);
         assert_eq!(std::fs::read(&dest).unwrap(), json(1_200_000, 1));
         assert!(
-            restore(&catalog, &versions[1], &stores, &dest, false, false)
+            crate::read::restore(&catalog, &versions[1], &reader, &dest, false, false)
                 .await
                 .is_err()
         );

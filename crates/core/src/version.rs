@@ -127,12 +127,12 @@ impl PreId {
     /// A sort key that orders like `Ord` and never is a prefix of another identifier's.
     fn sort_key(&self) -> String {
         match self {
-            PreId::Number(n) => format!("0{}", crate::catalog::sort_key(&n.to_string())),
+            PreId::Number(n) => format!("0{}", sort_key(&n.to_string())),
             PreId::Word(w, n) => format!(
                 "1{w} {}",
                 n.map_or("0".to_string(), |n| format!(
                     "1{}",
-                    crate::catalog::sort_key(&n.to_string())
+                    sort_key(&n.to_string())
                 ))
             ),
         }
@@ -169,7 +169,7 @@ pub fn number_sort_key(parts: &[u64], prerelease: &[PreId]) -> String {
     let significant = parts.len() - parts.iter().rev().take_while(|p| **p == 0).count();
     let mut s = String::from("N");
     for p in &parts[..significant] {
-        s.push_str(&crate::catalog::sort_key(&p.to_string()));
+        s.push_str(&sort_key(&p.to_string()));
         s.push('.');
     }
     // `,` sorts before digits: a shorter number is smaller.
@@ -182,7 +182,7 @@ pub fn number_sort_key(parts: &[u64], prerelease: &[PreId]) -> String {
         s.push_str(&ids.join("!"));
     }
     s.push(' ');
-    s.push_str(&crate::catalog::sort_key(&parts.len().to_string()));
+    s.push_str(&sort_key(&parts.len().to_string()));
     s
 }
 
@@ -418,6 +418,32 @@ pub fn framework(ext: &str) -> Option<&'static str> {
         "safetensors" => "safetensors",
         _ => return None,
     })
+}
+
+/// A zero-padded natural sort key: runs of digits compare by value, so `v10` follows `v9` and
+/// `2026-01-06T03-27-22` follows `2026-01-05T21-01-16`.
+pub fn sort_key(tag: &str) -> String {
+    let mut out = String::with_capacity(tag.len() + 16);
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if !digits.is_empty() {
+            let trimmed = digits.trim_start_matches('0');
+            let trimmed = if trimmed.is_empty() { "0" } else { trimmed };
+            // Length first keeps arbitrarily long numbers ordered by value.
+            out.push_str(&format!("{:03}{trimmed}", trimmed.len()));
+            digits.clear();
+        }
+    };
+    for c in tag.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
 }
 
 #[cfg(test)]

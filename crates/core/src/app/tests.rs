@@ -99,6 +99,8 @@ async fn put_then_library_detail_restore_and_cost_on_the_local_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operation_is_cancelled_by_its_id() {
+    // 96 MiB in memory: not while another test measures its memory.
+    let _heavy = crate::testdata::heavy();
     let dir = tempfile::tempdir().unwrap();
     let app = std::sync::Arc::new(app_in(dir.path()));
     let file = dir.path().join("big.bin");
@@ -274,7 +276,7 @@ fn declarations() -> String {
         crate::read::UrlRead::decl(),
         crate::read::RestoreRead::decl(),
         crate::read::ReadInfo::decl(),
-        crate::sync::Restored::decl(),
+        crate::read::Restored::decl(),
         crate::sync::Collected::decl(),
         crate::sync::PlannedFile::decl(),
         crate::sync::Action::decl(),
