@@ -6,13 +6,11 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::Args;
-use serde_json::{json, Value};
-use stowage_core::config::{self, NewProfile};
-use stowage_core::open::credential_report;
-use stowage_core::secrets::{self, Field, Secret};
-use stowage_core::Error;
+use serde_json::Value;
+use stowage_core::app::{AddProfileRequest, AppError};
+use stowage_core::secrets::{Field, Secret};
 
-use crate::{CmdResult, Ctx};
+use crate::{doc, CmdResult, Ctx, Failed};
 
 #[derive(Args)]
 pub struct LoginArgs {
@@ -34,7 +32,7 @@ pub struct AddArgs {
     /// The profile's name: letters, digits, `-`, `_` and `.`.
     name: String,
     /// The provider.
-    #[arg(long, value_parser = ["s3", "supabase", "local"])]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(stowage_store::provider::PROVIDERS.iter().map(|p| p.kind)))]
     kind: String,
     /// S3: the endpoint URL (SeaweedFS, MinIO, R2…); omit for AWS.
     #[arg(long, value_name = "URL")]
@@ -71,141 +69,114 @@ fn read_secret(
     from_stdin: bool,
     prompt: &str,
     what: &str,
-) -> Result<Secret, Error> {
+) -> Result<Secret, Failed> {
     let value = if from_stdin {
         match lines.next() {
             Some(Ok(line)) => line,
             Some(Err(e)) => {
-                return Err(Error::Usage(format!(
+                return Err(AppError::usage(format!(
                     "cannot read the {what} from standard input: {e}"
-                )))
+                ))
+                .into())
             }
             None => {
-                return Err(Error::Usage(format!(
+                return Err(AppError::usage(format!(
                     "standard input ended before the {what}; send it as one line"
-                )))
+                ))
+                .into())
             }
         }
     } else {
-        rpassword::prompt_password(prompt)
-            .map_err(|e| Error::Usage(format!("cannot read the {what} from the terminal: {e}")))?
+        rpassword::prompt_password(prompt).map_err(|e| {
+            AppError::usage(format!("cannot read the {what} from the terminal: {e}"))
+        })?
     };
     let secret = Secret::new(value);
     if secret.is_empty() {
-        return Err(Error::Usage(format!(
-            "the {what} is empty; nothing was stored"
-        )));
+        return Err(AppError::usage(format!("the {what} is empty; nothing was stored")).into());
     }
     Ok(secret)
 }
 
 /// `stowage login [--profile P]`: ask for the profile's secrets and keep them in the keyring.
 pub fn login(ctx: &Ctx, a: LoginArgs) -> CmdResult {
-    let (profile, _) = ctx.app.profile(None)?;
-    let profile = &profile;
-    let kind = profile.backend.kind();
-    if Field::for_kind(kind).is_empty() {
-        return Err(Error::Usage(format!(
-            "profile `{}` is a {kind} profile, which needs no secrets; choose another with \
-             --profile (see `stowage profile ls`)",
-            profile.name
-        ))
-        .into());
-    }
-    if kind != "s3" && a.access_key_id.is_some() {
-        return Err(Error::Usage("--access-key-id is for S3 profiles".into()).into());
-    }
-    if kind != "supabase" && a.anon {
-        return Err(Error::Usage("--anon is for Supabase profiles".into()).into());
-    }
+    let plan = ctx.app.login_plan(a.anon, a.access_key_id.is_some())?;
     if !a.stdin && !ctx.dry_run && !std::io::stdin().is_terminal() {
-        return Err(Error::Usage(
+        return Err(AppError::usage(
             "standard input is not a terminal, so the secret cannot be asked for without \
              echo: pass --stdin to read it from standard input (e.g. `printf '%s\\n' \"$KEY\" \
-             | stowage login --stdin --profile NAME`)"
-                .into(),
+             | stowage login --stdin --profile NAME`)",
         )
         .into());
     }
     let mut values = Vec::new();
-    if !ctx.dry_run {
+    if ctx.dry_run {
+        // Plan with placeholders: nothing is read or stored.
+        values.extend(plan.fields.iter().map(|f| (*f, Secret::new("planned"))));
+    } else {
         let stdin = std::io::stdin();
         let mut lines = stdin.lock().lines();
-        let p = &profile.name;
-        match kind {
-            "s3" => {
-                let id = match &a.access_key_id {
-                    Some(id) => id.trim().to_string(),
-                    None if a.stdin => match lines.next() {
-                        Some(Ok(l)) => l.trim().to_string(),
-                        _ => {
-                            return Err(Error::Usage(
-                                "standard input ended before the access key id; send it \
-                                 (or pass --access-key-id) then the secret access key"
-                                    .into(),
-                            )
-                            .into())
-                        }
-                    },
-                    None => {
-                        // Not secret: read with echo, through the same locked stdin.
-                        eprint!("Access key id for profile `{p}`: ");
-                        let _ = std::io::stderr().flush();
-                        match lines.next() {
+        let p = &plan.profile;
+        for field in &plan.fields {
+            let value = match field {
+                Field::AccessKeyId => {
+                    let id = match &a.access_key_id {
+                        Some(id) => id.trim().to_string(),
+                        None if a.stdin => match lines.next() {
                             Some(Ok(l)) => l.trim().to_string(),
-                            Some(Err(e)) => {
-                                return Err(Error::Usage(format!(
-                                    "cannot read the access key id: {e}"
-                                ))
+                            _ => {
+                                return Err(AppError::usage(
+                                    "standard input ended before the access key id; send it \
+                                     (or pass --access-key-id) then the secret access key",
+                                )
                                 .into())
                             }
-                            None => String::new(),
+                        },
+                        None => {
+                            // Not secret: read with echo, through the same locked stdin.
+                            eprint!("Access key id for profile `{p}`: ");
+                            let _ = std::io::stderr().flush();
+                            match lines.next() {
+                                Some(Ok(l)) => l.trim().to_string(),
+                                Some(Err(e)) => {
+                                    return Err(AppError::usage(format!(
+                                        "cannot read the access key id: {e}"
+                                    ))
+                                    .into())
+                                }
+                                None => String::new(),
+                            }
                         }
+                    };
+                    if id.is_empty() {
+                        return Err(AppError::usage("the access key id is empty").into());
                     }
-                };
-                if id.is_empty() {
-                    return Err(Error::Usage("the access key id is empty".into()).into());
+                    Secret::new(id)
                 }
-                let secret = read_secret(
+                Field::SecretAccessKey => read_secret(
                     &mut lines,
                     a.stdin,
                     &format!("Secret access key for profile `{p}` (not shown): "),
                     "secret access key",
-                )?;
-                values.push((Field::AccessKeyId, Secret::new(id)));
-                values.push((Field::SecretAccessKey, secret));
-            }
-            _ => {
-                let field = if a.anon {
-                    Field::AnonKey
-                } else {
-                    Field::ServiceRoleKey
-                };
-                let secret = read_secret(
+                )?,
+                other => read_secret(
                     &mut lines,
                     a.stdin,
-                    &format!("Supabase {} for profile `{p}` (not shown): ", field.label()),
-                    field.label(),
-                )?;
-                values.push((field, secret));
-            }
+                    &format!("Supabase {} for profile `{p}` (not shown): ", other.label()),
+                    other.label(),
+                )?,
+            };
+            values.push((*field, value));
         }
-    } else {
-        // Plan with placeholders: nothing is read or stored.
-        let fields: &[Field] = match kind {
-            "s3" => &[Field::AccessKeyId, Field::SecretAccessKey],
-            _ if a.anon => &[Field::AnonKey],
-            _ => &[Field::ServiceRoleKey],
-        };
-        values.extend(fields.iter().map(|f| (*f, Secret::new("planned"))));
     }
-    let report = secrets::store_profile_secrets(profile, &values, ctx.dry_run)?;
+    let report = ctx.app.login(&values, ctx.dry_run)?;
     drop(values);
-    let what = match kind {
-        "s3" => "access key id and secret access key".to_string(),
-        _ if a.anon => "anon key".to_string(),
-        _ => "service-role key".to_string(),
-    };
+    let what = plan
+        .fields
+        .iter()
+        .map(|f| f.label())
+        .collect::<Vec<_>>()
+        .join(" and ");
     ctx.say(format!(
         "{} the {what} of profile `{}` in {}: service `{}`, entries {}",
         if ctx.dry_run { "would store" } else { "stored" },
@@ -235,67 +206,55 @@ pub fn login(ctx: &Ctx, a: LoginArgs) -> CmdResult {
             report.profile
         ));
     }
-    Ok(serde_json::to_value(&report).expect("serialisable"))
+    Ok(doc(&report))
 }
 
 /// `stowage profile add NAME --kind …`: write a profile (no secrets) into config.toml.
 pub fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
-    let paths = ctx.app.paths();
-    let new = NewProfile {
+    let r = ctx.app.add_profile(&AddProfileRequest {
+        name: a.name,
         kind: a.kind,
         root: a.root,
         endpoint: a.endpoint,
         region: a.region,
-        path_style: a.path_style.then_some(true),
+        path_style: a.path_style,
         aws_profile: a.aws_profile,
         url: a.url,
         max_object_size: a.max_object_size,
         org: a.org,
-    };
-    let profile = config::add_profile(paths, &a.name, &new, a.make_default, ctx.dry_run)?;
-    let file = paths.config_file();
+        make_default: a.make_default,
+        dry_run: ctx.dry_run,
+    })?;
     ctx.say(format!(
         "{} profile `{}` ({}) to {}{}",
         if ctx.dry_run { "would add" } else { "added" },
-        profile.name,
-        profile.backend.kind(),
-        file.display(),
-        if a.make_default {
+        r.profile.name,
+        r.profile.backend.kind(),
+        r.config_file.display(),
+        if r.default {
             " as the default profile"
         } else {
             ""
         }
     ));
-    if !Field::for_kind(profile.backend.kind()).is_empty() {
+    if r.needs_login {
         ctx.say(format!(
             "next: `stowage login --profile {}` keeps its secrets in the OS keyring",
-            profile.name
+            r.profile.name
         ));
     }
-    let mut v = serde_json::to_value(&profile).expect("serialisable");
-    v["config_file"] = json!(file);
-    v["default"] = json!(a.make_default);
-    v["dry_run"] = json!(ctx.dry_run);
-    Ok(v)
+    Ok(doc(&r))
 }
 
 /// `stowage profile show [NAME]`: every setting, and where each credential comes from.
 pub fn show(ctx: &Ctx, name: Option<String>) -> CmdResult {
-    let config = ctx.app.config()?;
-    let (profile, why) = ctx.app.profile(name.as_deref())?;
-    let profile = &profile;
-    let report = credential_report(profile);
-    let mut v = serde_json::to_value(profile).expect("serialisable");
-    let from = match profile.source {
-        config::ProfileSource::Embedded => "built in".to_string(),
-        config::ProfileSource::ConfigFile => config.file.display().to_string(),
-    };
+    let r = ctx.app.show_profile(name.as_deref())?;
     let mut lines = vec![
-        format!("name: {}", profile.name),
-        format!("kind: {}", profile.backend.kind()),
-        format!("from: {from}"),
+        format!("name: {}", r.profile.name),
+        format!("kind: {}", r.profile.backend.kind()),
+        format!("from: {}", r.defined_in),
     ];
-    if let Some(obj) = v.as_object() {
+    if let Some(obj) = doc(&r.profile).as_object() {
         for (k, val) in obj {
             if matches!(k.as_str(), "name" | "kind" | "source") || val.is_null() {
                 continue;
@@ -306,9 +265,10 @@ pub fn show(ctx: &Ctx, name: Option<String>) -> CmdResult {
             });
         }
     }
-    if name.is_none() {
+    if let Some(why) = r.selected_by {
         lines.push(format!("selected by: {why}"));
     }
+    let report = &r.credentials;
     if !report.fields.is_empty() {
         lines.push("credentials:".to_string());
         for f in &report.fields {
@@ -321,16 +281,13 @@ pub fn show(ctx: &Ctx, name: Option<String>) -> CmdResult {
         lines.push(format!("keyring: not consulted ({p})"));
     }
     ctx.data(lines.join("\n"));
-    v["config_file"] = json!(config.file);
-    v["credentials"] = serde_json::to_value(&report).expect("serialisable");
-    Ok(v)
+    Ok(doc(&r))
 }
 
 /// `stowage profile rm NAME`: remove it from config.toml and its secrets from the keyring.
 pub fn rm(ctx: &Ctx, name: String) -> CmdResult {
-    let paths = ctx.app.paths();
-    let r = secrets::remove_profile(paths, &name, ctx.dry_run)?;
-    let file = paths.config_file();
+    let r = ctx.app.remove_profile(&name, ctx.dry_run)?;
+    let removed = &r.removed;
     ctx.say(format!(
         "{} profile `{name}` from {}{}",
         if ctx.dry_run {
@@ -338,14 +295,14 @@ pub fn rm(ctx: &Ctx, name: String) -> CmdResult {
         } else {
             "removed"
         },
-        file.display(),
-        if r.config.was_default {
+        r.config_file.display(),
+        if removed.config.was_default {
             " (it was the default profile; the default is now the built-in `local`)"
         } else {
             ""
         }
     ));
-    if !r.keyring_entries.is_empty() {
+    if !removed.keyring_entries.is_empty() {
         ctx.say(format!(
             "{} its keyring entries {}",
             if ctx.dry_run {
@@ -353,19 +310,18 @@ pub fn rm(ctx: &Ctx, name: String) -> CmdResult {
             } else {
                 "removed"
             },
-            r.keyring_entries
+            removed
+                .keyring_entries
                 .iter()
                 .map(|e| format!("`{}` ({})", e.entry, e.keyring))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
     }
-    if let Some(p) = &r.keyring_problem {
+    if let Some(p) = &removed.keyring_problem {
         eprintln!(
             "warning: the keyring could not be cleaned, so entries of `{name}` may remain: {p}"
         );
     }
-    let mut v = serde_json::to_value(&r).expect("serialisable");
-    v["config_file"] = json!(file);
-    Ok(v)
+    Ok(doc(&r))
 }

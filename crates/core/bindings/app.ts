@@ -1696,6 +1696,265 @@ max_size: number,
  */
 ttl_secs: number, };
 
+export type AddProfileRequest = { 
+/**
+ * Its name: letters, digits, `-`, `_` and `.`.
+ */
+name: string, 
+/**
+ * The provider kind: `local`, `s3` or `supabase`.
+ */
+kind: string, 
+/**
+ * Local: the folder holding one directory per bucket.
+ */
+root: string | null, 
+/**
+ * S3: the endpoint URL (omit for AWS).
+ */
+endpoint: string | null, 
+/**
+ * S3: the region.
+ */
+region: string | null, 
+/**
+ * S3: path-style addressing.
+ */
+path_style: boolean, 
+/**
+ * S3: a profile of `~/.aws/config` to take credentials from.
+ */
+aws_profile: string | null, 
+/**
+ * Supabase: the project URL.
+ */
+url: string | null, 
+/**
+ * S3 and Supabase: refuse uploads above this many bytes.
+ */
+max_object_size: number | null, 
+/**
+ * Bind the profile to an organization.
+ */
+org: string | null, 
+/**
+ * Also make it the default profile.
+ */
+make_default: boolean, 
+/**
+ * Check and report, change nothing.
+ */
+dry_run: boolean, };
+
+export type AddedProfile = { 
+/**
+ * The config file written.
+ */
+config_file: string, 
+/**
+ * Whether it became the default profile.
+ */
+default: boolean, 
+/**
+ * Whether it needs `login` before it works (its kind keeps secrets in the keyring).
+ */
+needs_login: boolean, 
+/**
+ * Whether this was only planned.
+ */
+dry_run: boolean, 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * Where it was defined.
+ */
+source: ProfileSource, 
+/**
+ * The organization this profile is bound to (`org = "acme"`): it can address only keys
+ * under `acme/` (see `stowage_store::org`). One plain key segment.
+ */
+org: string | null, } & ({ "kind": "local" } & LocalProfile | { "kind": "s3" } & S3Profile | { "kind": "supabase" } & SupabaseProfile);
+
+export type ProfileDetail = { 
+/**
+ * The config file.
+ */
+config_file: string, 
+/**
+ * Where it is defined: `built in`, or the config file.
+ */
+defined_in: string, 
+/**
+ * Why it was selected, when no name was asked for.
+ */
+selected_by: Selection | null, 
+/**
+ * Where each credential comes from.
+ */
+credentials: CredentialReport, 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * Where it was defined.
+ */
+source: ProfileSource, 
+/**
+ * The organization this profile is bound to (`org = "acme"`): it can address only keys
+ * under `acme/` (see `stowage_store::org`). One plain key segment.
+ */
+org: string | null, } & ({ "kind": "local" } & LocalProfile | { "kind": "s3" } & S3Profile | { "kind": "supabase" } & SupabaseProfile);
+
+export type ProfileRemoved = { 
+/**
+ * The config file.
+ */
+config_file: string, 
+/**
+ * Keyring entries removed (or with `dry_run` that would be), from every reachable keyring.
+ */
+keyring_entries: Array<RemovedEntry>, 
+/**
+ * Why a keyring could not be cleaned, when one could not (its entries, if any, stay).
+ */
+keyring_problem: string | null, 
+/**
+ * Nothing was changed.
+ */
+dry_run: boolean, 
+/**
+ * The profile as it was.
+ */
+profile: Profile, 
+/**
+ * Whether `default_profile` named it and was removed too.
+ */
+was_default: boolean, };
+
+export type LoginPlan = { 
+/**
+ * The profile.
+ */
+profile: string, 
+/**
+ * Its kind.
+ */
+kind: string, 
+/**
+ * The fields to ask for, in order.
+ */
+fields: Array<Field>, };
+
+export type CredentialReport = { 
+/**
+ * The keyring consulted (`secret-service`, `keyutils`, `native`), if one answered.
+ */
+keyring: string | null, 
+/**
+ * Why no keyring was consulted, when none answered (no values in it).
+ */
+keyring_problem: string | null, 
+/**
+ * One line per credential.
+ */
+fields: Array<FieldSource>, 
+/**
+ * One line for all of them.
+ */
+summary: string, };
+
+export type FieldSource = { 
+/**
+ * The field: `access_key_id`, `secret_access_key`, `service_role_key`, `anon_key`, `url`
+ * or `credentials` (the AWS chain as a whole).
+ */
+field: string, 
+/**
+ * `keyring`, `environment`, `aws_profile`, `aws_chain`, `profile` or `missing`.
+ */
+origin: string, 
+/**
+ * In words: "set in the Secret Service keyring", "from SUPABASE_SERVICE_ROLE_KEY".
+ */
+detail: string, };
+
+export type Field = "access_key_id" | "secret_access_key" | "service_role_key" | "anon_key";
+
+export type StoredSecrets = { 
+/**
+ * The profile.
+ */
+profile: string, 
+/**
+ * `secret-service`, `keyutils` or `native`.
+ */
+keyring: string, 
+/**
+ * The keyring in words.
+ */
+keyring_description: string, 
+/**
+ * The keyring service: `stowage`.
+ */
+service: string, 
+/**
+ * Entries written (`PROFILE/field`).
+ */
+stored: Array<string>, 
+/**
+ * Entries of the profile removed because the new ones replace them.
+ */
+removed: Array<string>, 
+/**
+ * Nothing was changed.
+ */
+dry_run: boolean, };
+
+export type RemovedEntry = { 
+/**
+ * `PROFILE/field`.
+ */
+entry: string, 
+/**
+ * The keyring that held it: `secret-service`, `keyutils` or `native`.
+ */
+keyring: string, };
+
+export type RemovedProfileAndSecrets = { 
+/**
+ * Keyring entries removed (or with `dry_run` that would be), from every reachable keyring.
+ */
+keyring_entries: Array<RemovedEntry>, 
+/**
+ * Why a keyring could not be cleaned, when one could not (its entries, if any, stay).
+ */
+keyring_problem: string | null, 
+/**
+ * Nothing was changed.
+ */
+dry_run: boolean, 
+/**
+ * The profile as it was.
+ */
+profile: Profile, 
+/**
+ * Whether `default_profile` named it and was removed too.
+ */
+was_default: boolean, };
+
+export type RemovedProfile = { 
+/**
+ * The profile as it was.
+ */
+profile: Profile, 
+/**
+ * Whether `default_profile` named it and was removed too.
+ */
+was_default: boolean, };
+
 export type PutOutcome = { 
 /**
  * The local file.

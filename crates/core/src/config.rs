@@ -828,28 +828,31 @@ pub fn add_profile(
     use toml_edit::{value, Item, Table};
     valid_profile_name(name)?;
     let kind = new.kind.as_str();
-    if !matches!(kind, "local" | "s3" | "supabase") {
+    if stowage_store::provider::provider(kind).is_none() {
         return Err(Error::Usage(format!(
-            "`{kind}` is not a profile kind: use `local`, `s3` or `supabase`"
+            "`{kind}` is not a profile kind: use {}",
+            stowage_store::provider::kinds_in_words()
         )));
     }
-    let flags: [(&str, bool, &[&str]); 7] = [
-        ("--root", new.root.is_some(), &["local"]),
-        ("--endpoint", new.endpoint.is_some(), &["s3"]),
-        ("--region", new.region.is_some(), &["s3"]),
-        ("--path-style", new.path_style.is_some(), &["s3"]),
-        ("--aws-profile", new.aws_profile.is_some(), &["s3"]),
-        ("--url", new.url.is_some(), &["supabase"]),
-        (
-            "--max-object-size",
-            new.max_object_size.is_some(),
-            &["s3", "supabase"],
-        ),
+    let given = [
+        ("root", new.root.is_some()),
+        ("endpoint", new.endpoint.is_some()),
+        ("region", new.region.is_some()),
+        ("path_style", new.path_style.is_some()),
+        ("aws_profile", new.aws_profile.is_some()),
+        ("url", new.url.is_some()),
+        ("max_object_size", new.max_object_size.is_some()),
     ];
-    for (flag, given, kinds) in flags {
-        if given && !kinds.contains(&kind) {
+    for (setting, _) in given.iter().filter(|(_, g)| *g) {
+        let kinds: Vec<&str> = stowage_store::provider::PROVIDERS
+            .iter()
+            .filter(|p| p.settings.iter().any(|s| s.name == *setting))
+            .map(|p| p.kind)
+            .collect();
+        if !kinds.contains(&kind) {
             return Err(Error::Usage(format!(
-                "{flag} is a setting of {} profiles, not of `{kind}` ones",
+                "--{} is a setting of {} profiles, not of `{kind}` ones",
+                setting.replace('_', "-"),
                 kinds.join(" and ")
             )));
         }
@@ -938,7 +941,7 @@ pub fn add_profile(
 }
 
 /// What [`remove_profile`] did.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, ts_rs::TS)]
 pub struct RemovedProfile {
     /// The profile as it was.
     pub profile: Profile,

@@ -190,16 +190,11 @@ pub enum ProviderKind {
 impl ProviderKind {
     /// The kind of a provider label as stores report it (`local`, `s3 (host:port)`, `supabase`).
     pub fn of(label: &str) -> ProviderKind {
-        let l = label.trim_start();
-        let starts = |p: &str| l.len() >= p.len() && l[..p.len()].eq_ignore_ascii_case(p);
-        if starts("supabase") {
-            ProviderKind::Supabase
-        } else if starts("s3") {
-            ProviderKind::S3
-        } else if starts("local") {
-            ProviderKind::Local
-        } else {
-            ProviderKind::Unknown
+        match stowage_store::provider::of_label(label).map(|p| p.price_kind) {
+            Some("local") => ProviderKind::Local,
+            Some("s3") => ProviderKind::S3,
+            Some("supabase") => ProviderKind::Supabase,
+            _ => ProviderKind::Unknown,
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod read;
 pub mod record;
 pub mod secrets;
 pub mod sync;
+#[cfg(any(test, feature = "testdata"))]
 pub mod testdata;
 pub mod transfer;
 pub mod units;

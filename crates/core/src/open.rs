@@ -215,7 +215,7 @@ fn open_supabase(
 }
 
 /// Where one credential of a profile comes from: a place, never a value.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ts_rs::TS)]
 pub struct FieldSource {
     /// The field: `access_key_id`, `secret_access_key`, `service_role_key`, `anon_key`, `url`
     /// or `credentials` (the AWS chain as a whole).
@@ -227,7 +227,7 @@ pub struct FieldSource {
 }
 
 /// Where all of a profile's credentials come from, for `profile ls` and `profile show`.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ts_rs::TS)]
 pub struct CredentialReport {
     /// The keyring consulted (`secret-service`, `keyutils`, `native`), if one answered.
     pub keyring: Option<String>,

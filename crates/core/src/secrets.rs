@@ -79,7 +79,7 @@ impl fmt::Display for Secret {
 }
 
 /// One credential field of a profile.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
     /// S3 access key id (not secret on its own, kept with its secret).
@@ -111,37 +111,57 @@ impl Field {
         }
     }
 
+    /// Its description ([`stowage_store::provider`]).
+    fn described(self) -> &'static stowage_store::provider::SecretField {
+        stowage_store::provider::secret_fields()
+            .find(|f| f.name == self.name())
+            .expect("every field is described by its provider")
+    }
+
     /// Words for prompts and messages: `secret access key`.
     pub fn label(self) -> &'static str {
-        match self {
-            Field::AccessKeyId => "access key id",
-            Field::SecretAccessKey => "secret access key",
-            Field::ServiceRoleKey => "service-role key",
-            Field::AnonKey => "anon key",
-        }
+        self.described().label
     }
 
     /// The environment variable that supplies it when the keyring has none.
     pub fn env_var(self) -> &'static str {
-        match self {
-            Field::AccessKeyId => "AWS_ACCESS_KEY_ID",
-            Field::SecretAccessKey => "AWS_SECRET_ACCESS_KEY",
-            Field::ServiceRoleKey => "SUPABASE_SERVICE_ROLE_KEY",
-            Field::AnonKey => "SUPABASE_ANON_KEY",
-        }
+        self.described().env_var
     }
 
     /// Whether the value must never be shown (the access key id may be).
     pub fn is_secret(self) -> bool {
-        !matches!(self, Field::AccessKeyId)
+        self.described().secret
     }
 
     /// The fields a profile kind (`s3`, `supabase`, `local`) keeps in the keyring.
-    pub fn for_kind(kind: &str) -> &'static [Field] {
-        match kind {
-            "s3" => &[Field::AccessKeyId, Field::SecretAccessKey],
-            "supabase" => &[Field::ServiceRoleKey, Field::AnonKey],
-            _ => &[],
+    pub fn for_kind(kind: &str) -> Vec<Field> {
+        stowage_store::provider::provider(kind)
+            .map(|p| {
+                p.secrets
+                    .iter()
+                    .filter_map(|f| Field::parse(f.name))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The fields `login` asks for on a profile kind: those asked by default, or with
+    /// `alternative` the others (Supabase's anon key instead of its service-role key).
+    pub fn to_ask(kind: &str, alternative: bool) -> Vec<Field> {
+        let Some(p) = stowage_store::provider::provider(kind) else {
+            return Vec::new();
+        };
+        let wanted = |f: &&stowage_store::provider::SecretField| f.asked != alternative;
+        let fields: Vec<Field> = p
+            .secrets
+            .iter()
+            .filter(wanted)
+            .filter_map(|f| Field::parse(f.name))
+            .collect();
+        if fields.is_empty() {
+            Field::to_ask(kind, false)
+        } else {
+            fields
         }
     }
 
@@ -401,7 +421,7 @@ impl Keyring {
     /// Which of the profile's fields (of its kind) have entries.
     pub fn stored(&self, profile: &str, kind: &str) -> Result<Vec<Field>> {
         let mut out = Vec::new();
-        for &f in Field::for_kind(kind) {
+        for f in Field::for_kind(kind) {
             if self.get(profile, f)?.is_some() {
                 out.push(f);
             }
@@ -470,7 +490,7 @@ fn uid() -> u32 {
 }
 
 /// What [`store_profile_secrets`] did (or with `dry_run` would do): places, never values.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ts_rs::TS)]
 pub struct StoredSecrets {
     /// The profile.
     pub profile: String,
@@ -571,7 +591,7 @@ pub fn store_profile_secrets(
 }
 
 /// A keyring entry that was (or with `dry_run` would be) removed.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ts_rs::TS)]
 pub struct RemovedEntry {
     /// `PROFILE/field`.
     pub entry: String,
@@ -580,7 +600,7 @@ pub struct RemovedEntry {
 }
 
 /// What [`remove_profile`] did: the config entry and the keyring entries.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, ts_rs::TS)]
 pub struct RemovedProfileAndSecrets {
     /// The config part.
     #[serde(flatten)]
@@ -612,7 +632,7 @@ pub fn remove_profile(
             problem = Some(format!("no keyring is reachable ({NO_KEYRING_FIX})"));
         }
         for k in keyrings {
-            for &f in fields {
+            for &f in &fields {
                 let result = if dry_run {
                     k.get(name, f).map(|v| v.is_some())
                 } else {

@@ -4,11 +4,13 @@
 //! hashing, preparing an upload body, resumable-upload state) lives once, beside the trait.
 //! [`conformance`] holds the suite every backend passes.
 
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod error;
 pub mod key;
 pub mod local;
 pub mod org;
+pub mod provider;
 pub mod resume;
 pub mod s3;
 pub mod source;

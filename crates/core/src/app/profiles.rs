@@ -415,3 +415,191 @@ impl App {
         Ok(cache.clean(scope, dry_run)?)
     }
 }
+
+/// `profile add NAME --kind …`: the settings of a new profile (no secrets).
+#[derive(Clone, Debug, Default, Deserialize, TS)]
+pub struct AddProfileRequest {
+    /// Its name: letters, digits, `-`, `_` and `.`.
+    pub name: String,
+    /// The provider kind: `local`, `s3` or `supabase`.
+    pub kind: String,
+    /// Local: the folder holding one directory per bucket.
+    #[serde(default)]
+    pub root: Option<PathBuf>,
+    /// S3: the endpoint URL (omit for AWS).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// S3: the region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// S3: path-style addressing.
+    #[serde(default)]
+    pub path_style: bool,
+    /// S3: a profile of `~/.aws/config` to take credentials from.
+    #[serde(default)]
+    pub aws_profile: Option<String>,
+    /// Supabase: the project URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// S3 and Supabase: refuse uploads above this many bytes.
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub max_object_size: Option<u64>,
+    /// Bind the profile to an organization.
+    #[serde(default)]
+    pub org: Option<String>,
+    /// Also make it the default profile.
+    #[serde(default)]
+    pub make_default: bool,
+    /// Check and report, change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// A profile added to config.toml.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct AddedProfile {
+    /// Its settings.
+    #[serde(flatten)]
+    pub profile: Profile,
+    /// The config file written.
+    pub config_file: PathBuf,
+    /// Whether it became the default profile.
+    pub default: bool,
+    /// Whether it needs `login` before it works (its kind keeps secrets in the keyring).
+    pub needs_login: bool,
+    /// Whether this was only planned.
+    pub dry_run: bool,
+}
+
+/// One profile's settings and where each credential comes from (never a value).
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct ProfileDetail {
+    /// Its settings.
+    #[serde(flatten)]
+    pub profile: Profile,
+    /// The config file.
+    pub config_file: PathBuf,
+    /// Where it is defined: `built in`, or the config file.
+    pub defined_in: String,
+    /// Why it was selected, when no name was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selected_by: Option<Selection>,
+    /// Where each credential comes from.
+    pub credentials: crate::open::CredentialReport,
+}
+
+/// A profile removed, with its keyring entries.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct ProfileRemoved {
+    /// What was removed.
+    #[serde(flatten)]
+    pub removed: crate::secrets::RemovedProfileAndSecrets,
+    /// The config file.
+    pub config_file: PathBuf,
+}
+
+/// What `login` asks for: the profile and its secret fields, in order.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct LoginPlan {
+    /// The profile.
+    pub profile: String,
+    /// Its kind.
+    pub kind: String,
+    /// The fields to ask for, in order.
+    pub fields: Vec<crate::secrets::Field>,
+}
+
+impl App {
+    /// `profile add`: write a profile (no secrets) into config.toml.
+    pub fn add_profile(&self, r: &AddProfileRequest) -> AppResult<AddedProfile> {
+        let new = crate::config::NewProfile {
+            kind: r.kind.clone(),
+            root: r.root.clone(),
+            endpoint: r.endpoint.clone(),
+            region: r.region.clone(),
+            path_style: r.path_style.then_some(true),
+            aws_profile: r.aws_profile.clone(),
+            url: r.url.clone(),
+            max_object_size: r.max_object_size,
+            org: r.org.clone(),
+        };
+        let profile =
+            crate::config::add_profile(&self.paths, &r.name, &new, r.make_default, r.dry_run)?;
+        Ok(AddedProfile {
+            needs_login: !crate::secrets::Field::for_kind(profile.backend.kind()).is_empty(),
+            profile,
+            config_file: self.paths.config_file(),
+            default: r.make_default,
+            dry_run: r.dry_run,
+        })
+    }
+
+    /// `profile show [NAME]`: the settings and where each credential comes from.
+    pub fn show_profile(&self, name: Option<&str>) -> AppResult<ProfileDetail> {
+        let config = self.config()?;
+        let (profile, why) = self.profile(name)?;
+        Ok(ProfileDetail {
+            credentials: crate::open::credential_report(&profile),
+            defined_in: match profile.source {
+                ProfileSource::Embedded => "built in".to_string(),
+                ProfileSource::ConfigFile => config.file.display().to_string(),
+            },
+            selected_by: name.is_none().then_some(why),
+            profile,
+            config_file: config.file,
+        })
+    }
+
+    /// `profile rm NAME`: remove it from config.toml and its secrets from every reachable
+    /// keyring.
+    pub fn remove_profile(&self, name: &str, dry_run: bool) -> AppResult<ProfileRemoved> {
+        Ok(ProfileRemoved {
+            removed: crate::secrets::remove_profile(&self.paths, name, dry_run)?,
+            config_file: self.paths.config_file(),
+        })
+    }
+
+    /// What `login` asks for on the selected profile: an S3 profile's access key id and
+    /// secret access key, a Supabase profile's service-role key (or with `anon` its anon
+    /// key). A profile with no secrets, or a flag for another kind, is refused.
+    pub fn login_plan(&self, anon: bool, access_key_id: bool) -> AppResult<LoginPlan> {
+        use crate::secrets::Field;
+        let (profile, _) = self.profile(None)?;
+        let kind = profile.backend.kind();
+        if Field::for_kind(kind).is_empty() {
+            return Err(AppError::usage(format!(
+                "profile `{}` is a {kind} profile, which needs no secrets; choose another with \
+                 --profile (see `stowage profile ls`)",
+                profile.name
+            )));
+        }
+        let has = |f: Field| Field::for_kind(kind).contains(&f);
+        if access_key_id && !has(Field::AccessKeyId) {
+            return Err(AppError::usage("--access-key-id is for S3 profiles"));
+        }
+        if anon && !has(Field::AnonKey) {
+            return Err(AppError::usage("--anon is for Supabase profiles"));
+        }
+        let fields = Field::to_ask(kind, anon);
+        Ok(LoginPlan {
+            profile: profile.name.clone(),
+            kind: kind.to_string(),
+            fields,
+        })
+    }
+
+    /// `login`: keep the selected profile's secrets in the OS keyring, replacing what it
+    /// held, each read back before this returns. Secrets go in and never come out: the
+    /// result names entries, never values.
+    pub fn login(
+        &self,
+        values: &[(crate::secrets::Field, crate::secrets::Secret)],
+        dry_run: bool,
+    ) -> AppResult<crate::secrets::StoredSecrets> {
+        let (profile, _) = self.profile(None)?;
+        Ok(crate::secrets::store_profile_secrets(
+            &profile, values, dry_run,
+        )?)
+    }
+}

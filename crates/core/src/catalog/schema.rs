@@ -1,0 +1,265 @@
+//! The catalog's schema: its migrations, applied in order when a catalog opens.
+
+use super::*;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` counts how many ran. Never edit
+/// one that has shipped: append a new one.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    CREATE TABLE artifacts (
+        id          INTEGER PRIMARY KEY,
+        org         TEXT NOT NULL DEFAULT '',
+        family      TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        framework   TEXT,
+        folder      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        UNIQUE (family, org)
+    );
+    CREATE TABLE versions (
+        id              INTEGER PRIMARY KEY,
+        artifact_id     INTEGER NOT NULL REFERENCES artifacts(id) ON DELETE CASCADE,
+        version         TEXT NOT NULL,
+        sort_key        TEXT NOT NULL,
+        sha256          TEXT NOT NULL,
+        size            INTEGER NOT NULL,
+        original_size   INTEGER NOT NULL,
+        encoding        TEXT,
+        mtime_ns        INTEGER,
+        source_path     TEXT,
+        created_at      INTEGER NOT NULL,
+        accuracy        REAL,
+        loss            REAL,
+        epochs          INTEGER,
+        model_type      TEXT,
+        dataset_count   INTEGER,
+        training_split  TEXT,
+        other_metrics   TEXT,
+        UNIQUE (artifact_id, version)
+    );
+    CREATE INDEX versions_by_artifact_sort ON versions(artifact_id, sort_key);
+    CREATE INDEX versions_by_artifact_sha ON versions(artifact_id, sha256);
+    CREATE INDEX versions_by_accuracy ON versions(accuracy) WHERE accuracy IS NOT NULL;
+    CREATE INDEX versions_by_loss ON versions(loss) WHERE loss IS NOT NULL;
+    CREATE INDEX versions_by_created ON versions(created_at);
+    CREATE TABLE locations (
+        id          INTEGER PRIMARY KEY,
+        version_id  INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
+        profile     TEXT NOT NULL,
+        provider    TEXT NOT NULL,
+        bucket      TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        etag        TEXT,
+        sha256      TEXT,
+        stored_at   INTEGER NOT NULL,
+        last_read   INTEGER,
+        UNIQUE (profile, bucket, key)
+    );
+    CREATE INDEX locations_by_version ON locations(version_id);
+    CREATE TABLE transfers (
+        id          INTEGER PRIMARY KEY,
+        profile     TEXT NOT NULL,
+        provider    TEXT NOT NULL,
+        bucket      TEXT NOT NULL,
+        direction   TEXT NOT NULL CHECK (direction IN ('upload', 'download')),
+        bytes       INTEGER NOT NULL,
+        requests    INTEGER NOT NULL,
+        at          INTEGER NOT NULL
+    );
+    CREATE INDEX transfers_by_at ON transfers(at);
+    CREATE TABLE audit_events (
+        id       INTEGER PRIMARY KEY,
+        at       INTEGER NOT NULL,
+        action   TEXT NOT NULL
+                 CHECK (action IN ('put', 'get', 'url', 'delete', 'restore', 'label', 'gc')),
+        profile  TEXT,
+        bucket   TEXT,
+        key      TEXT,
+        detail   TEXT
+    );
+    CREATE INDEX audit_by_at ON audit_events(at);
+    CREATE TABLE labels (
+        id           INTEGER PRIMARY KEY,
+        artifact_id  INTEGER NOT NULL REFERENCES artifacts(id) ON DELETE CASCADE,
+        name         TEXT NOT NULL,
+        version_id   INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
+        set_at       INTEGER NOT NULL,
+        UNIQUE (artifact_id, name)
+    );
+    CREATE INDEX labels_by_version ON labels(version_id);
+    CREATE TABLE folders (
+        path      TEXT PRIMARY KEY,
+        org       TEXT,
+        added_at  INTEGER NOT NULL
+    );
+    CREATE TABLE file_state (
+        path       TEXT PRIMARY KEY,
+        size       INTEGER NOT NULL,
+        mtime_ns   INTEGER NOT NULL,
+        sha256     TEXT NOT NULL,
+        synced_at  INTEGER NOT NULL
+    );
+    "#,
+    // 2: the auto-sync queue (crate::queue): one row per planned transfer, written before any
+    // byte moves; and each provider's health.
+    r#"
+    CREATE TABLE queue (
+        id          INTEGER PRIMARY KEY,
+        path        TEXT NOT NULL,
+        dir         TEXT NOT NULL,
+        org         TEXT,
+        role        TEXT NOT NULL CHECK (role IN ('primary', 'secondary')),
+        profile     TEXT NOT NULL,
+        bucket      TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        mtime_ns    INTEGER NOT NULL,
+        state       TEXT NOT NULL
+                    CHECK (state IN ('queued', 'running', 'done', 'failed', 'cancelled',
+                                     'superseded')),
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        next_at     INTEGER NOT NULL DEFAULT 0,
+        last_error  TEXT,
+        error_kind  TEXT,
+        sha256      TEXT,
+        version     TEXT,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    CREATE INDEX queue_by_state ON queue(state, next_at);
+    CREATE INDEX queue_by_path ON queue(path, profile);
+    CREATE TABLE provider_health (
+        profile     TEXT PRIMARY KEY,
+        up          INTEGER NOT NULL,
+        since       INTEGER NOT NULL,
+        last_error  TEXT,
+        checked_at  INTEGER NOT NULL
+    );
+    "#,
+    // 3: an artifact is identified by its folder, family and extension, not its family alone
+    // (`generations/gen-001/main.py` and `generations/gen-002/main.py` are two artifacts;
+    // `models/model-T.pt` and `results/model-T.json` too). Rows from before keep an empty
+    // extension until sync or put meets them again. And sync remembers the decision it
+    // stored each file by (destination, key, compression), so a policy edit re-plans it.
+    // Foreign keys are off while migrations run (see `Catalog::migrate`).
+    r#"
+    CREATE TABLE artifacts_v3 (
+        id          INTEGER PRIMARY KEY,
+        org         TEXT NOT NULL DEFAULT '',
+        family      TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        framework   TEXT,
+        folder      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        extension   TEXT NOT NULL DEFAULT '',
+        UNIQUE (org, folder, family, extension)
+    );
+    INSERT INTO artifacts_v3 (id, org, family, kind, framework, folder, created_at)
+        SELECT id, org, family, kind, framework, folder, created_at FROM artifacts;
+    DROP TABLE artifacts;
+    ALTER TABLE artifacts_v3 RENAME TO artifacts;
+    CREATE INDEX artifacts_by_family ON artifacts(family, org);
+    ALTER TABLE file_state ADD COLUMN decision TEXT;
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+impl Catalog {
+    pub(super) fn migrate(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        let err = |e| db_error(&path, e);
+        let current = self.schema_version()?;
+        if current > SCHEMA_VERSION {
+            return Err(Error::Config(format!(
+                "the catalog {} was written by a newer Stowage (schema {current}, this one \
+                 knows {SCHEMA_VERSION}); upgrade Stowage",
+                self.path.display()
+            )));
+        }
+        if current == SCHEMA_VERSION {
+            return Ok(());
+        }
+        // A migration may rebuild a table others reference: with foreign keys on, dropping
+        // the old table would cascade. They are checked before each commit instead.
+        self.conn
+            .pragma_update(None, "foreign_keys", "OFF")
+            .map_err(err)?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            // Each migration and its version bump commit together, or not at all.
+            let tx = self.conn.transaction().map_err(err)?;
+            tx.execute_batch(sql).map_err(err)?;
+            let broken: Option<String> = tx
+                .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                .optional()
+                .map_err(err)?;
+            if let Some(table) = broken {
+                return Err(Error::Config(format!(
+                    "upgrading the catalog {} to schema {} left rows in `{table}` pointing \
+                     nowhere; nothing was changed. Keep the file and report this",
+                    path.display(),
+                    i + 1
+                )));
+            }
+            tx.pragma_update(None, "user_version", (i + 1) as u32)
+                .map_err(err)?;
+            tx.commit().map_err(err)?;
+        }
+        self.conn
+            .pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
+        self.resort_number_versions()
+    }
+
+    /// Number versions recorded before pre-releases were ordered (sort keys without the `,`
+    /// that ends the components) get today's sort key, so old and new versions of one
+    /// family order together. Runs after an upgrade; a no-op once done.
+    pub(super) fn resort_number_versions(&self) -> Result<()> {
+        let old: Vec<(i64, String)> = self
+            .conn
+            .prepare(
+                "SELECT id, version FROM versions
+                 WHERE substr(sort_key, 1, 1) = 'N' AND instr(sort_key, ',') = 0",
+            )
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(self.err())?;
+        if old.is_empty() {
+            return Ok(());
+        }
+        self.batch(|c| {
+            for (id, tag) in &old {
+                let (base, content) = match tag.split_once('+') {
+                    Some((b, n)) => (b, Some(n)),
+                    None => (tag.as_str(), None),
+                };
+                let parsed = crate::version::parse_name(&format!("x_{base}")).version;
+                let Some(t @ crate::version::VersionTag::Number(parts, _)) = &parsed else {
+                    continue;
+                };
+                let mut key = crate::version::number_sort_key(parts, &t.prerelease());
+                if let Some(n) = content {
+                    key.push('+');
+                    key.push_str(&sort_key(n));
+                }
+                c.conn
+                    .prepare_cached("UPDATE versions SET sort_key = ?2 WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![id, key]))
+                    .map_err(c.err())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The schema version recorded in the file.
+    pub fn schema_version(&self) -> Result<u32> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| db_error(&self.path, e))
+    }
+}

@@ -1,0 +1,488 @@
+//! The catalog's unit tests.
+
+use super::*;
+
+/// `cost` sums in SQL: the report from the sums equals the report from every row, for
+/// every grouping, with compressed and stale objects, ties in size, several providers,
+/// buckets, folders and organizations, and transfers in and out of the window.
+#[test]
+fn cost_summary_gives_the_same_report_as_every_row() {
+    use crate::cost::{self, GroupBy, PriceTable};
+    let dir = tempfile::tempdir().unwrap();
+    let c = Catalog::open_at(&dir.path().join("c.sqlite3")).unwrap();
+    let now = OffsetDateTime::now_utc();
+    let day: i64 = 86_400 * 1_000_000_000;
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut rnd = |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let providers = ["s3", "s3 (minio:9000)", "supabase", "local", "ftp"];
+    let folders = ["models/", "training-data/", "exports/"];
+    let orgs = [None, Some("acme"), Some("beta")];
+    c.batch(|c| {
+        for a in 0..60 {
+            let folder = folders[rnd(3) as usize];
+            let aid = c.upsert_artifact(
+                orgs[rnd(3) as usize],
+                &format!("fam-{a}"),
+                if folder == "models/" {
+                    "model"
+                } else {
+                    "dataset"
+                },
+                None,
+                folder,
+            )?;
+            for n in 0..(1 + rnd(6)) {
+                // Few sizes, so ties in the largest lists are common.
+                let size = 1 + rnd(8) * (1 << (20 + rnd(12)));
+                let mut v = version(aid, &format!("v{n}"), &format!("{a}-{n}"), None);
+                v.size = size;
+                v.original_size = if rnd(2) == 0 {
+                    size
+                } else {
+                    size * 3 + rnd(100)
+                };
+                let vid = c.insert_version(&v)?;
+                for _ in 0..(1 + rnd(2)) {
+                    let p = providers[rnd(5) as usize];
+                    let key = format!("k/{a}/{n}/{}", rnd(1_000_000));
+                    let mut l = location(&key);
+                    l.profile = p.into();
+                    l.provider = p.into();
+                    l.bucket = format!("b{}", rnd(3));
+                    l.size = size;
+                    l.stored_at = now - time::Duration::days(rnd(200) as i64);
+                    c.add_location(vid, &l)?;
+                    if rnd(2) == 0 {
+                        c.conn
+                            .execute(
+                                "UPDATE locations SET last_read = stored_at + ?2 WHERE key = ?1",
+                                params![key, rnd(150) as i64 * day],
+                            )
+                            .map_err(c.err())?;
+                    }
+                }
+            }
+        }
+        for _ in 0..300 {
+            let p = providers[rnd(5) as usize];
+            let dir = if rnd(2) == 0 {
+                Direction::Upload
+            } else {
+                Direction::Download
+            };
+            c.record_transfer(p, p, &format!("b{}", rnd(4)), dir, rnd(1 << 34), 1 + rnd(9))?;
+        }
+        c.conn
+            .execute("UPDATE transfers SET at = at - (id % 70) * ?1", [day])
+            .map_err(c.err())?;
+        Ok(())
+    })
+    .unwrap();
+    let (objects, transfers) = c.cost_inputs().unwrap();
+    assert!(objects.len() > 100, "{} objects", objects.len());
+    let prices = PriceTable::default();
+    for by in GroupBy::ALL {
+        let rows = cost::report(&objects, &transfers, &prices, by, now);
+        let summary = c.cost_summary(by, now).unwrap();
+        assert!(summary.candidates.len() < objects.len());
+        let summed = cost::report_summary(&summary, &prices, by, now);
+        assert!(rows.total.stale_objects > 0 && rows.total.largest.len() == 20);
+        assert_eq!(
+            serde_json::to_value(&summed).unwrap(),
+            serde_json::to_value(&rows).unwrap(),
+            "grouped by {}",
+            by.as_str()
+        );
+    }
+}
+
+fn version(artifact_id: i64, tag: &str, sha: &str, accuracy: Option<f64>) -> NewVersion {
+    NewVersion {
+        artifact_id,
+        version: tag.into(),
+        sha256: sha.into(),
+        size: 10,
+        original_size: 40,
+        encoding: Some("gzip".into()),
+        mtime_ns: Some(1),
+        source_path: Some("/p/x.json".into()),
+        created_at: OffsetDateTime::now_utc(),
+        metrics: VersionMetrics {
+            accuracy,
+            other: [("f1".to_string(), 0.5)].into(),
+            ..Default::default()
+        },
+    }
+}
+
+fn location(key: &str) -> NewLocation {
+    NewLocation {
+        profile: "lab".into(),
+        provider: "s3".into(),
+        bucket: "ml-artifacts".into(),
+        key: key.into(),
+        size: 10,
+        etag: Some("\"e\"".into()),
+        sha256: Some("ab".into()),
+        stored_at: OffsetDateTime::now_utc(),
+    }
+}
+
+#[test]
+fn catalog_migrates_from_empty_and_reopens_idempotently() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    {
+        let c = Catalog::open_at(&path).unwrap();
+        assert_eq!(c.schema_version().unwrap(), SCHEMA_VERSION);
+        let a = c
+            .upsert_artifact(None, "dataset", "dataset", None, "training-data/")
+            .unwrap();
+        c.insert_version(&version(a, "1", "aa", None)).unwrap();
+        let mode: String = c
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+    // Re-opening runs no migration again and keeps the rows.
+    let c = Catalog::open_at(&path).unwrap();
+    assert_eq!(c.schema_version().unwrap(), SCHEMA_VERSION);
+    let a = c.artifact(None, "dataset").unwrap().unwrap();
+    assert_eq!(c.version_count(a.id).unwrap(), 1);
+    let fk: i64 = c
+        .conn
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(fk, 1);
+    // A catalog from a newer Stowage is refused, not damaged.
+    c.conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(c);
+    let err = Catalog::open_at(&path).unwrap_err().to_string();
+    assert!(err.contains("newer Stowage"), "{err}");
+}
+
+#[test]
+fn catalog_upgrades_a_schema_2_file_keeping_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    {
+        let conn = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute_batch(
+            "INSERT INTO artifacts (id, org, family, kind, folder, created_at)
+               VALUES (7, '', 'main', 'other', 'generations/', 1);
+             INSERT INTO versions (id, artifact_id, version, sort_key, sha256, size,
+               original_size, created_at) VALUES (3, 7, '1', 'C0011', 'aa', 5, 5, 1);
+             INSERT INTO artifacts (id, org, family, kind, folder, created_at)
+               VALUES (8, '', 'credit_risk', 'model', 'models/', 1);
+             INSERT INTO versions (id, artifact_id, version, sort_key, sha256, size,
+               original_size, created_at) VALUES
+               (4, 8, 'v2', 'N0012.', 'b1', 5, 5, 1),
+               (5, 8, 'v2+2', 'N0012.+0012', 'b2', 5, 5, 1),
+               (6, 8, 'v2.0.1', 'N0012.0010.0011.', 'b3', 5, 5, 1);
+             INSERT INTO locations (version_id, profile, provider, bucket, key, size,
+               sha256, stored_at) VALUES (3, 'lab', 's3', 'ml', 'generations/main.py', 5,
+               'aa', 1);
+             INSERT INTO labels (artifact_id, name, version_id, set_at)
+               VALUES (7, 'production', 3, 1);
+             INSERT INTO file_state (path, size, mtime_ns, sha256, synced_at)
+               VALUES ('/p/gen-001/main.py', 5, 1, 'aa', 1);",
+        )
+        .unwrap();
+    }
+    let c = Catalog::open_at(&path).unwrap();
+    assert_eq!(c.schema_version().unwrap(), SCHEMA_VERSION);
+    // Old number versions sort with new ones (a pre-release before its release).
+    let pre = NewVersion {
+        artifact_id: 8,
+        ..version(8, "v2.0.1-rc1", "b4", None)
+    };
+    let key = crate::version::number_sort_key(
+        &[2, 0, 1],
+        &[crate::version::PreId::Word("rc".into(), Some(1))],
+    );
+    c.insert_version_sorted(&pre, Some(&key)).unwrap();
+    let tags: Vec<String> = c
+        .versions(&VersionQuery {
+            artifact: Some(8),
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|v| v.version)
+        .collect();
+    assert_eq!(tags, ["v2.0.1", "v2.0.1-rc1", "v2+2", "v2"]);
+    let v = c.resolve(None, "main", Some("production")).unwrap();
+    assert_eq!((v.id, v.locations.len()), (3, 1));
+    assert_eq!(
+        c.file_state("/p/gen-001/main.py")
+            .unwrap()
+            .unwrap()
+            .decision,
+        None
+    );
+    let fk: i64 = c
+        .conn
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(fk, 1);
+    // The old artifact takes its extension when met again; a namesake in another folder
+    // is another artifact, and naming `main` alone is then ambiguous.
+    let a = c
+        .upsert_artifact_at(None, "generations/", "main", "py", "other", None)
+        .unwrap();
+    assert_eq!(a, 7);
+    let b = c
+        .upsert_artifact_at(None, "generations/gen-002/", "main", "py", "other", None)
+        .unwrap();
+    assert_ne!(a, b);
+    let err = c.artifact_named(None, "main").unwrap_err().to_string();
+    assert!(
+        err.contains("generations/main.py") && err.contains("generations/gen-002/main.py"),
+        "{err}"
+    );
+    assert_eq!(c.artifact_named(None, "gen-002/main.py").unwrap().id, b);
+    // Cascades still hold after the table was rebuilt.
+    c.remove_version(3).unwrap();
+    assert!(c
+        .location_at("lab", "ml", "generations/main.py")
+        .unwrap()
+        .is_none());
+    assert_eq!(c.labelled(a, "production").unwrap(), None);
+}
+
+#[test]
+fn catalog_recording_keeps_versions_while_a_copy_is_stored() {
+    let c = Catalog::in_memory().unwrap();
+    let a = c
+        .upsert_artifact_at(None, "models/", "m", "pt", "model", None)
+        .unwrap();
+    let v1 = c.insert_version(&version(a, "1", "s1", None)).unwrap();
+    let v2 = c.insert_version(&version(a, "2", "s2", None)).unwrap();
+    c.record_stored(v1, &location("models/m.pt")).unwrap();
+    assert!(c
+        .record_copied(
+            "lab",
+            ("ml-artifacts", "models/m.pt"),
+            ("ml-artifacts", "b/m.pt")
+        )
+        .unwrap());
+    assert!(c
+        .record_moved(
+            "lab",
+            ("ml-artifacts", "b/m.pt"),
+            ("ml-artifacts", "c/m.pt")
+        )
+        .unwrap());
+    let keys: Vec<String> = c
+        .locations_of(v1)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.key)
+        .collect();
+    assert_eq!(keys, ["models/m.pt", "c/m.pt"]);
+    // v2 overwrites models/m.pt: v1 keeps its copy in c/, so it stays.
+    c.record_stored(v2, &location("models/m.pt")).unwrap();
+    assert_eq!(c.locations_of(v1).unwrap().len(), 1);
+    // Its last copy deleted, v1 goes; an unknown key changes nothing.
+    assert!(c
+        .record_deleted("lab", "ml-artifacts", "c/m.pt")
+        .unwrap()
+        .is_some());
+    assert!(c
+        .record_deleted("lab", "ml-artifacts", "nope")
+        .unwrap()
+        .is_none());
+    assert_eq!(c.version_count(a).unwrap(), 1);
+    // The last version's last copy: the artifact goes too.
+    c.record_deleted("lab", "ml-artifacts", "models/m.pt")
+        .unwrap();
+    assert!(c.artifact_named(None, "m").is_err());
+}
+
+#[test]
+fn catalog_read_only_open_never_creates_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths {
+        config_dir: dir.path().join("c"),
+        data_dir: dir.path().join("d"),
+        cache_dir: dir.path().join("k"),
+    };
+    let c = Catalog::open_read_only(&paths).unwrap();
+    assert!(c.versions(&VersionQuery::default()).unwrap().is_empty());
+    assert!(!paths.data_dir.exists());
+    Catalog::open(&paths).unwrap();
+    let ro = Catalog::open_read_only(&paths).unwrap();
+    assert!(ro.upsert_artifact(None, "x", "x", None, "x/").is_err());
+}
+
+#[test]
+fn catalog_versions_labels_filters_and_cost_inputs() {
+    let c = Catalog::in_memory().unwrap();
+    let a = c
+        .upsert_artifact(
+            Some("acme"),
+            "model-notable-quality",
+            "model",
+            None,
+            "models/",
+        )
+        .unwrap();
+    // Upsert returns the same artifact.
+    assert_eq!(
+        c.upsert_artifact(
+            Some("acme"),
+            "model-notable-quality",
+            "model",
+            None,
+            "models/"
+        )
+        .unwrap(),
+        a
+    );
+    let v1 = c
+        .insert_version(&version(a, "2026-01-05T21-01-16", "s1", Some(0.8)))
+        .unwrap();
+    let v2 = c
+        .insert_version(&version(a, "2026-01-06T03-27-22", "s2", Some(0.95)))
+        .unwrap();
+    let v3 = c
+        .insert_version(&version(a, "2026-01-06T01-48-25", "s3", None))
+        .unwrap();
+    c.add_location(v1, &location("models/a")).unwrap();
+    c.add_location(v2, &location("models/b")).unwrap();
+    c.set_label(v1, "production").unwrap();
+    let q = VersionQuery {
+        family: Some("model-notable-quality".into()),
+        ..Default::default()
+    };
+    let all = c.versions(&q).unwrap();
+    let tags: Vec<_> = all.iter().map(|v| v.version.as_str()).collect();
+    assert_eq!(
+        tags,
+        [
+            "2026-01-06T03-27-22",
+            "2026-01-06T01-48-25",
+            "2026-01-05T21-01-16"
+        ]
+    );
+    assert!(all[0].latest && !all[1].latest);
+    assert_eq!(all[2].labels, ["production"]);
+    assert_eq!(all[0].locations[0].key, "models/b");
+    assert_eq!(all[0].metrics.other["f1"], 0.5);
+    assert_eq!(all[0].org.as_deref(), Some("acme"));
+
+    // Moving a label moves it.
+    c.set_label(v3, "production").unwrap();
+    assert_eq!(c.labelled(a, "production").unwrap(), Some(v3));
+    let r = c
+        .resolve(None, "model-notable-quality", Some("production"))
+        .unwrap();
+    assert_eq!(r.id, v3);
+    assert_eq!(
+        c.resolve(None, "model-notable-quality", None).unwrap().id,
+        v2
+    );
+    assert!(c.resolve(None, "nope", None).is_err());
+    let err = c
+        .resolve(None, "model-notable-quality", Some("v9"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("2026-01-05T21-01-16"), "{err}");
+
+    let filtered = c
+        .versions(&VersionQuery {
+            filters: vec![Filter::parse("accuracy>0.9").unwrap()],
+            sort: VersionSort::Accuracy,
+            ..q.clone()
+        })
+        .unwrap();
+    assert_eq!(filtered.len(), 1);
+    assert_eq!(filtered[0].id, v2);
+    let by_acc = c
+        .versions(&VersionQuery {
+            sort: VersionSort::Accuracy,
+            limit: Some(2),
+            ..q.clone()
+        })
+        .unwrap();
+    assert_eq!(
+        by_acc.iter().map(|v| v.id).collect::<Vec<_>>(),
+        vec![v2, v1]
+    );
+    assert!(Filter::parse("accuracy~1").is_err());
+    assert!(Filter::parse("drop table>1").is_err());
+    assert!(Filter::parse("model_type>x").is_err());
+    assert!(Filter::parse("model_type=xgboost").is_ok());
+
+    c.record_transfer("lab", "s3", "ml-artifacts", Direction::Upload, 10, 1)
+        .unwrap();
+    let (objects, transfers) = c.cost_inputs().unwrap();
+    assert_eq!(objects.len(), 2);
+    assert_eq!(objects[0].org.as_deref(), Some("acme"));
+    assert_eq!(objects[0].original_bytes, 40);
+    assert_eq!(objects[0].stored_bytes, 10);
+    assert_eq!(transfers.len(), 1);
+    assert_eq!(transfers[0].direction, Direction::Upload);
+
+    // Removing a version cascades to its locations and labels.
+    c.remove_version(v3).unwrap();
+    assert_eq!(c.labelled(a, "production").unwrap(), None);
+    c.remove_version(v1).unwrap();
+    assert_eq!(c.cost_inputs().unwrap().0.len(), 1);
+}
+
+#[test]
+fn catalog_file_state_batch_and_audit() {
+    let c = Catalog::in_memory().unwrap();
+    let s = FileState {
+        size: 3,
+        mtime_ns: 5,
+        sha256: "x".into(),
+        decision: None,
+    };
+    c.batch(|c| {
+        c.set_file_state("/a/b", &s)?;
+        c.set_file_state("/c/d", &s)?;
+        c.audit(&AuditEvent {
+            action: "put",
+            key: Some("k"),
+            ..Default::default()
+        })
+    })
+    .unwrap();
+    assert_eq!(c.file_states("/a/").unwrap().len(), 1);
+    assert_eq!(c.file_states("").unwrap().len(), 2);
+    let failed: Result<()> = c.batch(|c| {
+        c.set_file_state("/e", &s)?;
+        Err(Error::Usage("stop".into()))
+    });
+    assert!(failed.is_err());
+    assert_eq!(c.file_states("").unwrap().len(), 2);
+    assert_eq!(c.audit_log().unwrap()[0].1, "put");
+    // An unknown action is refused by the schema.
+    assert!(c
+        .audit(&AuditEvent {
+            action: "steal",
+            ..Default::default()
+        })
+        .is_err());
+    c.register_folder(Path::new("/proj"), Some("acme")).unwrap();
+    assert_eq!(c.folders().unwrap()[0].1.as_deref(), Some("acme"));
+}
+
+#[test]
+fn catalog_sort_key_is_natural() {
+    let mut tags = vec!["v10", "v9", "v2.1", "v2.10", "1", "2", "10"];
+    tags.sort_by_key(|t| sort_key(t));
+    assert_eq!(tags, ["1", "2", "10", "v2.1", "v2.10", "v9", "v10"]);
+}
