@@ -1,12 +1,13 @@
 //! Catalog query speed at scale: fills a catalog with 100,000 artifacts (3 versions each, each
-//! stored once, metrics on models) and times `versions FAMILY`, a filter + sort and a label
-//! lookup. Run in release: `cargo run --release -p stowage-core --example catalog_bench`.
+//! stored once, metrics on models) and times `versions FAMILY`, a filter + sort, a label
+//! lookup, the library pages the desktop app shows, and the cost summary. Run in release: `cargo run --release -p stowage-core --example catalog_bench`.
 //! `CATALOG_BENCH_ARTIFACTS` changes the count; a path argument keeps the catalog there.
 
 use std::time::{Duration, Instant};
 
 use stowage_core::catalog::{
-    Catalog, Filter, NewLocation, NewVersion, VersionMetrics, VersionQuery, VersionSort,
+    Catalog, Filter, LibraryQuery, LibrarySort, NewLocation, NewVersion, VersionMetrics,
+    VersionQuery, VersionSort,
 };
 use time::OffsetDateTime;
 
@@ -89,6 +90,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ms(median),
         ms(best)
     );
+    // The app's library: a window of 100 rows with the total, however many artifacts.
+    let page = |sort, search: Option<&str>, offset| LibraryQuery {
+        sort,
+        search: search.map(str::to_string),
+        offset,
+        limit: 100,
+        ..Default::default()
+    };
+    for (name, q) in [
+        ("library page 1 by name", page(LibrarySort::Name, None, 0)),
+        (
+            "library page 500 by name",
+            page(LibrarySort::Name, None, 49_900),
+        ),
+        (
+            "library page 1 by last update",
+            page(LibrarySort::Updated, None, 0),
+        ),
+        ("library page 1 by size", page(LibrarySort::Size, None, 0)),
+        (
+            "library search `family-0123` by name",
+            page(LibrarySort::Name, Some("family-0123"), 0),
+        ),
+    ] {
+        let (best, median, n) = time_it(|| catalog.library(&q).map(|p| p.rows.len()))?;
+        println!(
+            "{name:<62} {n:>4} rows  median {:>7.2} ms  best {:>7.2} ms",
+            ms(median),
+            ms(best)
+        );
+    }
     let (best, median, n) = time_it(|| catalog.cost_inputs().map(|(o, _)| o.len()))?;
     println!(
         "{:<62} {n:>4} rows  median {:>7.2} ms  best {:>7.2} ms",

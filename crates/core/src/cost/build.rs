@@ -254,6 +254,23 @@ impl<'a> Builder<'a> {
     }
 
     /// The group of a bucket when grouping by provider or bucket, cached on the bucket.
+    /// Where an object counts: its bucket and group, and when it was stored and last used
+    /// (whole seconds; a read before the store counts as the store).
+    pub(super) fn place(&mut self, o: &'a StoredObject, group_by: GroupBy) -> (u32, u32, i64, i64) {
+        let bucket = self.bucket(&o.provider, &o.bucket);
+        let group = match group_by {
+            GroupBy::Provider | GroupBy::Bucket => self.bucket_group(bucket),
+            GroupBy::Folder => self.named_group(&o.folder),
+            GroupBy::Kind => self.named_group(&o.kind),
+            GroupBy::Org => self.named_group(o.org.as_deref().unwrap_or(NO_ORG)),
+        };
+        let stored_at = o.stored_at.unix_timestamp();
+        let access = o
+            .last_read
+            .map_or(stored_at, |r| r.unix_timestamp().max(stored_at));
+        (bucket, group, stored_at, access)
+    }
+
     pub(super) fn bucket_group(&mut self, b: u32) -> u32 {
         let info = &self.buckets[b as usize];
         let provider = &mut self.providers[info.provider as usize];
@@ -330,18 +347,7 @@ pub fn report(
     // The single pass over objects.
     for (i, o) in objects.iter().enumerate() {
         let i = i as u32;
-        let bucket = b.bucket(&o.provider, &o.bucket);
-        let group = match group_by {
-            GroupBy::Provider | GroupBy::Bucket => b.bucket_group(bucket),
-            GroupBy::Folder => b.named_group(&o.folder),
-            GroupBy::Kind => b.named_group(&o.kind),
-            GroupBy::Org => b.named_group(o.org.as_deref().unwrap_or(NO_ORG)),
-        };
-        let stored_at = secs(o.stored_at);
-        let access = match o.last_read {
-            Some(r) => secs(r).max(stored_at),
-            None => stored_at,
-        };
+        let (bucket, group, stored_at, access) = b.place(o, group_by);
         let stale = access < stale_cut;
         let ci = b.cell(group, bucket);
         let cell = &mut b.cells[ci];

@@ -83,7 +83,6 @@ pub fn report_summary(
     group_by: GroupBy,
     now: OffsetDateTime,
 ) -> CostReport {
-    let secs = |t: OffsetDateTime| t.unix_timestamp();
     let (_, stale_cut) = cuts(now);
     let mut b = Builder::new(prices, group_by);
     let mut all_largest: TopN<LargeKey> = TopN::new();
@@ -108,18 +107,7 @@ pub fn report_summary(
     }
     for (i, o) in summary.candidates.iter().enumerate() {
         let i = i as u32;
-        let bucket = b.bucket(&o.provider, &o.bucket);
-        let group = match group_by {
-            GroupBy::Provider | GroupBy::Bucket => b.bucket_group(bucket),
-            GroupBy::Folder => b.named_group(&o.folder),
-            GroupBy::Kind => b.named_group(&o.kind),
-            GroupBy::Org => b.named_group(o.org.as_deref().unwrap_or(NO_ORG)),
-        };
-        let stored_at = secs(o.stored_at);
-        let access = match o.last_read {
-            Some(r) => secs(r).max(stored_at),
-            None => stored_at,
-        };
+        let (_, group, _, access) = b.place(o, group_by);
         let g = &mut b.groups[group as usize];
         let large = (Reverse(o.stored_bytes), i);
         g.largest.offer(large);
