@@ -6,6 +6,7 @@
 
 pub mod conformance;
 pub mod error;
+pub mod fsmeta;
 pub mod key;
 pub mod local;
 pub mod org;
