@@ -246,10 +246,11 @@ impl Cache {
             _ => PathBuf::from("."),
         };
         std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, "creating the folder", e))?;
-        let mut temp = tempfile::Builder::new()
-            .prefix(".stowage-")
-            .suffix(".part")
-            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".stowage-").suffix(".part");
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let mut temp = builder
             .tempfile_in(&dir)
             .map_err(|e| io_error(&dir, "creating a temporary file", e))?;
         let (got, n) = copy_hashing(&mut src, temp.as_file_mut())

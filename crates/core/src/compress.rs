@@ -944,6 +944,7 @@ mod tests {
         assert!(e.to_string().contains("recorded original size"), "{e}");
     }
 
+    #[cfg(unix)]
     #[tokio::test]
     async fn tar_gz_folder_round_trips() {
         let dir = tempfile::tempdir().unwrap();

@@ -716,6 +716,21 @@ pub fn kind_name(e: &Error) -> &'static str {
     }
 }
 
+/// Take an exclusive lock on `file` without waiting; false if it cannot be had.
+#[cfg(unix)]
+fn try_lock_exclusive(file: &File) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor the caller owns; no memory is involved.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
+/// Take an exclusive lock on `file` without waiting; false if it cannot be had. The system
+/// releases it when the process dies, like `flock`.
+#[cfg(not(unix))]
+fn try_lock_exclusive(file: &File) -> bool {
+    file.try_lock().is_ok()
+}
+
 /// The lock that keeps a second `stowage watch` off the same catalog: an exclusive `flock` on
 /// `watch.lock` beside it, released when dropped or when the process dies (even by `kill -9`).
 #[derive(Debug)]
@@ -728,7 +743,6 @@ impl WatchLock {
     /// Take the lock in `data_dir`, or say which process holds it.
     pub fn acquire(data_dir: &Path) -> Result<WatchLock> {
         use std::io::{Read, Seek, Write};
-        use std::os::fd::AsRawFd;
         let path = data_dir.join("watch.lock");
         let mut file = std::fs::OpenOptions::new()
             .read(true)
@@ -737,9 +751,7 @@ impl WatchLock {
             .truncate(false)
             .open(&path)
             .map_err(|e| crate::transfer::io_local(&path, "opening the watch lock", e))?;
-        // SAFETY: flock on a descriptor this function owns; no memory is involved.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
+        if !try_lock_exclusive(&file) {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
             return Err(local_error(

@@ -11,7 +11,6 @@
 //! overwritten.
 
 use std::collections::{HashMap, HashSet};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -222,7 +221,7 @@ pub fn file_mtime_ns(meta: &std::fs::Metadata) -> i64 {
 }
 
 fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
-    meta.mtime() * 1_000_000_000 + meta.mtime_nsec()
+    stowage_store::fsmeta::mtime_ns(meta) as i64
 }
 
 /// A synced file stored by a decision the policy no longer makes (a rule was edited): the

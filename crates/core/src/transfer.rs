@@ -823,27 +823,42 @@ impl Landing {
     }
 }
 
+/// Whether one call can flush a whole file system (Linux's syncfs); elsewhere each file is
+/// flushed on its own.
+const HAS_SYNCFS: bool = cfg!(target_os = "linux");
+
+#[cfg(target_os = "linux")]
+fn syncfs(f: &std::fs::File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: syncfs only reads the descriptor, which `f` keeps open.
+    match unsafe { libc::syncfs(f.as_raw_fd()) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+/// Never called ([`HAS_SYNCFS`] is false here).
+#[cfg(not(target_os = "linux"))]
+fn syncfs(_f: &std::fs::File) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
 fn land(pending: Vec<Pending>) -> Vec<(usize, Error)> {
-    use std::os::unix::fs::MetadataExt;
     let mut failed: Vec<(usize, Error)> = Vec::new();
     // 1. Flush the content: one syncfs per file system for a large batch, else fsync each.
     let mut by_dev: std::collections::BTreeMap<u64, Vec<&Pending>> = Default::default();
     for p in &pending {
-        let dev = std::fs::metadata(&p.temp).map(|m| m.dev()).unwrap_or(0);
+        let dev = std::fs::metadata(&p.temp)
+            .ok()
+            .and_then(|m| stowage_store::fsmeta::dev_ino(&m))
+            .map_or(0, |(dev, _)| dev);
         by_dev.entry(dev).or_default().push(p);
     }
     let mut unsynced: std::collections::HashSet<usize> = Default::default();
     for group in by_dev.values() {
         let sync = |p: &Pending| std::fs::File::open(&p.temp).and_then(|f| f.sync_all());
-        if group.len() >= SYNCFS_FROM {
-            let r = std::fs::File::open(&group[0].temp).and_then(|f| {
-                use std::os::fd::AsRawFd;
-                // SAFETY: syncfs only reads the descriptor, which `f` keeps open.
-                match unsafe { libc::syncfs(f.as_raw_fd()) } {
-                    0 => Ok(()),
-                    _ => Err(std::io::Error::last_os_error()),
-                }
-            });
+        if HAS_SYNCFS && group.len() >= SYNCFS_FROM {
+            let r = std::fs::File::open(&group[0].temp).and_then(|f| syncfs(&f));
             if let Err(e) = r {
                 for p in group {
                     failed.push((p.index, io_local(&p.target, "writing", clone_io(&e))));
@@ -1072,11 +1087,12 @@ pub(crate) async fn write_download(
     };
     // Mostly an existing folder: one quick syscall here beats a hop to a blocking thread.
     std::fs::create_dir_all(&dir).map_err(|e| io_local(&dir, "creating the folder", e))?;
-    let temp = tempfile::Builder::new()
-        .prefix(".stowage-")
-        .suffix(".part")
-        // Created like any new file (umask applies), not with tempfile's private 0600.
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".stowage-").suffix(".part");
+    // Created like any new file (umask applies), not with tempfile's private 0600.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let temp = builder
         .tempfile_in(&dir)
         .map_err(|e| io_local(&dir, "creating a temporary file", e))?;
     let (file, temp_path) = temp.into_parts();

@@ -15,9 +15,6 @@
 //!   disappeared, and so that a folder moved out of the roots yields one `Removed` per file.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
@@ -421,7 +418,7 @@ impl Found {
             path,
             size: meta.len(),
             mtime_ns: mtime_ns(meta),
-            ino: meta.ino(),
+            ino: inode(meta),
         }
     }
 }
@@ -668,7 +665,7 @@ impl State {
                 None
             }
             Ok(_) => None,
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            Err(e) if is_link_loop(&e) => {
                 let _ = self.send(WatchEvent::Problem {
                     path: link.to_path_buf(),
                     error: local_error(
@@ -1132,7 +1129,54 @@ impl State {
 
 /// A file's mtime in Unix nanoseconds, as the catalog's file state records it.
 fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
-    meta.mtime() * 1_000_000_000 + meta.mtime_nsec()
+    stowage_store::fsmeta::mtime_ns(meta) as i64
+}
+
+/// The inode that pairs a file moved away with the file that turns up elsewhere. Without one
+/// (not on Unix) every file gets a number of its own: such a move is a removal and a new file.
+fn inode(meta: &std::fs::Metadata) -> u64 {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::MetadataExt::ino(meta)
+    }
+    #[cfg(not(unix))]
+    {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let _ = meta;
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Whether resolving a link failed because it loops.
+fn is_link_loop(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        e.raw_os_error() == Some(libc::ELOOP)
+    }
+    #[cfg(windows)]
+    {
+        // ERROR_CANT_RESOLVE_FILENAME: a reparse point that leads back to itself.
+        e.raw_os_error() == Some(1921)
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = e;
+        false
+    }
+}
+
+/// Whether a notify error is the per-user limit of inotify instances (a Linux limit).
+fn is_too_many_instances(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        e.raw_os_error() == Some(libc::EMFILE)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
 }
 
 fn now_ns() -> i64 {
@@ -1144,8 +1188,10 @@ fn now_ns() -> i64 {
 
 /// Whether this process may read `path`, asked without opening it (an open would itself
 /// raise a watch event for every file).
+#[cfg(unix)]
 fn readable(path: &Path) -> std::io::Result<()> {
-    let c = CString::new(path.as_os_str().as_bytes())
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
     if unsafe { libc::access(c.as_ptr(), libc::R_OK) } == 0 {
@@ -1153,6 +1199,13 @@ fn readable(path: &Path) -> std::io::Result<()> {
     } else {
         Err(std::io::Error::last_os_error())
     }
+}
+
+/// Whether `path` can be looked at: elsewhere than on Unix access rights cannot be asked
+/// without opening the file, so a file that cannot be read fails when it is uploaded.
+#[cfg(not(unix))]
+fn readable(path: &Path) -> std::io::Result<()> {
+    std::fs::metadata(path).map(|_| ())
 }
 
 fn io_problem(path: &Path, what: &str, e: &std::io::Error) -> Error {
@@ -1177,7 +1230,7 @@ fn notify_error(e: notify::Error, path: Option<&Path>) -> Error {
         .unwrap_or_else(|| PathBuf::from("."));
     match e.kind {
         notify::ErrorKind::MaxFilesWatch => watch_limit_error(&path),
-        notify::ErrorKind::Io(io) if io.raw_os_error() == Some(libc::EMFILE) => local_error(
+        notify::ErrorKind::Io(io) if is_too_many_instances(&io) => local_error(
             ErrorKind::Other,
             &path,
             format!("cannot watch this folder: too many inotify instances ({io})"),
@@ -1242,6 +1295,7 @@ mod tests {
     //! reads what the watcher reports.
     use std::collections::BTreeSet;
     use std::io::Write;
+    #[cfg(unix)]
     use std::os::unix::fs::PermissionsExt;
 
     use notify::event::Flag;
@@ -1614,6 +1668,7 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     #[tokio::test]
     async fn symlink_loops_are_problems_for_that_link_only() {
         let dir = tempfile::tempdir().unwrap();
@@ -1643,12 +1698,14 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     fn is_root() -> bool {
         // SAFETY: geteuid has no preconditions.
         unsafe { libc::geteuid() == 0 }
     }
 
     /// As root, chmod 000 does not stop reading: run this test again as `nobody`.
+    #[cfg(unix)]
     #[tokio::test]
     async fn a_permission_error_is_reported_for_that_file_only() {
         if is_root() && std::env::var_os("STOWAGE_WATCH_TEST_UNPRIVILEGED").is_none() {

@@ -7,6 +7,7 @@
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod error;
+pub mod fsmeta;
 pub mod key;
 pub mod local;
 pub mod org;

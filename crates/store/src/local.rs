@@ -325,8 +325,7 @@ fn walk(
 }
 
 fn mtime_ns(meta: &std::fs::Metadata) -> i128 {
-    use std::os::unix::fs::MetadataExt;
-    meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128
+    crate::fsmeta::mtime_ns(meta)
 }
 
 fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {

@@ -4,7 +4,6 @@
 
 use std::fmt;
 use std::io::Read;
-use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
@@ -99,7 +98,7 @@ impl PreparedFile {
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
             let mut buf = vec![0u8; len];
-            file.read_exact_at(&mut buf, offset)
+            crate::fsmeta::read_exact_at(&file, &mut buf, offset)
                 .map_err(|e| read_error(&path, e))?;
             Ok(Bytes::from(buf))
         })
@@ -132,7 +131,7 @@ impl PreparedFile {
 }
 
 fn mtime_ns(meta: &std::fs::Metadata) -> i128 {
-    meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128
+    crate::fsmeta::mtime_ns(meta)
 }
 
 /// The error for a local file that cannot be read.
@@ -258,10 +257,12 @@ async fn prepare_file(path: PathBuf, memory_limit: u64, options: &PutOptions) ->
             .hint("wait until the file is no longer being written, then upload it again"));
         }
         let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        // Without a device and inode (not on Unix), size, mtime and path identify it.
+        let (dev, ino) = crate::fsmeta::dev_ino(&meta).unwrap_or((0, 0));
         let identity = format!(
             "{}:{}:{}:{}:{}",
-            meta.dev(),
-            meta.ino(),
+            dev,
+            ino,
             size,
             mtime_ns(&meta),
             canonical.display()
