@@ -1,274 +1,6 @@
-//! One-shot sync of a project folder by policy (M3–M6), written once over [`Store`]: walk,
-//! classify, skip what is unchanged, version, compress, upload to the primary (and secondary),
-//! record in the catalog. Also restoring a recorded version and garbage-collecting old ones.
-//!
-//! Keys. A name-versioned file (`model-x-2026-01-06T03-27-22.json`) has a key of its own, so
-//! its versions never collide. An unversioned name (`dataset.json`) keeps the latest content
-//! at its policy key (`training-data/dataset.json.gz`); when the content changes, the object
-//! holding the older version is first copied to `training-data/_versions/dataset.json/<sha12>.gz`
-//! and the catalog moves that version's location there, so every version stays restorable and
-//! the plain key always holds the newest. An object at a key the catalog does not know is never
-//! overwritten.
+//! Running a pass: hash, version, compress, upload to the primary and secondary, record.
 
-use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
-
-use futures::stream::{self, StreamExt};
-use serde::Serialize;
-use sha2::{Digest, Sha256};
-use stowage_store::{
-    BucketOptions, ErrorKind, Key, ObjectPath, PutOptions, PutSource, Store, TransferEvent,
-};
-use time::OffsetDateTime;
-
-use crate::catalog::{
-    self, AuditEvent, Catalog, FileState, NewLocation, NewVersion, VersionInfo, VersionMetrics,
-};
-use crate::compress;
-use crate::cost::Direction;
-use crate::error::{local_error, Error, Result};
-use crate::policy::{Destination, Policy};
-use crate::transfer::{io_local, walk, ItemEvent, ProgressFn};
-use crate::version::{self, VersionTag};
-
-/// Files uploaded at once.
-pub const CONCURRENCY: usize = crate::transfer::DEFAULT_CONCURRENCY;
-
-/// A store that sync writes to, with the profile it was opened from.
-#[derive(Clone, Debug)]
-pub struct Target {
-    /// The profile's name (recorded in the catalog; never a credential).
-    pub profile: String,
-    /// Its open store.
-    pub store: Arc<dyn Store>,
-    /// Create the bucket when missing (local folder stores only).
-    pub create_bucket: bool,
-}
-
-/// Where sync uploads.
-#[derive(Clone, Debug)]
-pub struct Targets {
-    /// The primary store.
-    pub primary: Target,
-    /// The secondary store, for primary+secondary rules.
-    pub secondary: Option<Target>,
-    /// The bucket on both.
-    pub bucket: String,
-}
-
-/// What sync does with one file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// Upload it (or, for a file the catalog already holds, only record it).
-    Upload,
-    /// Record it in the catalog; it stays in the folder.
-    Local,
-    /// Leave it alone: it must never leave the machine.
-    Never,
-    /// Skip it: size and modification time match what was synced.
-    Unchanged,
-    /// Refuse it (the reason is in `error`).
-    Refused,
-}
-
-/// One file of a sync plan.
-#[derive(Clone, Debug, Serialize, ts_rs::TS)]
-pub struct PlannedFile {
-    /// Path relative to the synced folder, `/`-separated.
-    pub file: String,
-    /// The absolute path.
-    #[serde(skip)]
-    pub path: PathBuf,
-    /// The policy kind.
-    pub kind: String,
-    /// The rule that matched.
-    pub rule: String,
-    /// Where it goes.
-    pub destination: Destination,
-    /// The key it is stored under (with `.gz` when compressed).
-    pub key: Option<String>,
-    /// Whether it is gzipped on the way up.
-    pub compress: bool,
-    /// Why (or why not) compressed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub compress_reason: Option<String>,
-    /// Size in bytes.
-    pub size: u64,
-    /// What sync does with it.
-    pub action: Action,
-    /// Why it is refused.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip)]
-    mtime_ns: i64,
-}
-
-/// A walked and classified folder.
-#[derive(Clone, Debug, Serialize)]
-pub struct SyncPlan {
-    /// The folder, canonical.
-    pub dir: PathBuf,
-    /// The organization prefix.
-    pub org: Option<String>,
-    /// Every regular file below it, by path.
-    pub files: Vec<PlannedFile>,
-}
-
-/// Walk `dir` (not following symbolic links to folders), classify each file by `policy` and
-/// mark files whose size and mtime match the catalog's file state as unchanged, reading no
-/// file beyond the first bytes of the ones that may be compressed.
-pub fn plan(dir: &Path, policy: &Policy, catalog: &Catalog, org: Option<&str>) -> Result<SyncPlan> {
-    let dir = std::fs::canonicalize(dir).map_err(|e| io_local(dir, "reading the folder", e))?;
-    if !dir.is_dir() {
-        return Err(local_error(
-            ErrorKind::Other,
-            &dir,
-            "is not a folder",
-            "pass the project folder to sync, e.g. `.beast-mode`",
-        ));
-    }
-    let org = org.map(str::to_string).or_else(|| policy.org.clone());
-    let mut found = Vec::new();
-    walk(&dir, "", &mut found)?;
-    let states = catalog.file_states(&format!("{}/", dir.display()))?;
-    let mut files = Vec::with_capacity(found.len());
-    for (path, rel, meta) in found {
-        let state = states.get(&path.to_string_lossy().into_owned());
-        files.push(plan_file(path, rel, &meta, policy, state, org.as_deref())?);
-    }
-    Ok(SyncPlan { dir, org, files })
-}
-
-/// Classify one file of a synced folder (`rel` is its `/`-separated path inside it) and mark
-/// it unchanged when its size and mtime match `state`, the catalog's file state. Shared by
-/// [`plan`] and the auto-sync engine, which plans files one at a time as they settle.
-pub fn plan_file(
-    path: PathBuf,
-    rel: String,
-    meta: &std::fs::Metadata,
-    policy: &Policy,
-    state: Option<&FileState>,
-    org: Option<&str>,
-) -> Result<PlannedFile> {
-    let size = meta.len();
-    let mtime_ns = mtime_ns(meta);
-    let d = policy.classify(&rel, size, org);
-    let mut f = PlannedFile {
-        file: rel,
-        path,
-        kind: d.kind.as_str().to_string(),
-        rule: d.rule,
-        destination: d.destination,
-        key: d.key,
-        compress: false,
-        compress_reason: None,
-        size,
-        action: match d.destination {
-            Destination::Never => Action::Never,
-            Destination::Local => Action::Local,
-            _ => Action::Upload,
-        },
-        error: d.key_error,
-        mtime_ns,
-    };
-    if f.error.is_some() {
-        f.action = Action::Refused;
-    }
-    let unchanged = state.is_some_and(|s| s.size == size && s.mtime_ns == mtime_ns);
-    if f.action == Action::Upload {
-        if d.compress {
-            let head = compress::sniff(&f.path).map_err(|e| io_local(&f.path, "reading", e))?;
-            let c = compress::decide(&f.path, &head, size, policy.compress_min_size);
-            f.compress = c.compress;
-            f.compress_reason = Some(c.reason);
-        }
-        if f.compress {
-            f.key = f.key.as_deref().map(compress::stored_key);
-        }
-    }
-    // A policy edit that changes where or how the file is stored re-plans it.
-    let same_decision = state.is_some_and(|s| s.decision.as_deref() == Some(&*f.decision()));
-    if unchanged && same_decision && matches!(f.action, Action::Upload | Action::Local) {
-        f.action = Action::Unchanged;
-    }
-    Ok(f)
-}
-
-impl PlannedFile {
-    /// What the policy decided for it, as recorded in its file state: destination, key and
-    /// compression.
-    pub fn decision(&self) -> String {
-        format!(
-            "{}|{}|{}",
-            self.destination,
-            self.key.as_deref().unwrap_or(""),
-            if self.compress { "gzip" } else { "as is" }
-        )
-    }
-
-    /// The modification time planned with (Unix ns).
-    pub fn mtime_ns(&self) -> i64 {
-        self.mtime_ns
-    }
-}
-
-/// A file's modification time in Unix nanoseconds, as sync records it.
-pub fn file_mtime_ns(meta: &std::fs::Metadata) -> i64 {
-    mtime_ns(meta)
-}
-
-fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
-    stowage_store::fsmeta::mtime_ns(meta) as i64
-}
-
-/// A synced file stored by a decision the policy no longer makes (a rule was edited): the
-/// catalog and the policy disagree until the next `sync` or `watch` stores it anew.
-#[derive(Clone, Debug, Serialize, ts_rs::TS)]
-pub struct PolicyChange {
-    /// The file.
-    pub file: PathBuf,
-    /// The folder it is synced from.
-    pub dir: PathBuf,
-    /// The decision it was stored by: `destination|key|compression`.
-    pub recorded: String,
-    /// The decision the policy makes now.
-    pub now: String,
-}
-
-/// Every file of the registered project folders whose recorded decision differs from the
-/// one `policy` makes now. Reads only file metadata (and the first bytes of files that may
-/// be compressed); changes nothing.
-pub fn policy_changes(catalog: &Catalog, policy: &Policy) -> Result<Vec<PolicyChange>> {
-    let mut out = Vec::new();
-    for (dir, org) in catalog.folders()? {
-        if !dir.is_dir() {
-            continue;
-        }
-        let plan = plan(&dir, policy, catalog, org.as_deref())?;
-        let states = catalog.file_states(&format!("{}/", plan.dir.display()))?;
-        for f in &plan.files {
-            if !matches!(f.action, Action::Upload | Action::Local) {
-                continue;
-            }
-            let recorded = states
-                .get(&*f.path.to_string_lossy())
-                .and_then(|s| s.decision.clone());
-            let now = f.decision();
-            if let Some(recorded) = recorded.filter(|r| *r != now) {
-                out.push(PolicyChange {
-                    file: f.path.clone(),
-                    dir: plan.dir.clone(),
-                    recorded,
-                    now,
-                });
-            }
-        }
-    }
-    Ok(out)
-}
+use super::*;
 
 /// One upload sync made.
 #[derive(Clone, Debug, Serialize, ts_rs::TS)]
@@ -336,34 +68,34 @@ pub struct SyncReport {
 }
 
 /// What to do for one file after hashing it.
-struct Work {
-    index: usize,
-    family: String,
-    version: String,
-    version_id: Option<i64>,
-    sha256: String,
-    steps: Vec<Step>,
+pub(super) struct Work {
+    pub(super) index: usize,
+    pub(super) family: String,
+    pub(super) version: String,
+    pub(super) version_id: Option<i64>,
+    pub(super) sha256: String,
+    pub(super) steps: Vec<Step>,
     /// A new version and its sort key.
-    new_version: Option<(NewVersion, String)>,
+    pub(super) new_version: Option<(NewVersion, String)>,
 }
 
 /// One destination's upload.
-struct Step {
-    target: Target,
-    key: String,
+pub(super) struct Step {
+    pub(super) target: Target,
+    pub(super) key: String,
     /// The older version's location to archive first: (location id, archive key).
-    archive: Option<(i64, String)>,
+    pub(super) archive: Option<(i64, String)>,
 }
 
 /// A finished step.
-struct Done {
-    target: Target,
-    bucket: String,
-    key: String,
-    put: stowage_store::PutResult,
-    archive: Option<(i64, String)>,
+pub(super) struct Done {
+    pub(super) target: Target,
+    pub(super) bucket: String,
+    pub(super) key: String,
+    pub(super) put: stowage_store::PutResult,
+    pub(super) archive: Option<(i64, String)>,
     /// Found stored already (an upload that finished before a crash, never recorded).
-    already: bool,
+    pub(super) already: bool,
 }
 
 /// Run `plan`: hash what may have changed, version it, upload it by policy and record it.
@@ -701,119 +433,6 @@ pub async fn run(
     Ok(report)
 }
 
-/// Fail when `bucket` does not exist on `target` (one cheap listing request), with the ways
-/// to create it. Any other answer (a provider that is down) is left to the uploads.
-pub async fn check_bucket(target: &Target, bucket: &str) -> Result<()> {
-    let options = stowage_store::ListOptions {
-        page_size: Some(1),
-        ..Default::default()
-    };
-    let first = target.store.list(bucket, options).next().await;
-    match first {
-        Some(Err(e)) if e.kind == ErrorKind::NotFound => Err(e
-            .at(bucket, None)
-            .hint(format!(
-                "the bucket `{bucket}` does not exist on profile `{}`: create it with \
-                 `stowage sync --create-bucket`, or `stowage buckets create {bucket} --profile \
-                 {}`, or name another in [sync] bucket in config.toml",
-                target.profile, target.profile
-            ))
-            .into()),
-        _ => Ok(()),
-    }
-}
-
-/// A problem a dry run found that the real run would meet.
-#[derive(Clone, Debug, Serialize, ts_rs::TS)]
-pub struct Problem {
-    /// The file (None for the whole run, e.g. a missing bucket).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    /// The profile.
-    pub profile: String,
-    /// Whether it fails the run (the primary), or only leaves a copy out (a secondary).
-    pub fatal: bool,
-    /// What happens, with the next step.
-    pub message: String,
-}
-
-/// Check without writing what a real run of `plan` would meet: each target's bucket exists
-/// (unless sync creates it), and each planned key is one the target (its backend's key rules,
-/// the organization its profile is bound to) accepts. A provider that cannot be asked is
-/// reported too, as not fatal.
-pub async fn check(plan: &SyncPlan, targets: &Targets) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    let uploads: Vec<&PlannedFile> = plan
-        .files
-        .iter()
-        .filter(|f| f.action == Action::Upload)
-        .collect();
-    if uploads.is_empty() {
-        return problems;
-    }
-    for (t, primary) in std::iter::once((&targets.primary, true))
-        .chain(targets.secondary.iter().map(|t| (t, false)))
-    {
-        let used = primary
-            || uploads
-                .iter()
-                .any(|f| f.destination == Destination::PrimaryAndSecondary);
-        if used && !t.create_bucket {
-            let options = stowage_store::ListOptions {
-                page_size: Some(1),
-                ..Default::default()
-            };
-            let first = t.store.list(&targets.bucket, options).next().await;
-            match first {
-                Some(Err(e)) if e.kind == ErrorKind::NotFound => {
-                    let e: Error = check_bucket(t, &targets.bucket)
-                        .await
-                        .err()
-                        .unwrap_or_else(|| e.into());
-                    problems.push(Problem {
-                        file: None,
-                        profile: t.profile.clone(),
-                        fatal: primary,
-                        message: e.to_string(),
-                    })
-                }
-                Some(Err(e)) => problems.push(Problem {
-                    file: None,
-                    profile: t.profile.clone(),
-                    fatal: false,
-                    message: format!("could not check the bucket: {}", Error::from(e)),
-                }),
-                _ => {}
-            }
-        }
-        for f in &uploads {
-            if !primary && f.destination != Destination::PrimaryAndSecondary {
-                continue;
-            }
-            let key = f.key.as_deref().unwrap_or_default();
-            let checked = ObjectPath::new(&targets.bucket, key)
-                .map_err(Error::from)
-                .and_then(|p| t.store.check_key(&p.key).map_err(Error::from));
-            if let Err(e) = checked {
-                problems.push(Problem {
-                    file: Some(f.file.clone()),
-                    profile: t.profile.clone(),
-                    fatal: primary,
-                    message: if primary {
-                        e.to_string()
-                    } else {
-                        format!(
-                            "secondary `{}` cannot hold it, so it keeps one copy: {e}",
-                            t.profile
-                        )
-                    },
-                });
-            }
-        }
-    }
-    problems
-}
-
 /// What one file's transfer to one target did ([`run_target`]).
 #[derive(Clone, Debug, Serialize)]
 pub struct TargetOutcome {
@@ -902,16 +521,16 @@ pub async fn run_target(
 }
 
 /// A file's measured content.
-struct Fresh {
-    sha256: String,
-    metrics: VersionMetrics,
+pub(super) struct Fresh {
+    pub(super) sha256: String,
+    pub(super) metrics: VersionMetrics,
 }
 
 /// With the file hashed, find or make its version and decide each of `dests`' step (none for
 /// a destination already holding this version). With `check_state`, None when the content is
 /// what was synced last (only the file state is refreshed).
 #[allow(clippy::too_many_arguments)]
-fn prepare(
+pub(super) fn prepare(
     org: Option<&str>,
     f: &PlannedFile,
     index: usize,
@@ -1041,78 +660,7 @@ fn prepare(
     }))
 }
 
-/// Where an older version at `key` is kept: `<folder>/_versions/<name>/<sha12>[.gz]`.
-pub fn archive_key(key: &str, sha256: &str) -> String {
-    let gz = key.ends_with(compress::SUFFIX);
-    let plain = compress::original_key(key);
-    let (dir, name) = plain.rsplit_once('/').unwrap_or(("", plain));
-    let short = &sha256[..sha256.len().min(12)];
-    let suffix = if gz { compress::SUFFIX } else { "" };
-    if dir.is_empty() {
-        format!("_versions/{name}/{short}{suffix}")
-    } else {
-        format!("{dir}/_versions/{name}/{short}{suffix}")
-    }
-}
-
-/// The tag and sort key of a new version: the name's version (`V`, then `V+2`, `V+3` when the
-/// same name gets new content), or for unversioned names the next content number.
-pub(crate) fn next_tag(
-    catalog: &Catalog,
-    artifact: i64,
-    named: Option<&VersionTag>,
-) -> Result<(String, String)> {
-    match named {
-        Some(v) => {
-            let base = v.to_string();
-            let base_key = tag_sort_key(v);
-            if !catalog.has_version(artifact, &base)? {
-                return Ok((base, base_key));
-            }
-            let mut n = 2u64;
-            loop {
-                let tag = format!("{base}+{n}");
-                if !catalog.has_version(artifact, &tag)? {
-                    return Ok((
-                        tag,
-                        format!("{base_key}+{}", crate::version::sort_key(&n.to_string())),
-                    ));
-                }
-                n += 1;
-            }
-        }
-        None => {
-            let mut n = catalog.version_count(artifact)? + 1;
-            loop {
-                let tag = n.to_string();
-                if !catalog.has_version(artifact, &tag)? {
-                    return Ok((tag.clone(), format!("C{}", crate::version::sort_key(&tag))));
-                }
-                n += 1;
-            }
-        }
-    }
-}
-
-/// A sort key that orders like [`VersionTag`]'s `Ord`: numbers before timestamps, timestamps
-/// by time, numbers component by component.
-pub fn tag_sort_key(tag: &VersionTag) -> String {
-    match tag {
-        VersionTag::Timestamp(at, _) => format!(
-            "T{:04}{:02}{:02}{:02}{:02}{:02}{:09}",
-            at.year(),
-            u8::from(at.month()),
-            at.day(),
-            at.hour(),
-            at.minute(),
-            at.second(),
-            at.nanosecond()
-        ),
-        VersionTag::Number(parts, _) => version::number_sort_key(parts, &tag.prerelease()),
-    }
-}
-
-fn metrics_of(m: crate::metadata::Metrics) -> VersionMetrics {
+pub(super) fn metrics_of(m: crate::metadata::Metrics) -> VersionMetrics {
     VersionMetrics {
         accuracy: m.accuracy,
         loss: m.loss,
@@ -1126,7 +674,7 @@ fn metrics_of(m: crate::metadata::Metrics) -> VersionMetrics {
 
 /// The SHA-256 of a file and, for JSON, the metrics it holds (unreadable metrics are none:
 /// a results file with a syntax error still syncs).
-fn measure(path: &Path) -> Result<(String, VersionMetrics)> {
+pub(super) fn measure(path: &Path) -> Result<(String, VersionMetrics)> {
     let sha = hash_file(path)?;
     let json = path
         .extension()
@@ -1144,7 +692,7 @@ fn measure(path: &Path) -> Result<(String, VersionMetrics)> {
     Ok((sha, metrics))
 }
 
-fn hash_file(path: &Path) -> Result<String> {
+pub(super) fn hash_file(path: &Path) -> Result<String> {
     use std::io::Read;
     let mut file = std::fs::File::open(path).map_err(|e| io_local(path, "reading", e))?;
     let mut hasher = Sha256::new();
@@ -1161,7 +709,7 @@ fn hash_file(path: &Path) -> Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-async fn upload(
+pub(super) async fn upload(
     f: &PlannedFile,
     w: &Work,
     step: &Step,
@@ -1271,7 +819,7 @@ async fn upload(
 
 /// The object at `path` when it already holds exactly this file's content as sync stores it
 /// (gzipped when planned so: gzip here is deterministic, so the stored SHA-256 is recomputed).
-async fn stored_already(
+pub(super) async fn stored_already(
     f: &PlannedFile,
     w: &Work,
     store: &dyn Store,
@@ -1310,7 +858,7 @@ async fn stored_already(
     Ok((stored == expected).then_some(meta))
 }
 
-fn content_type(file: &str) -> &'static str {
+pub(super) fn content_type(file: &str) -> &'static str {
     match file
         .rsplit('.')
         .next()
@@ -1325,7 +873,7 @@ fn content_type(file: &str) -> &'static str {
 }
 
 /// Record a file's version, its new locations, transfers and audit events, in one transaction.
-fn record(
+pub(super) fn record(
     catalog: &Catalog,
     f: &PlannedFile,
     w: &Work,
@@ -1426,447 +974,6 @@ fn record(
     Ok(())
 }
 
-fn outcome_bucket(d: &Done) -> String {
+pub(super) fn outcome_bucket(d: &Done) -> String {
     d.bucket.clone()
-}
-
-/// A version garbage collection removes (or would remove).
-#[derive(Clone, Debug, Serialize, ts_rs::TS)]
-pub struct Collected {
-    /// The family.
-    pub family: String,
-    /// The version.
-    pub version: String,
-    /// The objects deleted: `profile:bucket/key`.
-    pub objects: Vec<String>,
-    /// Stored bytes freed.
-    pub bytes: u64,
-}
-
-/// What to keep in [`gc`].
-#[derive(Clone, Debug)]
-pub struct Retention {
-    /// Keep this many newest versions of every family.
-    pub keep_last: usize,
-    /// Only versions recorded longer ago than this are removed.
-    pub older_than: Duration,
-    /// Only this family (every family when None).
-    pub family: Option<String>,
-}
-
-/// Delete the stored objects of versions outside `retention` and forget them; never a
-/// labelled version, never a family's latest, never a local-only version. Versions whose
-/// profile `stores` cannot open are left alone.
-pub async fn gc(
-    catalog: &Catalog,
-    retention: &Retention,
-    stores: &HashMap<String, Arc<dyn Store>>,
-    dry_run: bool,
-) -> Result<Vec<Collected>> {
-    let all = catalog.versions(&catalog::VersionQuery {
-        family: retention.family.clone(),
-        ..Default::default()
-    })?;
-    let cutoff = OffsetDateTime::now_utc() - retention.older_than;
-    let mut by_artifact: HashMap<i64, usize> = HashMap::new();
-    let mut out = Vec::new();
-    // Versions come newest first within each artifact.
-    for v in &all {
-        let rank = by_artifact.entry(v.artifact_id).or_insert(0);
-        *rank += 1;
-        let keep = *rank <= retention.keep_last
-            || v.latest
-            || !v.labels.is_empty()
-            || v.locations.is_empty()
-            || v.created_at > cutoff
-            || v.locations.iter().any(|l| !stores.contains_key(&l.profile));
-        if keep {
-            continue;
-        }
-        out.push(remove_version(catalog, v, stores, dry_run, "gc").await?);
-    }
-    Ok(out)
-}
-
-/// Delete version `v`: every stored copy (one already gone counts as deleted), then its
-/// catalog row (with its labels), as one record per object so an interruption leaves the
-/// catalog true; `action` is the audit action (`gc` or `delete`). Refused before anything
-/// is deleted when a copy's profile is not among `stores`. A dry run only lists.
-pub async fn remove_version(
-    catalog: &Catalog,
-    v: &VersionInfo,
-    stores: &HashMap<String, Arc<dyn Store>>,
-    dry_run: bool,
-    action: &str,
-) -> Result<Collected> {
-    if let Some(l) = v
-        .locations
-        .iter()
-        .find(|l| !stores.contains_key(&l.profile))
-    {
-        return Err(Error::Config(format!(
-            "{}@{} has a copy on profile `{}` ({}/{}), which is not configured or did not \
-             open; nothing was deleted. Fix the profile (`stowage profile ls`) and retry",
-            v.artifact, v.version, l.profile, l.bucket, l.key
-        )));
-    }
-    let mut objects = Vec::new();
-    let mut bytes = 0;
-    for l in &v.locations {
-        objects.push(format!("{}:{}/{}", l.profile, l.bucket, l.key));
-        bytes += l.size;
-        if dry_run {
-            continue;
-        }
-        let path = ObjectPath {
-            bucket: l.bucket.clone(),
-            key: Key::parse(&l.key)?,
-        };
-        match stores[&l.profile].delete(&path).await {
-            Err(e) if e.kind != ErrorKind::NotFound => return Err(e.into()),
-            _ => {}
-        }
-        catalog.batch(|c| {
-            c.record_deleted(&l.profile, &l.bucket, &l.key)?;
-            c.audit(&AuditEvent {
-                action,
-                profile: Some(&l.profile),
-                bucket: Some(&l.bucket),
-                key: Some(&l.key),
-                detail: Some(format!("{} version {}", v.artifact, v.version)),
-            })
-        })?;
-    }
-    if !dry_run {
-        catalog.remove_version(v.id)?;
-    }
-    Ok(Collected {
-        family: v.family.clone(),
-        version: v.version.clone(),
-        objects,
-        bytes,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use stowage_store::local::LocalStore;
-
-    fn json(len: usize, seed: u64) -> Vec<u8> {
-        let mut out = format!("{{\"accuracy\":0.9{seed},\"loss\":0.1,\"rows\":[").into_bytes();
-        let mut i = seed;
-        while out.len() + 40 < len {
-            out.extend_from_slice(format!("{{\"id\":{i},\"v\":{}}},", i * 7 % 1000).as_bytes());
-            i += 1;
-        }
-        out.extend_from_slice(b"0]}");
-        out
-    }
-
-    fn targets(root: &Path) -> Targets {
-        Targets {
-            primary: Target {
-                profile: "local".into(),
-                store: Arc::new(LocalStore::new(root).unwrap()),
-                create_bucket: true,
-            },
-            secondary: Some(Target {
-                profile: "backup".into(),
-                store: Arc::new(LocalStore::new(root.join("backup")).unwrap()),
-                create_bucket: true,
-            }),
-            bucket: "ml-artifacts".into(),
-        }
-    }
-
-    /// A crash after an upload finished but before it was recorded: the run of the same row
-    /// after restart finds the object (same SHA-256), records it and sends nothing; with an
-    /// older version at the key, the archive made before the crash is not made again.
-    #[tokio::test]
-    async fn sync_run_target_records_an_upload_a_crash_left_unrecorded_exactly_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let proj = dir.path().join("proj");
-        std::fs::create_dir_all(&proj).unwrap();
-        let file = proj.join("weights.bin");
-        let v1 = json(2_000, 1);
-        std::fs::write(&file, &v1).unwrap();
-        let store_root = dir.path().join("store");
-        let targets = targets(&store_root);
-        let t = &targets.primary;
-        t.store
-            .create_bucket("ml-artifacts", &BucketOptions::default())
-            .await
-            .unwrap();
-        let policy = Policy::parse(
-            "[[rule]]\nname = \"all\"\npatterns = [\"*\"]\ndestination = \"primary\"\nfolder = \"runs/\"\ncompress = false\n",
-            Path::new("policy.toml"),
-        )
-        .unwrap();
-        let catalog = std::sync::Mutex::new(Catalog::in_memory().unwrap());
-        let planned = |path: &Path| {
-            let meta = std::fs::metadata(path).unwrap();
-            plan_file(
-                path.to_path_buf(),
-                "weights.bin".into(),
-                &meta,
-                &policy,
-                None,
-                None,
-            )
-            .unwrap()
-        };
-        let key = ObjectPath::new("ml-artifacts", "runs/weights.bin").unwrap();
-        // The crashed run's upload landed; nothing was recorded.
-        t.store
-            .put(&key, PutSource::File(file.clone()), &PutOptions::default())
-            .await
-            .unwrap();
-        let mut committed = 0;
-        let o = run_target(
-            &catalog,
-            None,
-            &planned(&file),
-            t,
-            "ml-artifacts",
-            None,
-            |_, _| {
-                committed += 1;
-                Ok(())
-            },
-        )
-        .await
-        .unwrap();
-        assert!(o.already_stored);
-        assert_eq!(committed, 1);
-        assert_eq!(o.version, "1");
-        // New content; the crashed run archived v1 and uploaded v2, then died unrecorded.
-        let v2 = json(2_100, 2);
-        std::fs::write(&file, &v2).unwrap();
-        let sha1 = hex::encode(Sha256::digest(&v1));
-        let archive =
-            ObjectPath::new("ml-artifacts", &archive_key("runs/weights.bin", &sha1)).unwrap();
-        t.store.copy(&key, &archive, true).await.unwrap();
-        let put = PutOptions {
-            overwrite: true,
-            ..Default::default()
-        };
-        t.store
-            .put(&key, PutSource::File(file.clone()), &put)
-            .await
-            .unwrap();
-        let o = run_target(
-            &catalog,
-            None,
-            &planned(&file),
-            t,
-            "ml-artifacts",
-            None,
-            |_, _| Ok(()),
-        )
-        .await
-        .unwrap();
-        assert!(o.already_stored);
-        assert_eq!(o.version, "2");
-        let c = catalog.lock().unwrap();
-        let versions = c
-            .versions(&catalog::VersionQuery {
-                family: Some("weights".into()),
-                ..Default::default()
-            })
-            .unwrap();
-        assert_eq!(versions.len(), 2, "one version per content, none twice");
-        assert_eq!(versions[0].locations[0].key, "runs/weights.bin");
-        assert_eq!(versions[1].locations[0].key, archive.key.as_str());
-        // The key holds v2, the archive v1: nothing was archived or replaced again.
-        let root = store_root.join("ml-artifacts");
-        assert_eq!(std::fs::read(root.join("runs/weights.bin")).unwrap(), v2);
-        assert_eq!(std::fs::read(root.join(archive.key.as_str())).unwrap(), v1);
-        let archived: Vec<_> = std::fs::read_dir(root.join("runs/_versions/weights.bin"))
-            .unwrap()
-            .collect();
-        assert_eq!(archived.len(), 1);
-    }
-
-    #[test]
-    fn sync_archive_keys_keep_folder_and_encoding() {
-        let sha = "0123456789abcdef0123";
-        assert_eq!(
-            archive_key("training-data/dataset.json.gz", sha),
-            "training-data/_versions/dataset.json/0123456789ab.gz"
-        );
-        assert_eq!(
-            archive_key("acme/models/m.pt", sha),
-            "acme/models/_versions/m.pt/0123456789ab"
-        );
-        assert_eq!(archive_key("x.csv", sha), "_versions/x.csv/0123456789ab");
-        assert!(Key::parse(&archive_key("training-data/dataset.json.gz", sha)).is_ok());
-    }
-
-    #[test]
-    fn sync_tag_sort_keys_order_like_version_tags() {
-        let mut names = vec![
-            "m-2026-01-06T03-27-22.json",
-            "m-v2.10.json",
-            "m-2026-01-05T21-01-16.json",
-            "m-v2.9.json",
-            "m-2026-01-06T01-48-25.json",
-        ];
-        let tags: Vec<VersionTag> = names
-            .iter()
-            .map(|n| version::parse_name(n).version.unwrap())
-            .collect();
-        let mut by_key = tags.clone();
-        by_key.sort_by_key(tag_sort_key);
-        let mut by_ord = tags;
-        by_ord.sort();
-        assert_eq!(by_key, by_ord);
-        names.clear();
-    }
-
-    #[tokio::test]
-    async fn sync_dual_writes_and_versions_changed_content_of_a_versioned_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let proj = dir.path().join("proj");
-        std::fs::create_dir_all(&proj).unwrap();
-        std::fs::write(proj.join("model-q-v1.json"), json(150_000, 2)).unwrap();
-        let store_root = dir.path().join("store");
-        let targets = targets(&store_root);
-        let catalog = Catalog::in_memory().unwrap();
-        let policy = Policy::parse(
-            "[[rule]]\nname = \"both\"\npatterns = [\"model-*\"]\ndestination = \"primary+secondary\"\nfolder = \"models/\"\n",
-            Path::new("policy.toml"),
-        )
-        .unwrap();
-        let p = plan(&proj, &policy, &catalog, Some("acme")).unwrap();
-        let r = run(&p, &catalog, &targets, None).await.unwrap();
-        assert_eq!(r.uploaded, 2);
-        for root in [store_root.clone(), store_root.join("backup")] {
-            assert!(root
-                .join("ml-artifacts/acme/models/model-q-v1.json.gz")
-                .is_file());
-        }
-        // The same name with new content: version `v1+2`, newest, the old one archived.
-        std::fs::write(proj.join("model-q-v1.json"), json(160_000, 5)).unwrap();
-        let p = plan(&proj, &policy, &catalog, Some("acme")).unwrap();
-        let r = run(&p, &catalog, &targets, None).await.unwrap();
-        assert_eq!(r.uploaded, 2);
-        assert_eq!(r.files[0].version.as_deref(), Some("v1+2"));
-        let v = catalog.resolve(Some("acme"), "model-q", None).unwrap();
-        assert_eq!(v.version, "v1+2");
-        assert_eq!(v.locations.len(), 2);
-        let old = catalog
-            .resolve(Some("acme"), "model-q", Some("v1"))
-            .unwrap();
-        assert!(old
-            .locations
-            .iter()
-            .all(|l| l.key.starts_with("acme/models/_versions/model-q-v1.json/")));
-        let (objects, transfers) = catalog.cost_inputs().unwrap();
-        assert_eq!(objects.len(), 4);
-        assert!(objects.iter().all(|o| o.org.as_deref() == Some("acme")));
-        assert!(transfers.len() >= 4);
-    }
-
-    #[tokio::test]
-    async fn sync_versions_archives_restores_and_collects() {
-        let dir = tempfile::tempdir().unwrap();
-        let proj = dir.path().join("proj");
-        std::fs::create_dir_all(proj.join("logs")).unwrap();
-        std::fs::write(proj.join("dataset.json"), json(1_200_000, 1)).unwrap();
-        std::fs::write(proj.join("model-q-v1.json"), json(150_000, 2)).unwrap();
-        std::fs::write(proj.join("notes.txt"), b"small").unwrap();
-        std::fs::write(proj.join("logs/run.log"), b"log").unwrap();
-        let store_root = dir.path().join("store");
-        let targets = targets(&store_root);
-        let catalog = Catalog::in_memory().unwrap();
-        let policy = Policy::defaults();
-
-        let p = plan(&proj, &policy, &catalog, None).unwrap();
-        let actions: Vec<_> = p
-            .files
-            .iter()
-            .map(|f| (f.file.as_str(), f.action))
-            .collect();
-        assert_eq!(
-            actions,
-            [
-                ("dataset.json", Action::Upload),
-                ("logs/run.log", Action::Never),
-                ("model-q-v1.json", Action::Upload),
-                ("notes.txt", Action::Local),
-            ]
-        );
-        let r = run(&p, &catalog, &targets, None).await.unwrap();
-        assert!(r.error.is_none());
-        assert_eq!(r.uploaded, 2);
-        assert_eq!(r.new_versions, 3);
-        assert!(store_root
-            .join("ml-artifacts/training-data/dataset.json.gz")
-            .is_file());
-
-        // Unchanged: nothing read, nothing uploaded.
-        let p = plan(&proj, &policy, &catalog, None).unwrap();
-        assert!(p
-            .files
-            .iter()
-            .all(|f| matches!(f.action, Action::Unchanged | Action::Never)));
-        assert_eq!(run(&p, &catalog, &targets, None).await.unwrap().uploaded, 0);
-
-        // New content of an unversioned name: the old object moves under _versions/.
-        std::fs::write(proj.join("dataset.json"), json(1_300_000, 3)).unwrap();
-        let p = plan(&proj, &policy, &catalog, None).unwrap();
-        let r = run(&p, &catalog, &targets, None).await.unwrap();
-        assert_eq!(r.uploaded, 1);
-        let archived = r.files[0].uploads[0].archived_previous_to.clone().unwrap();
-        assert!(store_root.join("ml-artifacts").join(&archived).is_file());
-        let versions = catalog
-            .versions(&catalog::VersionQuery {
-                family: Some("dataset".into()),
-                ..Default::default()
-            })
-            .unwrap();
-        assert_eq!(
-            versions
-                .iter()
-                .map(|v| v.version.as_str())
-                .collect::<Vec<_>>(),
-            ["2", "1"]
-        );
-        assert_eq!(versions[1].locations[0].key, archived);
-        assert_eq!(versions[1].metrics.accuracy, Some(0.91));
-
-        let stores: HashMap<String, Arc<dyn Store>> =
-            [("local".to_string(), targets.primary.store.clone())].into();
-        let dest = dir.path().join("restored.json");
-        let reader = crate::read::Reader::new(stores.clone());
-        let got = crate::read::restore(&catalog, &versions[1], &reader, &dest, false, false)
-            .await
-            .unwrap();
-        assert!(got.restored.decompressed);
-        assert_eq!(std::fs::read(&dest).unwrap(), json(1_200_000, 1));
-        assert!(
-            crate::read::restore(&catalog, &versions[1], &reader, &dest, false, false)
-                .await
-                .is_err()
-        );
-
-        // gc keeps the latest; with version 1 labelled nothing goes, without it, it does.
-        catalog.set_label(versions[1].id, "production").unwrap();
-        let keep = Retention {
-            keep_last: 1,
-            older_than: Duration::ZERO,
-            family: Some("dataset".into()),
-        };
-        assert!(gc(&catalog, &keep, &stores, false)
-            .await
-            .unwrap()
-            .is_empty());
-        catalog.set_label(versions[0].id, "production").unwrap();
-        let removed = gc(&catalog, &keep, &stores, false).await.unwrap();
-        assert_eq!(removed.len(), 1);
-        assert_eq!(removed[0].version, "1");
-        assert!(!store_root.join("ml-artifacts").join(&archived).exists());
-        assert_eq!(catalog.audit_log().unwrap().last().unwrap().1, "gc");
-    }
 }
