@@ -384,7 +384,8 @@ pub fn credential_source(profile: &Profile) -> String {
     credential_report(profile).summary
 }
 
-#[cfg(test)]
+// Its one test needs the kernel keyring.
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 

@@ -476,8 +476,10 @@ impl S3Store {
                 .send()
                 .await
                 .map_err(|e| {
-                    tracing::debug!(
-                        "listing the saved upload's parts failed; starting over: {}",
+                    tracing::warn!(
+                        "{}: listing the parts of the interrupted upload of {path} failed, so \
+                         it starts over: {}",
+                        self.label,
                         aws_sdk_s3::error::DisplayErrorContext(&e)
                     )
                 })
@@ -499,14 +501,25 @@ impl S3Store {
         );
         let (size, part_size) = (saved.size, saved.part_size);
         saved.parts.retain(|(n, etag, _)| {
-            listed.get(n).is_some_and(|(listed_size, listed_etag)| {
+            let listed = listed.get(n);
+            let keep = listed.is_some_and(|(listed_size, listed_etag)| {
                 keep_part(
                     part_len(size, part_size, *n),
                     etag,
                     *listed_size,
                     listed_etag,
                 )
-            })
+            });
+            if !keep {
+                tracing::warn!(
+                    "{}: part {n} of the interrupted upload of {path} is sent again: saved \
+                     {} bytes, ETag {etag}; the server lists {:?}",
+                    self.label,
+                    part_len(size, part_size, *n),
+                    listed
+                );
+            }
+            keep
         });
         Some(saved)
     }
