@@ -486,19 +486,9 @@ async fn s3_put_resumes_after_kill_9() {
         .unwrap();
     let resume_dir = sb.path("data/resume/s3");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    // Kill as soon as the saved state records a stored part: the record itself, not the
-    // temporary file it is written to before its rename (a kill then loses that write).
+    // Kill as soon as the saved state records a stored part.
     loop {
-        let parts = std::fs::read_dir(&resume_dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .filter_map(|e| std::fs::read(e.path()).ok())
-            .filter_map(|d| serde_json::from_slice::<Value>(&d).ok())
-            .map(|v| v["parts"].as_array().map_or(0, Vec::len))
-            .max()
-            .unwrap_or(0);
+        let parts = common::stored_parts(&resume_dir);
         if parts >= 1 {
             break;
         }

@@ -66,15 +66,7 @@ async fn s3_resume_keeps_parts_listed_without_an_etag() {
     let resume_dir = sb.path("data/resume/s3");
     // Kill as soon as the saved state records a stored part.
     loop {
-        let parts = std::fs::read_dir(&resume_dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| std::fs::read(e.path()).ok())
-            .filter_map(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
-            .map(|v| v["parts"].as_array().map_or(0, Vec::len))
-            .max()
-            .unwrap_or(0);
+        let parts = common::stored_parts(&resume_dir);
         if parts >= 1 {
             break;
         }

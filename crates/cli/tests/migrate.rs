@@ -1099,15 +1099,7 @@ fn killed_multipart_migration_resumes_from_stored_parts() {
     let resume_dir = sb.path("data/resume/s3");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let parts = std::fs::read_dir(&resume_dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| std::fs::read(e.path()).ok())
-            .filter_map(|d| serde_json::from_slice::<Value>(&d).ok())
-            .map(|v| v["parts"].as_array().map_or(0, Vec::len))
-            .max()
-            .unwrap_or(0);
+        let parts = common::stored_parts(&resume_dir);
         if parts >= 1 {
             break;
         }

@@ -227,3 +227,20 @@ pub async fn contract_server() -> (tempfile::TempDir, stowage_supabase_contract:
     .unwrap();
     (dir, server)
 }
+
+/// The most parts any saved multipart upload in `resume_dir` records. Only the records
+/// (`*.json`) count: a record is written to a temporary file and renamed into place, so a
+/// kill before the rename leaves the record as it was.
+#[allow(dead_code)]
+pub fn stored_parts(resume_dir: &Path) -> usize {
+    std::fs::read_dir(resume_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .filter_map(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
+        .map(|v| v["parts"].as_array().map_or(0, Vec::len))
+        .max()
+        .unwrap_or(0)
+}
