@@ -74,6 +74,44 @@ async fn put_then_library_detail_restore_and_cost_on_the_local_store() {
         .unwrap();
     assert_eq!((none.total, none.rows.len()), (0, 0));
 
+    // Two more artifacts: each order gives its own page, and pages do not overlap.
+    for (name, len) in [("alpha.bin", 10_usize), ("zeta.bin", 900_000)] {
+        let f = dir.path().join(name);
+        std::fs::write(&f, vec![1u8; len]).unwrap();
+        let r = app
+            .put(PutRequest {
+                files: vec![f],
+                dest: "data/".into(),
+                compress: Some(false),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(r.failure().is_none());
+    }
+    let names = |sort, offset, limit| {
+        let p = app
+            .library(&LibraryQuery {
+                sort,
+                offset,
+                limit,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(p.total, 3);
+        p.rows.into_iter().map(|r| r.name).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(LibrarySort::Name, 0, 10),
+        ["alpha.bin", "model-q.pt", "zeta.bin"]
+    );
+    assert_eq!(
+        names(LibrarySort::Size, 0, 10),
+        ["zeta.bin", "model-q.pt", "alpha.bin"]
+    );
+    assert_eq!(names(LibrarySort::Updated, 0, 1), ["zeta.bin"]);
+    assert_eq!(names(LibrarySort::Name, 1, 1), ["model-q.pt"]);
+
     let detail = app.artifact(row.id).unwrap();
     assert_eq!(detail.versions.len(), 1);
     assert_eq!(detail.versions[0].locations[0].key, "model-q-v2.pt");
@@ -92,9 +130,12 @@ async fn put_then_library_detail_restore_and_cost_on_the_local_store() {
     assert_eq!(std::fs::read(&out).unwrap(), bytes);
 
     // Cost counts the stored bytes.
-    let cost = app.cost("provider").unwrap();
-    let json = serde_json::to_value(&cost).unwrap();
-    assert!(json.to_string().contains("300000"), "{json}");
+    let cost = serde_json::to_value(app.cost("provider").unwrap()).unwrap();
+    assert_eq!(
+        cost["total"]["stored_bytes"],
+        300_000 + 10 + 900_000,
+        "{cost}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

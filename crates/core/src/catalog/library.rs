@@ -131,30 +131,51 @@ impl Catalog {
                 |r| r.get::<_, i64>(0),
             )
             .map_err(self.err())? as u64;
-        let order = match q.sort {
-            LibrarySort::Name => "a.folder, a.family, a.extension, a.org",
-            LibrarySort::Updated => "updated DESC, a.id DESC",
-            LibrarySort::Size => "stored DESC, a.id",
-            LibrarySort::Versions => "versions DESC, a.id",
-        };
+        // The page's ids first: by name straight from the name index, else by an aggregate
+        // over the versions; then the figures of those rows only.
         let limit = q.limit.clamp(1, 1000);
+        let page = match q.sort {
+            LibrarySort::Name => format!(
+                "SELECT a.id FROM artifacts a{filter}
+                   AND EXISTS (SELECT 1 FROM versions v WHERE v.artifact_id = a.id)
+                 ORDER BY a.folder, a.family, a.extension, a.org"
+            ),
+            sort => format!(
+                "SELECT a.id FROM artifacts a JOIN versions v ON v.artifact_id = a.id{filter}
+                 GROUP BY a.id ORDER BY {}",
+                match sort {
+                    LibrarySort::Updated => "MAX(v.created_at) DESC, a.id DESC",
+                    LibrarySort::Size => "SUM(v.size) DESC, a.id",
+                    _ => "COUNT(*) DESC, a.id",
+                }
+            ),
+        };
+        let ids: Vec<i64> = self
+            .conn
+            .prepare(&format!("{page} LIMIT {limit} OFFSET {}", q.offset))
+            .and_then(|mut s| {
+                s.query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<i64>>>()
+            })
+            .map_err(self.err())?;
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
         let sql = format!(
             "SELECT a.id, a.org, a.family, a.kind, a.framework, a.folder, a.extension,
-                    COUNT(v.id) AS versions, MAX(v.created_at) AS updated,
-                    SUM(v.size) AS stored, SUM(v.original_size),
+                    (SELECT COUNT(*) FROM versions v WHERE v.artifact_id = a.id),
+                    (SELECT MAX(created_at) FROM versions v WHERE v.artifact_id = a.id),
+                    (SELECT SUM(size) FROM versions v WHERE v.artifact_id = a.id),
+                    (SELECT SUM(original_size) FROM versions v WHERE v.artifact_id = a.id),
                     (SELECT l.version FROM versions l WHERE l.artifact_id = a.id
                       ORDER BY l.sort_key DESC LIMIT 1),
                     (SELECT COUNT(*) FROM locations o JOIN versions w ON w.id = o.version_id
                       WHERE w.artifact_id = a.id),
                     (SELECT GROUP_CONCAT(DISTINCT o.profile) FROM locations o
                       JOIN versions w ON w.id = o.version_id WHERE w.artifact_id = a.id)
-               FROM artifacts a JOIN versions v ON v.artifact_id = a.id{filter}
-              GROUP BY a.id ORDER BY {order} LIMIT {limit} OFFSET {}",
-            q.offset
+               FROM artifacts a WHERE a.id IN ({list})"
         );
         let mut s = self.conn.prepare(&sql).map_err(self.err())?;
-        let rows = s
-            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+        let mut rows = s
+            .query_map([], |r| {
                 let org: String = r.get(1)?;
                 let profiles: Option<String> = r.get(13)?;
                 let mut profiles: Vec<String> = profiles
@@ -183,6 +204,8 @@ impl Catalog {
             })
             .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(self.err())?;
+        // In the page's order (ids are row ids, never text: nothing to escape).
+        rows.sort_by_key(|r| ids.iter().position(|&id| id == r.id));
         Ok(LibraryPage {
             total,
             offset: q.offset,

@@ -163,6 +163,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX artifacts_by_family ON artifacts(family, org);
     ALTER TABLE file_state ADD COLUMN decision TEXT;
     "#,
+    // 4: the library lists artifacts by name a page at a time, in index order.
+    r#"
+    CREATE INDEX artifacts_by_name ON artifacts(folder, family, extension, org);
+    "#,
 ];
 
 /// The schema version this build writes.
