@@ -139,6 +139,8 @@ async fn put_then_library_detail_restore_and_cost_on_the_local_store() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// The guard only keeps memory-measuring tests of this process from running meanwhile.
+#[allow(clippy::await_holding_lock)]
 async fn an_operation_is_cancelled_by_its_id() {
     // 96 MiB in memory: not while another test measures its memory.
     let _heavy = crate::testdata::heavy();
