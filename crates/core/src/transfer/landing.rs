@@ -87,7 +87,14 @@ pub(super) fn land(pending: Vec<Pending>) -> Vec<(usize, Error)> {
     }
     let mut unsynced: std::collections::HashSet<usize> = Default::default();
     for group in by_dev.values() {
-        let sync = |p: &Pending| std::fs::File::open(&p.temp).and_then(|f| f.sync_all());
+        // Windows flushes only through a handle that may write.
+        let sync = |p: &Pending| {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(cfg!(windows))
+                .open(&p.temp)
+                .and_then(|f| f.sync_all())
+        };
         if HAS_SYNCFS && group.len() >= SYNCFS_FROM {
             let r = std::fs::File::open(&group[0].temp).and_then(|f| syncfs(&f));
             if let Err(e) = r {
@@ -117,7 +124,9 @@ pub(super) fn land(pending: Vec<Pending>) -> Vec<(usize, Error)> {
             Err(e) => failed.push((index, e)),
         }
     }
-    for (dir, indices) in dirs {
+    // A folder is flushed where it can be opened as a file (Unix); Windows makes renames
+    // durable with the file system's own journal.
+    for (dir, indices) in dirs.into_iter().filter(|_| cfg!(unix)) {
         if let Err(e) = std::fs::File::open(&dir).and_then(|d| d.sync_all()) {
             for index in indices {
                 failed.push((index, io_local(&dir, "syncing the folder", clone_io(&e))));
