@@ -347,13 +347,7 @@ impl App {
                 .chain(std::iter::once(primary.clone()))
                 .chain(secondary.clone());
             let mut warnings = Vec::new();
-            let cache = match crate::cache::Cache::open(&self.paths, &config.cache) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    warnings.push(format!("reading without the cache: {e}"));
-                    None
-                }
-            };
+            let cache = self.read_cache(&config, &mut warnings);
             let reader = Reader {
                 stores: self.stores_for(&config, wanted).await,
                 primary: Some(primary),

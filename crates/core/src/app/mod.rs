@@ -279,6 +279,22 @@ impl App {
         })
     }
 
+    /// The download cache for a read, or None with a warning when it cannot be opened: reads
+    /// still work without it.
+    fn read_cache(
+        &self,
+        config: &Config,
+        warnings: &mut Vec<String>,
+    ) -> Option<crate::cache::Cache> {
+        match crate::cache::Cache::open(&self.paths, &config.cache) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                warnings.push(format!("reading without the cache: {e}"));
+                None
+            }
+        }
+    }
+
     /// Record what an action wrote (locations, versions, transfers, audit). The write itself
     /// already succeeded, so a catalog that cannot be written is a warning, not a failure:
     /// `stowage verify` then reports what the catalog lacks.

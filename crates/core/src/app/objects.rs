@@ -413,13 +413,7 @@ impl App {
         let others: Vec<String> = config.profiles.keys().cloned().collect();
         let mut stores = self.stores_for(&config, others).await;
         stores.insert(primary.clone(), session.store.clone());
-        let cache = match crate::cache::Cache::open(&self.paths, &config.cache) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                warnings.push(format!("reading without the cache: {e}"));
-                None
-            }
-        };
+        let cache = self.read_cache(&config, warnings);
         Ok(Reader {
             stores,
             primary: Some(primary),
