@@ -590,6 +590,7 @@ async fn put(ctx: &Ctx, a: PutArgs) -> CmdResult {
             _ => None,
         },
         dry_run: ctx.dry_run,
+        profile: None,
     };
     let bars = Bars::follow(&ctx.app, "uploading", ctx.bars);
     let r = ctx.app.put(request).await;

@@ -175,6 +175,23 @@ pub fn record_writes(
     })
 }
 
+/// The metrics a local JSON results file holds (none for other files, or when unreadable: a
+/// results file with a syntax error is still stored).
+fn json_metrics(path: &str) -> VersionMetrics {
+    let json = std::path::Path::new(path)
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if !json {
+        return VersionMetrics::default();
+    }
+    crate::metadata::extract(std::path::Path::new(path))
+        .ok()
+        .flatten()
+        .map(crate::sync::metrics_of)
+        .unwrap_or_default()
+}
+
 /// Record an object stored at `stored`: the version of the artifact its key names with that
 /// content (found, or made as sync would make it), and the location. The content is the
 /// stored bytes, or with `gzipped_from` (original size, SHA-256) the file they gunzip to.
@@ -233,7 +250,7 @@ pub fn record_object(
                             mtime_ns: None,
                             source_path: source_path.map(str::to_string),
                             created_at: OffsetDateTime::now_utc(),
-                            metrics: VersionMetrics::default(),
+                            metrics: source_path.map(json_metrics).unwrap_or_default(),
                         },
                         Some(&sort),
                     )?;

@@ -22,6 +22,7 @@
 // costs nothing measurable, and boxing it would only complicate every shell's use of it.
 #![allow(clippy::result_large_err)]
 
+mod drop;
 mod error;
 mod event;
 mod library;
@@ -32,6 +33,7 @@ mod sync;
 #[cfg(test)]
 mod tests;
 
+pub use drop::*;
 pub use error::{AppError, AppResult, EXIT_INTERRUPTED, EXIT_WAITING};
 pub use event::{AppEvent, OpId};
 pub use library::*;
@@ -240,8 +242,16 @@ impl App {
 
     /// The selected profile's session.
     async fn session(&self) -> AppResult<Session> {
+        self.session_for(None).await
+    }
+
+    /// The session of profile `name`, else of the selected one.
+    async fn session_for(&self, name: Option<&str>) -> AppResult<Session> {
         let config = self.config()?;
-        let (profile, selection) = self.selected(&config)?;
+        let (profile, selection) = match name {
+            Some(n) => config.select(Some(n), None)?,
+            None => self.selected(&config)?,
+        };
         Ok(Session {
             store: self.store(profile).await?,
             paths: self.paths.clone(),

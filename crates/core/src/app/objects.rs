@@ -41,6 +41,9 @@ pub struct PutRequest {
     /// Check and report, change nothing.
     #[serde(default)]
     pub dry_run: bool,
+    /// The profile to upload to [default: the selected one].
+    #[serde(default)]
+    pub profile: Option<String>,
 }
 
 /// What `put` did, one item per file.
@@ -312,7 +315,7 @@ impl App {
     /// `put FILE… DEST`: upload, verify (SHA-256) and record each file.
     pub async fn put(&self, r: PutRequest) -> AppResult<PutResult> {
         self.run("put", |op| async move {
-            let session = self.session().await?;
+            let session = self.session_for(r.profile.as_deref()).await?;
             let dest = Location::parse(&r.dest)?;
             // The archives live in `_packed` until the upload ends.
             let (_packed, files) = if r.archive {

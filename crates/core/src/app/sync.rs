@@ -224,7 +224,7 @@ impl App {
     /// primary profile is bound to, else the policy's `org`. A profile bound to an
     /// organization can write only under it, so another organization (by flag or policy) is
     /// refused up front instead of failing every upload.
-    fn sync_org(
+    pub(super) fn sync_org(
         &self,
         config: &Config,
         policy: &Policy,

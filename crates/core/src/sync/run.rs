@@ -660,7 +660,8 @@ pub(super) fn prepare(
     }))
 }
 
-pub(super) fn metrics_of(m: crate::metadata::Metrics) -> VersionMetrics {
+/// A results file's metrics as the catalog stores them.
+pub fn metrics_of(m: crate::metadata::Metrics) -> VersionMetrics {
     VersionMetrics {
         accuracy: m.accuracy,
         loss: m.loss,

@@ -1,0 +1,70 @@
+// The window's calls into the app layer: one typed wrapper per Tauri command.
+import { invoke } from '@tauri-apps/api/core';
+import type {
+  AppError,
+  ArtifactDetail,
+  DeleteVersionsResult,
+  DropPlan,
+  DropRequest,
+  GetRequest,
+  GetResult,
+  Labelled,
+  LibraryPage,
+  LibraryQuery,
+  MetricDiff,
+  ProfileList,
+  PutRequest,
+  PutResult,
+  RestoreRequest,
+  RestoreResult,
+  UrlRead,
+  UrlRequest,
+} from './types';
+
+export const APP_EVENT = 'stowage://event';
+export const DROP_EVENT = 'stowage://drop';
+
+/** An error as the app layer describes it; anything else (a broken IPC) made into one. */
+export function asAppError(e: unknown): AppError {
+  if (e && typeof e === 'object' && 'message' in e && 'kind' in e) return e as AppError;
+  return {
+    kind: 'internal',
+    exit_code: 1,
+    message: String(e),
+    provider: null,
+    bucket: null,
+    key: null,
+    file: null,
+    hint: null,
+    retryable: false,
+    failed: null,
+    total: null,
+  };
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw asAppError(e);
+  }
+}
+
+export const api = {
+  library: (query: LibraryQuery) => call<LibraryPage>('library', { query }),
+  artifact: (id: number) => call<ArtifactDetail>('artifact', { id }),
+  metricDiff: (a: string, b: string, org: string | null) =>
+    call<MetricDiff>('metric_diff', { a, b, org }),
+  dropPlan: (request: DropRequest) => call<DropPlan>('drop_plan', { request }),
+  put: (request: PutRequest) => call<PutResult>('put', { request }),
+  get: (request: GetRequest) => call<GetResult>('get', { request }),
+  restore: (request: RestoreRequest) => call<RestoreResult>('restore', { request }),
+  label: (spec: string, name: string, org: string | null) =>
+    call<Labelled>('label', { spec, name, org }),
+  deleteVersions: (specs: string[], org: string | null) =>
+    call<DeleteVersionsResult>('delete_versions', { specs, org }),
+  shareUrl: (request: UrlRequest) => call<UrlRead>('share_url', { request }),
+  cancel: (op: number) => call<boolean>('cancel', { op }),
+  profiles: () => call<ProfileList>('profiles'),
+  reveal: (path: string) => call<null>('reveal', { path }),
+};
