@@ -6,6 +6,7 @@ import sys
 import gi
 
 gi.require_version("Gtk", "3.0")
+gi.require_version("Gdk", "3.0")
 from gi.repository import Gdk, Gtk  # noqa: E402
 
 x, y, uris = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]

@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 APP = Path(os.environ.get("STOWAGE_APP_BIN", TARGET / "debug" / "stowage-app"))
 CLI = Path(os.environ.get("STOWAGE_CLI_BIN", TARGET / "debug" / "stowage"))
+# The drag source needs GTK's Python bindings: Debian's python3 with python3-gi.
+GTK_PYTHON = os.environ.get("STOWAGE_GTK_PYTHON", "/usr/bin/python3")
 SCREENS = Path(os.environ.get("STOWAGE_E2E_SCREENS", TARGET / "e2e-screens"))
 
 _display = None
@@ -143,14 +145,14 @@ class AppTest(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     # The CLI, on the same folders: to seed and to check what the app did.
-    def cli(self, *args, check=True):
-        r = subprocess.run([str(CLI), *args], env=self.env, cwd=self.files, capture_output=True, text=True)
+    def cli(self, *args, check=True, cwd=None):
+        r = subprocess.run([str(CLI), *args], env=self.env, cwd=cwd or self.files, capture_output=True, text=True)
         if check and r.returncode != 0:
             self.fail(f"stowage {' '.join(args)} exited {r.returncode}:\n{r.stdout}\n{r.stderr}")
         return r
 
-    def cli_json(self, *args):
-        return json.loads(self.cli("--json", *args).stdout)
+    def cli_json(self, *args, cwd=None):
+        return json.loads(self.cli("--json", *args, cwd=cwd).stdout)
 
     def shot(self, name):
         """Keep a screenshot of this screen (CI keeps the folder)."""
@@ -161,7 +163,7 @@ class AppTest(unittest.TestCase):
     def drag_files(self, *paths):
         uris = [Path(p).resolve().as_uri() for p in paths]
         src = subprocess.Popen(
-            ["python3", str(Path(__file__).with_name("drag_source.py")), "1040", "880", *uris],
+            [GTK_PYTHON, str(Path(__file__).with_name("drag_source.py")), "1040", "880", *uris],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -190,3 +192,73 @@ class AppTest(unittest.TestCase):
     @staticmethod
     def unique(prefix):
         return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def s3_config(bucket, endpoint=None):
+    """config.toml text and environment for a profile on the test S3 server (SeaweedFS),
+    uploads by policy going to `bucket`."""
+    endpoint = endpoint or os.environ.get("STOWAGE_TEST_S3_ENDPOINT", "http://127.0.0.1:8333")
+    config = (
+        'default_profile = "seaweed"\n\n[profiles.seaweed]\nkind = "s3"\n'
+        f'endpoint = "{endpoint}"\nregion = "us-east-1"\npath_style = true\n\n'
+        f'[sync]\nbucket = "{bucket}"\n'
+    )
+    env = {
+        "AWS_ACCESS_KEY_ID": os.environ.get("STOWAGE_TEST_S3_ACCESS_KEY", "testak"),
+        "AWS_SECRET_ACCESS_KEY": os.environ.get("STOWAGE_TEST_S3_SECRET_KEY", "testsecretkey123"),
+    }
+    return config, env
+
+
+class Weed:
+    """A private SeaweedFS (`weed mini`) on free ports, for tests that stop the server."""
+
+    FLAGS = [
+        "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
+        "filer.port.grpc", "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance",
+        "debug.port", "s3.debug.port", "admin.port", "admin.port.grpc", "webdav.port",
+    ]
+
+    def __init__(self, folder):
+        self.bin = os.environ.get("STOWAGE_TEST_WEED_BIN") or shutil.which("weed")
+        if not self.bin:
+            raise unittest.SkipTest("no `weed` binary: run through scripts/test (STOWAGE_TEST_WEED_BIN)")
+        self.dir = Path(folder)
+        (self.dir / "data").mkdir(parents=True, exist_ok=True)
+        ak = os.environ.get("STOWAGE_TEST_S3_ACCESS_KEY", "testak")
+        sk = os.environ.get("STOWAGE_TEST_S3_SECRET_KEY", "testsecretkey123")
+        (self.dir / "s3.json").write_text(json.dumps({"identities": [{"name": "admin", "credentials": [{"accessKey": ak, "secretKey": sk}], "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}))
+        ports = []
+        while len(ports) < len(self.FLAGS):
+            p = free_port()
+            if p not in ports:
+                ports.append(p)
+        self.s3_port = ports[self.FLAGS.index("s3.port")]
+        self.args = ["mini", f"-dir={self.dir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-s3.config={self.dir / 's3.json'}", "-webdav=false", "-admin.ui=false"]
+        self.args += [f"-{f}={p}" for f, p in zip(self.FLAGS, ports)]
+        self.proc = None
+        self.start()
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.s3_port}"
+
+    def start(self):
+        log = open(self.dir / "weed.log", "ab")
+        self.proc = subprocess.Popen([self.bin, *self.args], stdout=log, stderr=log)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.s3_port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("SeaweedFS did not start: " + (self.dir / "weed.log").read_text()[-2000:])
+                time.sleep(0.1)
+        time.sleep(2)  # the volume server registers with the master
+
+    def stop(self):
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None

@@ -1123,7 +1123,7 @@ async fn restore_cmd(ctx: &Ctx, a: RestoreArgs) -> CmdResult {
         ctx.would("restored", "restore"),
         x.family,
         x.version,
-        x.from,
+        r.read.read.from,
         x.file.display(),
         HumanBytes(x.size),
         if x.decompressed { ", decompressed" } else { "" }

@@ -104,7 +104,7 @@ async fn put_library_detail_restore_and_cost_on_seaweedfs() {
         .await
         .unwrap();
     assert_eq!(
-        r.read.restored.from,
+        r.read.read.from,
         format!("seaweed:{bucket}/models/classifier-v3.pt")
     );
     assert_eq!(std::fs::read(&out).unwrap(), bytes);

@@ -773,7 +773,11 @@ compress: boolean | null,
 /**
  * Check and report, change nothing.
  */
-dry_run: boolean, };
+dry_run: boolean, 
+/**
+ * The profile to upload to [default: the selected one].
+ */
+profile: string | null, };
 
 export type PutResult = { 
 /**
@@ -1086,10 +1090,6 @@ family: string,
  */
 version: string, 
 /**
- * Where it came from: `profile:bucket/key`.
- */
-from: string, 
-/**
  * The file written.
  */
 file: string, 
@@ -1312,11 +1312,7 @@ file: string,
 /**
  * The path the policy matched (relative to the current folder, `/`-separated).
  */
-path: string, 
-/**
- * Its size.
- */
-size: number, matched: string, detected_kind: Kind, detected_by: string | null, skipped: Array<SkippedRule>, 
+path: string, matched: string, detected_kind: Kind, detected_by: string | null, skipped: Array<SkippedRule>, 
 /**
  * The rule that matched.
  */
@@ -1664,7 +1660,7 @@ ok: number,
 /**
  * Everything that did not.
  */
-problems: Array<Problem>, 
+problems: Array<VerifyProblem>, 
 /**
  * Problems repaired.
  */
@@ -2180,10 +2176,6 @@ family: string,
  */
 version: string, 
 /**
- * Where it came from: `profile:bucket/key`.
- */
-from: string, 
-/**
  * The file written.
  */
 file: string, 
@@ -2235,10 +2227,6 @@ family: string,
  * The version.
  */
 version: string, 
-/**
- * Where it came from: `profile:bucket/key`.
- */
-from: string, 
 /**
  * The file written.
  */
@@ -2842,7 +2830,7 @@ ok: number,
 /**
  * Everything that did not.
  */
-problems: Array<Problem>, 
+problems: Array<VerifyProblem>, 
 /**
  * Problems repaired.
  */
@@ -2852,7 +2840,7 @@ fixed: number,
  */
 dry_run: boolean, };
 
-export type Problem = { 
+export type VerifyProblem = { 
 /**
  * `missing`, `different`, `extra` or `unreachable`.
  */
@@ -3299,6 +3287,89 @@ url: string | null,
 max_object_size: number | null, };
 
 export type Selection = "flag" | "environment" | "config_default" | "built_in";
+
+export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
+
+export type DropRequest = { 
+/**
+ * The dropped paths.
+ */
+paths: Array<string>, 
+/**
+ * The organization keys go under [default: the policy's].
+ */
+org: string | null, };
+
+export type DropFile = { 
+/**
+ * The local file.
+ */
+file: string, 
+/**
+ * Its name as the policy sees it: relative to the dropped folder's parent, so a
+ * dropped folder keeps its name and its subfolders.
+ */
+name: string, 
+/**
+ * Its size in bytes.
+ */
+size: number, 
+/**
+ * What it is (`model`, `dataset`, …).
+ */
+kind: string, 
+/**
+ * The rule that matched.
+ */
+rule: string, 
+/**
+ * The policy's destination (`primary`, `primary+secondary`, `local`, `never`).
+ */
+destination: string, 
+/**
+ * The profiles it goes to, the first being where it is uploaded now (empty: it is not
+ * uploaded, see `refused`).
+ */
+profiles: Array<string>, 
+/**
+ * The bucket.
+ */
+bucket: string, 
+/**
+ * The key it is stored under (before the `.gz` compression appends).
+ */
+key: string, 
+/**
+ * Whether it is gzipped on the way up.
+ */
+compress: boolean, 
+/**
+ * Why it will not be uploaded (a rule that keeps it on this machine, a name that cannot
+ * be a key).
+ */
+refused: string | null, };
+
+export type DropPlan = { 
+/**
+ * Each file, in the order found (folders walked in name order).
+ */
+files: Array<Item<DropFile>>, 
+/**
+ * The profiles the user can choose instead.
+ */
+profiles: Array<string>, 
+/**
+ * The primary profile.
+ */
+primary: string, 
+/**
+ * The secondary profile, for `primary+secondary` rules.
+ */
+secondary: string | null, 
+/**
+ * The bucket uploads go to.
+ */
+bucket: string, };
 
 export type Explanation = { matched: string, detected_kind: Kind, detected_by: string | null, skipped: Array<SkippedRule>, 
 /**

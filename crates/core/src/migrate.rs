@@ -671,6 +671,7 @@ async fn finish_one(
 
 /// One disagreement between the catalog and a provider.
 #[derive(Clone, Debug, Serialize, ts_rs::TS)]
+#[ts(rename = "VerifyProblem")]
 pub struct Problem {
     /// `missing`, `different`, `extra` or `unreachable`.
     pub kind: &'static str,

@@ -55,8 +55,6 @@ pub struct Restored {
     pub family: String,
     /// The version.
     pub version: String,
-    /// Where it came from: `profile:bucket/key`.
-    pub from: String,
     /// The file written.
     pub file: PathBuf,
     /// Bytes written (the original size).
@@ -378,7 +376,6 @@ pub async fn restore(
         restored: Restored {
             family: v.family.clone(),
             version: v.version.clone(),
-            from: f.read.from.clone(),
             file: dest.to_path_buf(),
             size: if dry_run { v.original_size } else { f.size },
             sha256: v.sha256.clone(),

@@ -26,7 +26,9 @@ pub struct Explained {
     pub file: PathBuf,
     /// The path the policy matched (relative to the current folder, `/`-separated).
     pub path: String,
-    /// Its size.
+    /// Its size (in JSON as the decision's `size`).
+    #[serde(skip)]
+    #[ts(skip)]
     pub size: u64,
 }
 

@@ -368,6 +368,7 @@ fn declarations() -> String {
         crate::config::S3Profile::decl(),
         crate::config::SupabaseProfile::decl(),
         crate::config::Selection::decl(),
+        <serde_json::Value as TS>::decl(),
         super::DropRequest::decl(),
         super::DropFile::decl(),
         super::DropPlan::decl(),
