@@ -53,7 +53,8 @@ pub async fn get(ops: Ops<'_>, request: app::GetRequest) -> Res<app::GetResult> 
 
 #[tauri::command]
 pub async fn restore(ops: Ops<'_>, request: app::RestoreRequest) -> Res<app::RestoreResult> {
-    ops.run(|app| async move { app.restore(request).await }).await
+    ops.run(|app| async move { app.restore(request).await })
+        .await
 }
 
 #[tauri::command]
@@ -93,7 +94,6 @@ pub async fn profiles(app: AppState<'_>) -> Res<app::ProfileList> {
 
 #[tauri::command]
 pub async fn reveal(path: PathBuf) -> Res<()> {
-    tauri_plugin_opener::reveal_item_in_dir(&path).map_err(|e| {
-        AppError::usage(format!("cannot show {} in its folder: {e}", path.display()))
-    })
+    tauri_plugin_opener::reveal_item_in_dir(&path)
+        .map_err(|e| AppError::usage(format!("cannot show {} in its folder: {e}", path.display())))
 }
