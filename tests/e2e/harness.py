@@ -222,7 +222,7 @@ class Weed:
     def __init__(self, folder):
         self.bin = os.environ.get("STOWAGE_TEST_WEED_BIN") or shutil.which("weed")
         if not self.bin:
-            raise unittest.SkipTest("no `weed` binary: run through scripts/test (STOWAGE_TEST_WEED_BIN)")
+            raise RuntimeError("no `weed` binary: run through scripts/test, which sets STOWAGE_TEST_WEED_BIN")
         self.dir = Path(folder)
         (self.dir / "data").mkdir(parents=True, exist_ok=True)
         ak = os.environ.get("STOWAGE_TEST_S3_ACCESS_KEY", "testak")

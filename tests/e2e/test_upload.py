@@ -2,6 +2,7 @@
 the policy's decision, the object lands under the policy's key byte-identical, a second
 version shows in the model's history with a metric diff; restore, share, delete."""
 
+import gzip
 import hashlib
 import json
 import os
@@ -70,8 +71,8 @@ class DragAndDrop(AppTest):
         self.assertEqual(sha(back), sha(v1))
 
         # The Library shows it, from the catalog.
-        row = s.wait("the new row", lambda: s.find_all("[data-testid=row-name]"))
-        self.assertIn("credit_risk_results", row[0].text)
+        name = s.wait("the new row", lambda: s.text_of("[data-testid=row-name]"))
+        self.assertIn("credit_risk_results", name)
 
         v2 = self.results_file("credit_risk_results_v2.json", V2)
         self.drop_and_confirm(v2)
@@ -87,7 +88,8 @@ class DragAndDrop(AppTest):
         self.assertTrue(versions[1].text.startswith("v1"), versions[1].text)
         diff = s.wait_css("[data-testid=diff]")
         s.wait("the diff rows", lambda: "accuracy" in diff.text)
-        rows = {r[0]: r for r in (line.split("\t") for line in diff.text.splitlines()[1:])}
+        cells = s.js("return [...document.querySelectorAll('[data-testid=diff] tbody tr')].map(r => [...r.cells].map(c => c.innerText.trim()))")
+        rows = {r[0]: r for r in cells}
         self.assertEqual(rows["accuracy"][1:], ["0.91", "0.935", "+0.025"], diff.text)
         self.assertEqual(rows["loss"][3], "−0.09", diff.text)
         self.assertIn(sha(v2), s.text_of("[data-testid=sha256]"))
@@ -111,7 +113,8 @@ class DragAndDrop(AppTest):
         url = s.wait("the link", lambda: s.find_all("[data-testid=share-url]") and s.find("[data-testid=share-url]").prop("value"))
         with urllib.request.urlopen(url) as r:
             self.assertEqual(r.status, 200)
-            self.assertEqual(hashlib.sha256(r.read()).hexdigest(), sha(v2))
+            # The stored object: gzipped by the policy, so the link serves the `.gz`.
+            self.assertEqual(hashlib.sha256(gzip.decompress(r.read())).hexdigest(), sha(v2))
         time.sleep(5)
         with self.assertRaises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(url)
@@ -126,7 +129,7 @@ class DragAndDrop(AppTest):
         s.find("[data-testid=confirm-delete]").click()
         s.wait("one version left", lambda: len(s.find_all("[data-testid=version]")) == 1)
         listed = self.cli_json("ls", f"{self.bucket}/", "--recursive")
-        keys = [o["key"] for o in listed["objects"]]
+        keys = [o["name"] for o in listed["entries"]]
         self.assertNotIn(key1, keys)
         versions = self.cli_json("versions", "credit_risk_results")["versions"]
         self.assertEqual([v["version"] for v in versions], ["v2"])
@@ -169,14 +172,17 @@ class FolderAndOutage(AppTest):
         self.weed.stop()
         self.drag_files(run)
         s.wait_css("[data-testid=upload]")
-        names = [r.text.split("\t")[0] for r in s.find_all("[data-testid=upload-row]")]
+        names = s.js("return [...document.querySelectorAll('[data-testid=upload-row]')].map(r => r.cells[0].innerText.trim())")
         self.assertEqual(names, ["session-42/checkpoints/model-epoch-3.pt", "session-42/metrics_results.json"])
         keys = [e.text for e in s.find_all("[data-testid=upload-key]")]
         self.assertTrue(all("session-42/" in k for k in keys), keys)
         s.find("[data-testid=confirm-upload]").click()
         s.wait("the failures", lambda: len(s.find_all("[data-testid=upload-row].failed")) == 2, timeout=240)
         error = s.find("[data-testid=upload] [data-testid=error]").text
-        self.assertIn("seaweed", error)
+        # The app layer's message: the file, the provider, the next step; and a Retry.
+        self.assertIn("model-epoch-3.pt", error)
+        self.assertIn(f"127.0.0.1:{self.weed.s3_port}", error)
+        self.assertIn("Next:", error)
         self.shot("upload-failed-server-down")
         # Nothing was recorded for what was not stored.
         self.assertEqual(self.cli_json("versions")["versions"], [])

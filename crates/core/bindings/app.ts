@@ -1222,9 +1222,58 @@ org: string | null,
  */
 search: string | null, 
 /**
+ * Only artifacts with a copy on this kind of provider (`local`, `s3`, `supabase`).
+ */
+provider: string | null, 
+/**
+ * Only artifacts with a copy on this profile.
+ */
+profile: string | null, 
+/**
+ * Only artifacts with a version carrying this label.
+ */
+label: string | null, 
+/**
+ * At least this many stored bytes (all versions).
+ */
+min_size: number | null, 
+/**
+ * At most this many stored bytes.
+ */
+max_size: number | null, 
+/**
+ * Updated at or after this time (RFC 3339).
+ */
+updated_after: string | null, 
+/**
+ * Updated at or before this time (RFC 3339).
+ */
+updated_before: string | null, 
+/**
+ * The latest version's accuracy at least this.
+ */
+min_accuracy: number | null, 
+/**
+ * The latest version's accuracy at most this.
+ */
+max_accuracy: number | null, 
+/**
+ * The latest version's loss at least this.
+ */
+min_loss: number | null, 
+/**
+ * The latest version's loss at most this.
+ */
+max_loss: number | null, 
+/**
  * The order.
  */
 sort: LibrarySort, 
+/**
+ * Descending (true) or ascending (false); None: the sort's natural direction (names
+ * A→Z, loss lowest first, other figures and dates highest first).
+ */
+desc: boolean | null, 
 /**
  * Rows to skip.
  */
@@ -1234,7 +1283,7 @@ offset: number,
  */
 limit: number, };
 
-export type LibrarySort = "name" | "updated" | "size" | "versions";
+export type LibrarySort = "name" | "kind" | "org" | "updated" | "size" | "original" | "versions" | "accuracy" | "loss";
 
 export type LibraryRow = { 
 /**
@@ -1270,6 +1319,10 @@ versions: number,
  */
 latest: string, 
 /**
+ * Its newest version's row id.
+ */
+latest_id: number, 
+/**
  * When its newest version was recorded.
  */
 updated_at: string, 
@@ -1288,7 +1341,23 @@ locations: number,
 /**
  * The profiles holding copies.
  */
-profiles: Array<string>, };
+profiles: Array<string>, 
+/**
+ * The kinds of provider holding copies (`local`, `s3`, `supabase`).
+ */
+providers: Array<string>, 
+/**
+ * The labels on its versions.
+ */
+labels: Array<string>, 
+/**
+ * The latest version's accuracy.
+ */
+accuracy: number | null, 
+/**
+ * The latest version's loss.
+ */
+loss: number | null, };
 
 export type LibraryPage = { 
 /**

@@ -1,7 +1,9 @@
 //! Catalog query speed at scale: fills a catalog with 100,000 artifacts (3 versions each, each
 //! stored once, metrics on models) and times `versions FAMILY`, a filter + sort, a label
 //! lookup, the library pages the desktop app shows, and the cost summary. Run in release: `cargo run --release -p stowage-core --example catalog_bench`.
-//! `CATALOG_BENCH_ARTIFACTS` changes the count; a path argument keeps the catalog there.
+//! `CATALOG_BENCH_ARTIFACTS` changes the count; a path argument keeps the catalog there, and
+//! `--seed-only` stops after filling it (the desktop app's tests and benchmarks seed their
+//! 100,000-artifact Library this way).
 
 use std::time::{Duration, Instant};
 
@@ -19,8 +21,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
     let dir = tempfile::tempdir()?;
-    let path = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let seed_only = args.iter().any(|a| a == "--seed-only");
+    let path = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
         .map(Into::into)
         .unwrap_or_else(|| dir.path().join("catalog.sqlite3"));
     let catalog = Catalog::open_at(&path)?;
@@ -32,6 +37,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         t.elapsed().as_secs_f64(),
         path.display()
     );
+    if seed_only {
+        return Ok(());
+    }
     // A fresh connection, as the CLI has for every command.
     drop(catalog);
     let catalog = Catalog::open_at(&path)?;
@@ -112,6 +120,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (
             "library search `family-0123` by name",
             page(LibrarySort::Name, Some("family-0123"), 0),
+        ),
+        (
+            "library search `model-family-099999` (one row)",
+            page(LibrarySort::Name, Some("model-family-099999"), 0),
+        ),
+        (
+            "library page 1 by accuracy",
+            page(LibrarySort::Accuracy, None, 0),
+        ),
+        ("library page 1 by loss", page(LibrarySort::Loss, None, 0)),
+        (
+            "library page 1 labelled `production`, by size",
+            LibraryQuery {
+                label: Some("production".into()),
+                ..page(LibrarySort::Size, None, 0)
+            },
         ),
     ] {
         let (best, median, n) = time_it(|| catalog.library(&q).map(|p| p.rows.len()))?;

@@ -55,5 +55,6 @@ export function signed(d: number | null | undefined): string {
 
 export function ratio(stored: number, original: number): string {
   if (!original) return '—';
-  return `${((stored / original) * 100).toFixed(0)}%`;
+  const pct = (stored / original) * 100;
+  return `${pct < 1 ? pct.toFixed(2) : pct.toFixed(0)}%`;
 }

@@ -1,4 +1,7 @@
-//! The library: a window of artifacts, filtered, searched and sorted in SQL.
+//! The library: a window of artifacts, filtered, searched and sorted in SQL. Each artifact
+//! row carries its summary (versions, latest version and its metrics, sizes, where it is
+//! stored, labels), kept true by the catalog's triggers (schema migration 5), so a page
+//! reads one table in index order whatever the number of artifacts.
 
 use super::*;
 
@@ -14,9 +17,48 @@ pub struct LibraryQuery {
     /// Text the artifact's name (folder, family, extension) contains.
     #[serde(default)]
     pub search: Option<String>,
+    /// Only artifacts with a copy on this kind of provider (`local`, `s3`, `supabase`).
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// Only artifacts with a copy on this profile.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Only artifacts with a version carrying this label.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// At least this many stored bytes (all versions).
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub min_size: Option<u64>,
+    /// At most this many stored bytes.
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub max_size: Option<u64>,
+    /// Updated at or after this time (RFC 3339).
+    #[serde(default)]
+    pub updated_after: Option<String>,
+    /// Updated at or before this time (RFC 3339).
+    #[serde(default)]
+    pub updated_before: Option<String>,
+    /// The latest version's accuracy at least this.
+    #[serde(default)]
+    pub min_accuracy: Option<f64>,
+    /// The latest version's accuracy at most this.
+    #[serde(default)]
+    pub max_accuracy: Option<f64>,
+    /// The latest version's loss at least this.
+    #[serde(default)]
+    pub min_loss: Option<f64>,
+    /// The latest version's loss at most this.
+    #[serde(default)]
+    pub max_loss: Option<f64>,
     /// The order.
     #[serde(default)]
     pub sort: LibrarySort,
+    /// Descending (true) or ascending (false); None: the sort's natural direction (names
+    /// A→Z, loss lowest first, other figures and dates highest first).
+    #[serde(default)]
+    pub desc: Option<bool>,
     /// Rows to skip.
     #[serde(default)]
     #[ts(type = "number")]
@@ -33,12 +75,32 @@ pub enum LibrarySort {
     /// By name (folder, family, extension).
     #[default]
     Name,
-    /// Most recently versioned first.
+    /// By kind, then name.
+    Kind,
+    /// By organization, then name.
+    Org,
+    /// By the newest version's time.
     Updated,
-    /// Most stored bytes first.
+    /// By stored bytes.
     Size,
-    /// Most versions first.
+    /// By original bytes.
+    Original,
+    /// By number of versions.
     Versions,
+    /// By the latest version's accuracy (artifacts without one last).
+    Accuracy,
+    /// By the latest version's loss (artifacts without one last).
+    Loss,
+}
+
+impl LibrarySort {
+    /// The direction this order takes unless asked otherwise.
+    pub fn natural_desc(self) -> bool {
+        !matches!(
+            self,
+            LibrarySort::Name | LibrarySort::Kind | LibrarySort::Org | LibrarySort::Loss
+        )
+    }
 }
 
 /// One artifact in the library.
@@ -62,6 +124,9 @@ pub struct LibraryRow {
     pub versions: u64,
     /// Its newest version's tag.
     pub latest: String,
+    /// Its newest version's row id.
+    #[ts(type = "number")]
+    pub latest_id: i64,
     /// When its newest version was recorded.
     #[serde(with = "time::serde::rfc3339")]
     #[ts(type = "string")]
@@ -77,6 +142,14 @@ pub struct LibraryRow {
     pub locations: u64,
     /// The profiles holding copies.
     pub profiles: Vec<String>,
+    /// The kinds of provider holding copies (`local`, `s3`, `supabase`).
+    pub providers: Vec<String>,
+    /// The labels on its versions.
+    pub labels: Vec<String>,
+    /// The latest version's accuracy.
+    pub accuracy: Option<f64>,
+    /// The latest version's loss.
+    pub loss: Option<f64>,
 }
 
 /// A window of the library.
@@ -92,96 +165,138 @@ pub struct LibraryPage {
     pub rows: Vec<LibraryRow>,
 }
 
+/// `,a,b,` (as the summary stores sets) to `[a, b]`, sorted.
+pub(super) fn set_of(text: &str) -> Vec<String> {
+    let mut v: Vec<String> = text
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
 impl Catalog {
-    /// One page of the library: one row per artifact that has a version, filtered by kind,
-    /// organization and a search over names, sorted, `limit` rows from `offset`, with the
-    /// number of rows that match. Everything happens in SQL: a page costs the same at 100
-    /// or 100,000 artifacts, and no more rows than the page are read.
+    /// One page of the library: one row per artifact that has a version, filtered, sorted,
+    /// `limit` rows from `offset`, with the number of rows that match. Everything happens
+    /// in SQL on the artifacts' summaries: no more rows than the page are read.
     pub fn library(&self, q: &LibraryQuery) -> Result<LibraryPage> {
-        let mut filter = String::from(" WHERE 1=1");
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        if let Some(k) = q.kind.as_deref().filter(|k| !k.is_empty()) {
-            args.push(k.to_string().into());
-            filter.push_str(&format!(" AND a.kind = ?{}", args.len()));
+        use rusqlite::types::Value;
+        let mut filter = String::from(" WHERE a.n_versions > 0");
+        let mut args: Vec<Value> = Vec::new();
+        let mut push = |filter: &mut String, sql: &str, v: Value| {
+            args.push(v);
+            filter.push_str(&sql.replace('?', &format!("?{}", args.len())));
+        };
+        let text = |o: &Option<String>| {
+            o.as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+        };
+        if let Some(k) = text(&q.kind) {
+            push(&mut filter, " AND a.kind = ?", k.into());
         }
         if let Some(o) = &q.org {
-            args.push(o.clone().into());
-            filter.push_str(&format!(" AND a.org = ?{}", args.len()));
+            push(&mut filter, " AND a.org = ?", o.clone().into());
         }
-        if let Some(text) = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        if let Some(t) = text(&q.search) {
             // LIKE with the user's text escaped: `%` and `_` match themselves.
-            let escaped = text
+            let escaped = t
                 .replace('\\', "\\\\")
                 .replace('%', "\\%")
                 .replace('_', "\\_");
-            args.push(format!("%{escaped}%").into());
-            filter.push_str(&format!(
-                " AND (a.folder || a.family || '.' || a.extension) LIKE ?{} ESCAPE '\\'",
-                args.len()
-            ));
+            push(
+                &mut filter,
+                " AND (a.folder || a.family || '.' || a.extension) LIKE ? ESCAPE '\\'",
+                format!("%{escaped}%").into(),
+            );
+        }
+        for (value, column) in [
+            (text(&q.provider), "providers"),
+            (text(&q.profile), "profiles"),
+            (text(&q.label), "labels"),
+        ] {
+            if let Some(v) = value {
+                let sql = format!(" AND instr(a.{column}, ',' || ? || ',') > 0");
+                push(&mut filter, &sql, v.into());
+            }
+        }
+        let range = [
+            (
+                q.min_size.map(|v| Value::Integer(v as i64)),
+                "a.stored_bytes >= ?",
+            ),
+            (
+                q.max_size.map(|v| Value::Integer(v as i64)),
+                "a.stored_bytes <= ?",
+            ),
+            (q.min_accuracy.map(Value::Real), "a.accuracy >= ?"),
+            (q.max_accuracy.map(Value::Real), "a.accuracy <= ?"),
+            (q.min_loss.map(Value::Real), "a.loss >= ?"),
+            (q.max_loss.map(Value::Real), "a.loss <= ?"),
+            (
+                time_arg(q.updated_after.as_deref(), "updated_after")?,
+                "a.updated_at >= ?",
+            ),
+            (
+                time_arg(q.updated_before.as_deref(), "updated_before")?,
+                "a.updated_at <= ?",
+            ),
+        ];
+        for (value, sql) in range {
+            if let Some(v) = value {
+                push(&mut filter, &format!(" AND {sql}"), v);
+            }
         }
         let total: u64 = self
             .conn
             .query_row(
-                &format!(
-                    "SELECT COUNT(*) FROM artifacts a{filter}
-                       AND EXISTS (SELECT 1 FROM versions v WHERE v.artifact_id = a.id)"
-                ),
+                &format!("SELECT COUNT(*) FROM artifacts a{filter}"),
                 rusqlite::params_from_iter(args.iter()),
                 |r| r.get::<_, i64>(0),
             )
             .map_err(self.err())? as u64;
-        // The page's ids first: by name straight from the name index, else by an aggregate
-        // over the versions; then the figures of those rows only.
-        let limit = q.limit.clamp(1, 1000);
-        let page = match q.sort {
-            LibrarySort::Name => format!(
-                "SELECT a.id FROM artifacts a{filter}
-                   AND EXISTS (SELECT 1 FROM versions v WHERE v.artifact_id = a.id)
-                 ORDER BY a.folder, a.family, a.extension, a.org"
-            ),
-            sort => format!(
-                "SELECT a.id FROM artifacts a JOIN versions v ON v.artifact_id = a.id{filter}
-                 GROUP BY a.id ORDER BY {}",
-                match sort {
-                    LibrarySort::Updated => "MAX(v.created_at) DESC, a.id DESC",
-                    LibrarySort::Size => "SUM(v.size) DESC, a.id",
-                    _ => "COUNT(*) DESC, a.id",
+        let desc = q.desc.unwrap_or(q.sort.natural_desc());
+        let dir = if desc { "DESC" } else { "ASC" };
+        let name = format!("a.folder {dir}, a.family {dir}, a.extension {dir}, a.org {dir}");
+        let order = match q.sort {
+            LibrarySort::Name => name,
+            LibrarySort::Kind => format!("a.kind {dir}, {name}"),
+            LibrarySort::Org => format!("a.org {dir}, {name}"),
+            sort => {
+                let column = match sort {
+                    LibrarySort::Updated => "a.updated_at",
+                    LibrarySort::Size => "a.stored_bytes",
+                    LibrarySort::Original => "a.original_bytes",
+                    LibrarySort::Versions => "a.n_versions",
+                    LibrarySort::Accuracy => "a.accuracy",
+                    _ => "a.loss",
+                };
+                // Artifacts without the figure go last in either direction (SQLite puts
+                // NULL first when ascending).
+                if desc {
+                    format!("{column} DESC, a.id DESC")
+                } else {
+                    format!("{column} IS NULL, {column} ASC, a.id")
                 }
-            ),
+            }
         };
-        let ids: Vec<i64> = self
-            .conn
-            .prepare(&format!("{page} LIMIT {limit} OFFSET {}", q.offset))
-            .and_then(|mut s| {
-                s.query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?
-                    .collect::<rusqlite::Result<Vec<i64>>>()
-            })
-            .map_err(self.err())?;
-        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let limit = q.limit.clamp(1, 1000);
         let sql = format!(
             "SELECT a.id, a.org, a.family, a.kind, a.framework, a.folder, a.extension,
-                    (SELECT COUNT(*) FROM versions v WHERE v.artifact_id = a.id),
-                    (SELECT MAX(created_at) FROM versions v WHERE v.artifact_id = a.id),
-                    (SELECT SUM(size) FROM versions v WHERE v.artifact_id = a.id),
-                    (SELECT SUM(original_size) FROM versions v WHERE v.artifact_id = a.id),
-                    (SELECT l.version FROM versions l WHERE l.artifact_id = a.id
-                      ORDER BY l.sort_key DESC LIMIT 1),
-                    (SELECT COUNT(*) FROM locations o JOIN versions w ON w.id = o.version_id
-                      WHERE w.artifact_id = a.id),
-                    (SELECT GROUP_CONCAT(DISTINCT o.profile) FROM locations o
-                      JOIN versions w ON w.id = o.version_id WHERE w.artifact_id = a.id)
-               FROM artifacts a WHERE a.id IN ({list})"
+                    a.n_versions, a.latest_version, a.latest_id, a.updated_at, a.stored_bytes,
+                    a.original_bytes, a.n_locations, a.profiles, a.providers, a.labels,
+                    a.accuracy, a.loss
+               FROM artifacts a{filter}
+              ORDER BY {order} LIMIT {limit} OFFSET {}",
+            q.offset
         );
         let mut s = self.conn.prepare(&sql).map_err(self.err())?;
-        let mut rows = s
-            .query_map([], |r| {
+        let rows = s
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
                 let org: String = r.get(1)?;
-                let profiles: Option<String> = r.get(13)?;
-                let mut profiles: Vec<String> = profiles
-                    .map(|p| p.split(',').map(str::to_string).collect())
-                    .unwrap_or_default();
-                profiles.sort();
                 Ok(LibraryRow {
                     id: r.get(0)?,
                     name: artifact_name(
@@ -194,22 +309,42 @@ impl Catalog {
                     kind: r.get(3)?,
                     framework: r.get(4)?,
                     versions: r.get::<_, i64>(7)? as u64,
-                    updated_at: from_ns(r.get(8)?),
-                    stored_bytes: r.get::<_, i64>(9)? as u64,
-                    original_bytes: r.get::<_, i64>(10)? as u64,
-                    latest: r.get(11)?,
-                    locations: r.get::<_, i64>(12)? as u64,
-                    profiles,
+                    latest: r.get::<_, Option<String>>(8)?.unwrap_or_default(),
+                    latest_id: r.get::<_, Option<i64>>(9)?.unwrap_or_default(),
+                    updated_at: from_ns(r.get::<_, Option<i64>>(10)?.unwrap_or_default()),
+                    stored_bytes: r.get::<_, i64>(11)? as u64,
+                    original_bytes: r.get::<_, i64>(12)? as u64,
+                    locations: r.get::<_, i64>(13)? as u64,
+                    profiles: set_of(&r.get::<_, String>(14)?),
+                    providers: set_of(&r.get::<_, String>(15)?),
+                    labels: set_of(&r.get::<_, String>(16)?),
+                    accuracy: r.get(17)?,
+                    loss: r.get(18)?,
                 })
             })
             .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(self.err())?;
-        // In the page's order (ids are row ids, never text: nothing to escape).
-        rows.sort_by_key(|r| ids.iter().position(|&id| id == r.id));
         Ok(LibraryPage {
             total,
             offset: q.offset,
             rows,
         })
     }
+}
+
+/// A time filter as the catalog stores times (ns since the epoch), or a usage error naming
+/// the field.
+fn time_arg(v: Option<&str>, field: &str) -> Result<Option<rusqlite::types::Value>> {
+    let Some(v) = v.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let t =
+        OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).map_err(|e| {
+            Error::Usage(format!(
+                "{field}: `{v}` is not a time like 2026-01-31T00:00:00Z ({e})"
+            ))
+        })?;
+    Ok(Some(rusqlite::types::Value::Integer(
+        t.unix_timestamp_nanos() as i64,
+    )))
 }

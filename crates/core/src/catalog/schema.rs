@@ -2,6 +2,46 @@
 
 use super::*;
 
+/// Recompute one artifact's summary (the library's row): `$id` is the SQL expression naming
+/// the artifact. Used by the triggers below, so every write keeps it true.
+macro_rules! summary_update {
+    ($id:literal) => {
+        concat!(
+            "UPDATE artifacts SET
+               n_versions = (SELECT COUNT(*) FROM versions v WHERE v.artifact_id = artifacts.id),
+               stored_bytes = (SELECT COALESCE(SUM(v.size), 0) FROM versions v
+                                WHERE v.artifact_id = artifacts.id),
+               original_bytes = (SELECT COALESCE(SUM(v.original_size), 0) FROM versions v
+                                  WHERE v.artifact_id = artifacts.id),
+               updated_at = (SELECT MAX(v.created_at) FROM versions v
+                              WHERE v.artifact_id = artifacts.id),
+               latest_id = (SELECT v.id FROM versions v WHERE v.artifact_id = artifacts.id
+                             ORDER BY v.sort_key DESC, v.id DESC LIMIT 1),
+               latest_version = (SELECT v.version FROM versions v
+                                  WHERE v.artifact_id = artifacts.id
+                                  ORDER BY v.sort_key DESC, v.id DESC LIMIT 1),
+               accuracy = (SELECT v.accuracy FROM versions v WHERE v.artifact_id = artifacts.id
+                            ORDER BY v.sort_key DESC, v.id DESC LIMIT 1),
+               loss = (SELECT v.loss FROM versions v WHERE v.artifact_id = artifacts.id
+                        ORDER BY v.sort_key DESC, v.id DESC LIMIT 1),
+               n_locations = (SELECT COUNT(*) FROM locations o
+                               JOIN versions v ON v.id = o.version_id
+                               WHERE v.artifact_id = artifacts.id),
+               profiles = COALESCE((SELECT ',' || GROUP_CONCAT(DISTINCT o.profile) || ','
+                                     FROM locations o JOIN versions v ON v.id = o.version_id
+                                     WHERE v.artifact_id = artifacts.id), ''),
+               providers = COALESCE((SELECT ',' || GROUP_CONCAT(DISTINCT o.provider) || ','
+                                      FROM locations o JOIN versions v ON v.id = o.version_id
+                                      WHERE v.artifact_id = artifacts.id), ''),
+               labels = COALESCE((SELECT ',' || GROUP_CONCAT(l.name) || ',' FROM labels l
+                                   WHERE l.artifact_id = artifacts.id), '')
+             WHERE id = ",
+            $id,
+            ";"
+        )
+    };
+}
+
 /// Schema migrations, applied in order; `PRAGMA user_version` counts how many ran. Never edit
 /// one that has shipped: append a new one.
 pub(super) const MIGRATIONS: &[&str] = &[
@@ -167,6 +207,71 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX artifacts_by_name ON artifacts(folder, family, extension, org);
     "#,
+    // 5: each artifact carries its library row (version count, latest version and its
+    // metrics, sizes, where it is stored, labels), kept true by triggers on every write to
+    // versions, locations and labels: the library filters and sorts one table, by index.
+    concat!(
+        "ALTER TABLE artifacts ADD COLUMN n_versions INTEGER NOT NULL DEFAULT 0;
+         ALTER TABLE artifacts ADD COLUMN latest_id INTEGER;
+         ALTER TABLE artifacts ADD COLUMN latest_version TEXT;
+         ALTER TABLE artifacts ADD COLUMN updated_at INTEGER;
+         ALTER TABLE artifacts ADD COLUMN stored_bytes INTEGER NOT NULL DEFAULT 0;
+         ALTER TABLE artifacts ADD COLUMN original_bytes INTEGER NOT NULL DEFAULT 0;
+         ALTER TABLE artifacts ADD COLUMN n_locations INTEGER NOT NULL DEFAULT 0;
+         ALTER TABLE artifacts ADD COLUMN profiles TEXT NOT NULL DEFAULT '';
+         ALTER TABLE artifacts ADD COLUMN providers TEXT NOT NULL DEFAULT '';
+         ALTER TABLE artifacts ADD COLUMN labels TEXT NOT NULL DEFAULT '';
+         ALTER TABLE artifacts ADD COLUMN accuracy REAL;
+         ALTER TABLE artifacts ADD COLUMN loss REAL;
+         CREATE TRIGGER versions_summary_insert AFTER INSERT ON versions BEGIN ",
+        summary_update!("NEW.artifact_id"),
+        " END;
+         CREATE TRIGGER versions_summary_delete AFTER DELETE ON versions BEGIN ",
+        summary_update!("OLD.artifact_id"),
+        " END;
+         CREATE TRIGGER versions_summary_update AFTER UPDATE ON versions BEGIN ",
+        summary_update!("OLD.artifact_id"),
+        " ",
+        summary_update!("NEW.artifact_id"),
+        " END;
+         CREATE TRIGGER locations_summary_insert AFTER INSERT ON locations BEGIN ",
+        summary_update!("(SELECT artifact_id FROM versions WHERE id = NEW.version_id)"),
+        " END;
+         CREATE TRIGGER locations_summary_delete AFTER DELETE ON locations BEGIN ",
+        summary_update!("(SELECT artifact_id FROM versions WHERE id = OLD.version_id)"),
+        " END;
+         CREATE TRIGGER locations_summary_update AFTER UPDATE ON locations BEGIN ",
+        summary_update!("(SELECT artifact_id FROM versions WHERE id = OLD.version_id)"),
+        " ",
+        summary_update!("(SELECT artifact_id FROM versions WHERE id = NEW.version_id)"),
+        " END;
+         CREATE TRIGGER labels_summary_insert AFTER INSERT ON labels BEGIN ",
+        summary_update!("NEW.artifact_id"),
+        " END;
+         CREATE TRIGGER labels_summary_delete AFTER DELETE ON labels BEGIN ",
+        summary_update!("OLD.artifact_id"),
+        " END;
+         CREATE TRIGGER labels_summary_update AFTER UPDATE ON labels BEGIN ",
+        summary_update!("OLD.artifact_id"),
+        " ",
+        summary_update!("NEW.artifact_id"),
+        " END;
+         -- Every artifact's row, once, for catalogs written before.
+         ",
+        summary_update!("artifacts.id"),
+        "
+         CREATE INDEX artifacts_by_updated ON artifacts(updated_at) WHERE n_versions > 0;
+         CREATE INDEX artifacts_by_stored ON artifacts(stored_bytes) WHERE n_versions > 0;
+         CREATE INDEX artifacts_by_original ON artifacts(original_bytes) WHERE n_versions > 0;
+         CREATE INDEX artifacts_by_versions ON artifacts(n_versions) WHERE n_versions > 0;
+         CREATE INDEX artifacts_by_accuracy ON artifacts(accuracy) WHERE n_versions > 0;
+         CREATE INDEX artifacts_by_loss ON artifacts(loss) WHERE n_versions > 0;
+         CREATE INDEX artifacts_by_kind ON artifacts(kind, folder, family, extension)
+             WHERE n_versions > 0;
+         CREATE INDEX artifacts_by_org ON artifacts(org, folder, family, extension)
+             WHERE n_versions > 0;
+        "
+    ),
 ];
 
 /// The schema version this build writes.
