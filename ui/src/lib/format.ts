@@ -27,17 +27,22 @@ export function eta(remaining: number, bps: number): string {
   return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
 }
 
-export function date(iso: string | null | undefined): string {
+/** A time as `Dec 04, 2026, 07:00 PM`; with `day`, the date alone. */
+export function date(iso: string | null | undefined, day = false): string {
   if (!iso) return '—';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(undefined, {
-    year: 'numeric',
-    month: 'short',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-  });
+  return d.toLocaleString(
+    'en-US',
+    day
+      ? { year: 'numeric', month: 'short', day: '2-digit' }
+      : { year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit' },
+  );
+}
+
+/** A count with thousands separators: `100,000`. */
+export function count(n: number): string {
+  return n.toLocaleString('en-US');
 }
 
 export function metric(v: number | null | undefined): string {
