@@ -250,14 +250,6 @@ impl Catalog {
                 push(&mut filter, &format!(" AND {sql}"), v);
             }
         }
-        let total: u64 = self
-            .conn
-            .query_row(
-                &format!("SELECT COUNT(*) FROM artifacts a{filter}"),
-                rusqlite::params_from_iter(args.iter()),
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(self.err())? as u64;
         let desc = q.desc.unwrap_or(q.sort.natural_desc());
         let dir = if desc { "DESC" } else { "ASC" };
         let name = format!("a.folder {dir}, a.family {dir}, a.extension {dir}, a.org {dir}");
@@ -324,6 +316,19 @@ impl Catalog {
             })
             .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(self.err())?;
+        // A short window that is not empty (or the first one) holds the last match: the total
+        // follows without counting, which spares a search keystroke its second scan.
+        let total = if (rows.len() as u64) < limit && (q.offset == 0 || !rows.is_empty()) {
+            q.offset + rows.len() as u64
+        } else {
+            self.conn
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM artifacts a{filter}"),
+                    rusqlite::params_from_iter(args.iter()),
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(self.err())? as u64
+        };
         Ok(LibraryPage {
             total,
             offset: q.offset,

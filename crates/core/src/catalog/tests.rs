@@ -823,6 +823,17 @@ fn library_filters_sorts_and_pages() {
             .collect::<Vec<_>>(),
         ["bravo", "charlie"]
     );
+    // The total is the same whether it is counted or follows from a short last window.
+    for (offset, rows) in [(3, 1), (4, 0), (10, 0), (0, 2)] {
+        let page = c
+            .library(&LibraryQuery {
+                offset,
+                limit: 2,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!((page.total, page.rows.len()), (4, rows), "offset {offset}");
+    }
     let row = &page.rows[0];
     assert_eq!(
         (row.providers.clone(), row.profiles.clone()),
