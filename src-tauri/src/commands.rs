@@ -8,9 +8,10 @@ use std::sync::Arc;
 use stowage_core::app::{self, App, AppError, OpId};
 use stowage_core::catalog::{LibraryPage, LibraryQuery};
 use stowage_core::read::UrlRead;
-use tauri::State;
+use tauri::{AppHandle, Runtime, State};
 
 use crate::local::Local;
+use crate::syncing;
 
 type Res<T> = Result<T, AppError>;
 type AppState<'a> = State<'a, Arc<App>>;
@@ -34,6 +35,22 @@ pub async fn metric_diff(
     org: Option<String>,
 ) -> Res<app::MetricDiff> {
     app.metric_diff(&a, &b, org.as_deref())
+}
+
+#[tauri::command]
+pub async fn dashboard(
+    app: AppState<'_>,
+    filter: stowage_core::cost::CostFilter,
+) -> Res<app::Dashboard> {
+    app.dashboard(&filter)
+}
+
+#[tauri::command]
+pub async fn export_cost_csv(
+    app: AppState<'_>,
+    request: app::CostCsvRequest,
+) -> Res<app::CsvExport> {
+    app.export_cost_csv(&request)
 }
 
 #[tauri::command]
@@ -96,4 +113,93 @@ pub async fn profiles(app: AppState<'_>) -> Res<app::ProfileList> {
 pub async fn reveal(path: PathBuf) -> Res<()> {
     tauri_plugin_opener::reveal_item_in_dir(&path)
         .map_err(|e| AppError::usage(format!("cannot show {} in its folder: {e}", path.display())))
+}
+
+#[tauri::command]
+pub async fn test_profile(ops: Ops<'_>, name: String) -> Res<app::ConnectionTest> {
+    ops.run(|app| async move { app.test_profile(&name).await })
+        .await
+}
+
+#[tauri::command]
+pub fn secret_fields(app: AppState<'_>, kind: String) -> Vec<app::SecretFieldInfo> {
+    app.secret_fields(&kind)
+}
+
+#[tauri::command]
+pub async fn save_profile(
+    app: AppState<'_>,
+    request: app::SaveProfileRequest,
+) -> Res<app::SavedProfile> {
+    app.save_profile(request)
+}
+
+#[tauri::command]
+pub async fn remove_profile(app: AppState<'_>, name: String) -> Res<app::ProfileRemoved> {
+    app.remove_profile(&name, false)
+}
+
+#[tauri::command]
+pub async fn sync_status(
+    app: AppState<'_>,
+    states: Vec<String>,
+    limit: u64,
+) -> Res<app::SyncStatus> {
+    app.sync_status(&states, limit)
+}
+
+#[tauri::command]
+pub async fn add_folder<R: Runtime>(
+    app: AppState<'_>,
+    handle: AppHandle<R>,
+    path: PathBuf,
+    org: Option<String>,
+) -> Res<app::WatchedFolder> {
+    let folder = app.add_folder(&path, org.as_deref())?;
+    syncing::restart(&handle);
+    Ok(folder)
+}
+
+#[tauri::command]
+pub async fn remove_folder<R: Runtime>(
+    app: AppState<'_>,
+    handle: AppHandle<R>,
+    path: PathBuf,
+) -> Res<app::WatchedFolder> {
+    let folder = app.remove_folder(&path)?;
+    syncing::restart(&handle);
+    Ok(folder)
+}
+
+#[tauri::command]
+pub async fn pause_folder<R: Runtime>(
+    app: AppState<'_>,
+    handle: AppHandle<R>,
+    path: PathBuf,
+    paused: bool,
+) -> Res<app::WatchedFolder> {
+    let folder = app.pause_folder(&path, paused)?;
+    syncing::restart(&handle);
+    Ok(folder)
+}
+
+#[tauri::command]
+pub fn start_sync<R: Runtime>(handle: AppHandle<R>) {
+    syncing::restart(&handle);
+}
+
+#[tauri::command]
+pub async fn stop_sync(app: AppState<'_>) -> Res<()> {
+    syncing::stop_and_wait(&app).await;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn queue_retry(app: AppState<'_>, id: Option<i64>) -> Res<app::QueueChange> {
+    app.queue_retry(id, false)
+}
+
+#[tauri::command]
+pub async fn queue_cancel(app: AppState<'_>, id: i64) -> Res<app::QueueChange> {
+    app.queue_cancel(id, false)
 }

@@ -9,6 +9,7 @@
 mod commands;
 mod dropped;
 mod local;
+mod syncing;
 
 use std::sync::Arc;
 
@@ -75,6 +76,8 @@ fn main() {
                     }
                 }
             });
+            // Auto-sync: the registered project folders are watched from the start.
+            syncing::restart(tauri_app.handle());
             // Paths given on the command line are dropped onto the window once it is up.
             let cwd = std::env::current_dir().unwrap_or_default();
             let paths = dropped::paths_from_args(std::env::args().skip(1), &cwd);
@@ -88,6 +91,8 @@ fn main() {
             commands::library,
             commands::artifact,
             commands::metric_diff,
+            commands::dashboard,
+            commands::export_cost_csv,
             commands::drop_plan,
             commands::put,
             commands::get,
@@ -98,6 +103,18 @@ fn main() {
             commands::cancel,
             commands::profiles,
             commands::reveal,
+            commands::test_profile,
+            commands::secret_fields,
+            commands::save_profile,
+            commands::remove_profile,
+            commands::sync_status,
+            commands::add_folder,
+            commands::remove_folder,
+            commands::pause_folder,
+            commands::start_sync,
+            commands::stop_sync,
+            commands::queue_retry,
+            commands::queue_cancel,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

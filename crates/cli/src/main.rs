@@ -337,6 +337,21 @@ struct CostArgs {
     /// What each row is.
     #[arg(long, default_value = "provider", value_parser = ["provider", "bucket", "folder", "kind", "org"])]
     by: String,
+    /// Only this organization (`(no org)` for objects without one).
+    #[arg(long)]
+    org: Option<String>,
+    /// Only this provider (as listed: local, `s3 (host:port)`, supabase).
+    #[arg(long)]
+    provider: Option<String>,
+    /// Only objects stored since: a date (2026-11-01), an RFC 3339 time, or 30d.
+    #[arg(long, value_name = "WHEN")]
+    since: Option<String>,
+    /// Only objects stored before: a date, an RFC 3339 time, or 30d.
+    #[arg(long, value_name = "WHEN")]
+    until: Option<String>,
+    /// Print one table as CSV instead: groups, providers, largest or stalest.
+    #[arg(long, value_name = "TABLE", value_parser = ["groups", "providers", "largest", "stalest"])]
+    csv: Option<String>,
 }
 
 /// Global output settings, and the app every command calls.
@@ -950,8 +965,29 @@ fn explain(ctx: &Ctx, a: ExplainArgs) -> CmdResult {
 
 /// `stowage cost`: estimates from the catalog at the config's `[prices]`.
 fn cost(ctx: &Ctx, a: CostArgs) -> CmdResult {
-    let report = ctx.app.cost(&a.by)?;
-    ctx.data(cost::render_text(&report).trim_end());
+    let now = time::OffsetDateTime::now_utc();
+    let when = |w: &Option<String>| {
+        w.as_deref()
+            .map(|w| stowage_core::units::parse_instant(w, now))
+            .transpose()
+    };
+    let request = app::CostRequest {
+        by: a.by.parse()?,
+        filter: stowage_core::cost::CostFilter {
+            org: a.org,
+            provider: a.provider,
+            stored_after: when(&a.since)?,
+            stored_before: when(&a.until)?,
+        },
+    };
+    let report = ctx.app.cost(&request)?;
+    match a.csv {
+        Some(table) => {
+            let table: stowage_core::cost::CostTable = table.parse()?;
+            out(stowage_core::cost::csv(&report, table).trim_end());
+        }
+        None => ctx.data(cost::render_text(&report).trim_end()),
+    }
     Ok(doc(&report))
 }
 

@@ -169,7 +169,7 @@ pub fn login(ctx: &Ctx, a: LoginArgs) -> CmdResult {
             values.push((*field, value));
         }
     }
-    let report = ctx.app.login(&values, ctx.dry_run)?;
+    let report = ctx.app.login(None, &values, ctx.dry_run)?;
     drop(values);
     let what = plan
         .fields
@@ -222,6 +222,7 @@ pub fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
         url: a.url,
         max_object_size: a.max_object_size,
         org: a.org,
+        replace: false,
         make_default: a.make_default,
         dry_run: ctx.dry_run,
     })?;

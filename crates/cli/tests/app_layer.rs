@@ -109,7 +109,14 @@ async fn put_library_detail_restore_and_cost_on_seaweedfs() {
     );
     assert_eq!(std::fs::read(&out).unwrap(), bytes);
 
-    let cost = serde_json::to_value(app.cost("bucket").unwrap()).unwrap();
+    let cost = serde_json::to_value(
+        app.cost(&stowage_core::app::CostRequest {
+            by: stowage_core::cost::GroupBy::Bucket,
+            ..Default::default()
+        })
+        .unwrap(),
+    )
+    .unwrap();
     assert_eq!(cost["total"]["stored_bytes"], 5 << 20, "{cost}");
 
     let gone = app

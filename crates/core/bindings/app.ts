@@ -1807,9 +1807,61 @@ org: string | null,
  */
 make_default: boolean, 
 /**
+ * Replace the profile of that name (editing it; its keyring entries stay).
+ */
+replace: boolean, 
+/**
  * Check and report, change nothing.
  */
 dry_run: boolean, };
+
+export type SecretFieldInfo = { 
+/**
+ * The field.
+ */
+field: Field, 
+/**
+ * Words for the form: `secret access key`.
+ */
+label: string, 
+/**
+ * Whether its value is shown masked (the access key id is not).
+ */
+secret: boolean, 
+/**
+ * The environment variable that supplies it when the keyring has none.
+ */
+env_var: string, };
+
+export type SecretValue = { 
+/**
+ * Which field.
+ */
+field: Field, 
+/**
+ * The value.
+ */
+value: string, };
+
+export type SaveProfileRequest = { 
+/**
+ * The profile's settings.
+ */
+profile: AddProfileRequest, 
+/**
+ * Its secrets; none keeps what the keyring holds.
+ */
+secrets: Array<SecretValue>, };
+
+export type SavedProfile = { 
+/**
+ * The profile as written.
+ */
+added: AddedProfile, 
+/**
+ * The keyring entries written, when secrets were given.
+ */
+secrets: StoredSecrets | null, };
 
 export type AddedProfile = { 
 /**
@@ -3261,6 +3313,10 @@ version: string,
  */
 org: string | null, 
 /**
+ * The catalog's id of its artifact (opens its detail).
+ */
+artifact_id: number, 
+/**
  * Bytes as stored.
  */
 stored_bytes: number, 
@@ -3284,6 +3340,164 @@ days_unread: number,
  * Its monthly storage cost, est.
  */
 storage_monthly_usd_est: number, };
+
+export type CostFilter = { 
+/**
+ * Only this organization ([`NO_ORG`] for objects without one).
+ */
+org: string | null, 
+/**
+ * Only this provider label (`local`, `s3 (host:port)`, `supabase`).
+ */
+provider: string | null, 
+/**
+ * Only objects stored at or after this time.
+ */
+stored_after: string | null, 
+/**
+ * Only objects stored before this time.
+ */
+stored_before: string | null, };
+
+export type CostScope = { 
+/**
+ * Provider labels, in the order first stored.
+ */
+providers: Array<string>, 
+/**
+ * Organizations ([`NO_ORG`] for objects without one), in the order first stored.
+ */
+orgs: Array<string>, };
+
+export type CostTable = "groups" | "providers" | "largest" | "stalest";
+
+export type CostRequest = { 
+/**
+ * What each row is.
+ */
+by: GroupBy, 
+/**
+ * Which objects count.
+ */
+filter: CostFilter, };
+
+export type Dashboard = { 
+/**
+ * The filter applied.
+ */
+filter: CostFilter, 
+/**
+ * The providers and organizations there are, filters aside.
+ */
+scope: CostScope, 
+/**
+ * One report per grouping, in [`GroupBy::ALL`]'s order (provider, bucket, folder, kind,
+ * org): the figures `cost --json --by …` prints. The largest and stalest lists are kept
+ * only in the first report's total (per-group lists are left out: nothing shows them).
+ */
+reports: Array<CostReport>, 
+/**
+ * Stored bytes three, two and one month ago, now, and forecast one, two and three months
+ * ahead: the growth line.
+ */
+timeline: Array<TimelinePoint>, };
+
+export type TimelinePoint = { 
+/**
+ * Months from now (-3 … 3).
+ */
+months: number, 
+/**
+ * Bytes stored then (for the past: today's bytes less what was stored since).
+ */
+stored_bytes: number, 
+/**
+ * An estimate from the forecast.
+ */
+forecast: boolean, };
+
+export type CostCsvRequest = { 
+/**
+ * Which report.
+ */
+report: CostRequest, 
+/**
+ * Which of its tables.
+ */
+table: CostTable, 
+/**
+ * Where to write; the user's Downloads folder (or Stowage's data folder) when None.
+ */
+path: string | null, };
+
+export type CsvExport = { 
+/**
+ * Where it is.
+ */
+path: string, 
+/**
+ * Rows below the header.
+ */
+rows: number, };
+
+export type WatchedFolder = { 
+/**
+ * The folder.
+ */
+path: string, 
+/**
+ * What is watched: the folder, or the `.beast-mode` folder inside it.
+ */
+root: string, 
+/**
+ * The organization its keys go under.
+ */
+org: string | null, 
+/**
+ * When it was registered.
+ */
+added_at: string, 
+/**
+ * Whether watching passes over it until resumed.
+ */
+paused: boolean, 
+/**
+ * Whether it is there now (a deleted folder, an unmounted disk are kept, not watched).
+ */
+exists: boolean, };
+
+export type WatcherState = { "state": "here", 
+/**
+ * The operation (its events carry this id).
+ */
+op: OpId, 
+/**
+ * What it watches and where it writes.
+ */
+watching: Watching, } | { "state": "elsewhere", 
+/**
+ * Who, in words.
+ */
+message: string, } | { "state": "stopped", 
+/**
+ * Why the last watch ended, when it failed.
+ */
+error: AppError | null, };
+
+export type SyncStatus = { 
+/**
+ * Registered project folders, by path.
+ */
+folders: Array<WatchedFolder>, 
+/**
+ * Who watches them.
+ */
+watcher: WatcherState, 
+/**
+ * The queue (newest first, at most the asked number of rows), its counts and each
+ * provider's health.
+ */
+queue: QueueList, };
 
 export type Profile = { 
 /**

@@ -52,6 +52,7 @@ fn inputs(now: OffsetDateTime) -> (Vec<StoredObject>, Vec<TransferRecord>) {
                 stored_at,
                 last_read: (rng.below(2) == 0)
                     .then(|| stored_at + Duration::minutes(rng.below(60 * 24 * 30) as i64)),
+                artifact_id: (i / 100) as i64,
             }
         })
         .collect();

@@ -774,6 +774,23 @@ impl WatchLock {
         Ok(WatchLock { _file: file, path })
     }
 
+    /// Who holds the lock in `data_dir`, without taking it: the holder's message, or None
+    /// when no watcher runs.
+    pub fn holder(data_dir: &Path) -> Option<String> {
+        use std::io::Read;
+        let path = data_dir.join("watch.lock");
+        let mut file = std::fs::File::open(&path).ok()?;
+        if try_lock_exclusive(&file) {
+            return None;
+        }
+        let mut pid = String::new();
+        let _ = file.read_to_string(&mut pid);
+        Some(match pid.trim().parse::<u32>() {
+            Ok(p) => format!("`stowage watch` (process {p}) is watching the registered folders"),
+            Err(_) => "another `stowage watch` is watching the registered folders".to_string(),
+        })
+    }
+
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path

@@ -66,6 +66,14 @@ impl Drop for Secret {
     }
 }
 
+/// A secret arrives (from the window's settings) as a string, and is wrapped at once; it
+/// never serialises.
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Secret, D::Error> {
+        String::deserialize(d).map(Secret::new)
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")
@@ -79,7 +87,7 @@ impl fmt::Display for Secret {
 }
 
 /// One credential field of a profile.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
     /// S3 access key id (not secret on its own, kept with its secret).

@@ -18,6 +18,35 @@ pub fn parse_duration(raw: &str) -> Result<Duration> {
     }
 }
 
+/// A point in time as people write it: a date (`2026-11-01`, midnight UTC), an RFC 3339
+/// time (`2026-11-01T12:00:00Z`), or a duration back from `now` (`30d`: 30 days ago).
+pub fn parse_instant(raw: &str, now: OffsetDateTime) -> Result<OffsetDateTime> {
+    let s = raw.trim();
+    if let Ok(t) = OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+        return Ok(t);
+    }
+    let date = || -> Option<time::Date> {
+        let mut parts = s.splitn(3, '-').map(str::parse::<u16>);
+        let (y, m, d) = (
+            parts.next()?.ok()?,
+            parts.next()?.ok()?,
+            parts.next()?.ok()?,
+        );
+        let month = time::Month::try_from(u8::try_from(m).ok()?).ok()?;
+        time::Date::from_calendar_date(i32::from(y), month, u8::try_from(d).ok()?).ok()
+    };
+    if let Some(d) = date() {
+        return Ok(d.midnight().assume_utc());
+    }
+    match parse_duration(s) {
+        Ok(d) => Ok(now - d),
+        Err(_) => Err(Error::Usage(format!(
+            "`{raw}` is not a time; use a date (`2026-11-01`), an RFC 3339 time \
+             (`2026-11-01T12:00:00Z`) or a duration back from now (`30d`)"
+        ))),
+    }
+}
+
 /// [`parse_duration`], where zero (`0s`) is allowed too: for settings where "none" makes
 /// sense (`gc --older-than 0s`, `watch --wait-down 0s`).
 pub fn parse_duration_or_zero(raw: &str) -> Result<Duration> {
@@ -173,6 +202,23 @@ mod tests {
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
         for bad in ["", "10", "h", "1x", "0s", "-1h", "99999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn instants() {
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let day = parse_instant("2026-11-01", now).unwrap();
+        assert_eq!(day.unix_timestamp(), 1_793_491_200);
+        let t = parse_instant("2026-11-01T12:00:00Z", now).unwrap();
+        assert_eq!(t - day, time::Duration::hours(12));
+        assert_eq!(
+            parse_instant("30d", now).unwrap(),
+            now - Duration::from_secs(30 * 86_400)
+        );
+        for bad in ["", "2026-13-01", "2026-02-30", "yesterday", "1x"] {
+            let e = parse_instant(bad, now).unwrap_err().to_string();
+            assert!(e.contains("is not a time"), "{bad}: {e}");
         }
     }
 }

@@ -277,16 +277,21 @@ impl Drop for Watcher {
 /// (`Catalog::folders`): a registered folder that is itself named `.beast-mode` is used as
 /// is, otherwise its `.beast-mode` subfolder when there is one, otherwise the folder itself.
 /// Folders that no longer exist are left out.
+/// What watch watches of a registered folder: the folder itself when it is a `.beast-mode`
+/// folder or holds none, else the `.beast-mode` folder inside it.
+pub fn root_of(folder: &Path) -> PathBuf {
+    if folder.file_name().is_none_or(|n| n != ".beast-mode") && folder.join(".beast-mode").is_dir()
+    {
+        folder.join(".beast-mode")
+    } else {
+        folder.to_path_buf()
+    }
+}
+
 pub fn default_roots(catalog: &Catalog) -> Result<Vec<PathBuf>> {
     let mut roots = Vec::new();
     for (folder, _org) in catalog.folders()? {
-        let root = if folder.file_name().is_some_and(|n| n == ".beast-mode") {
-            folder
-        } else if folder.join(".beast-mode").is_dir() {
-            folder.join(".beast-mode")
-        } else {
-            folder
-        };
+        let root = root_of(&folder);
         if root.is_dir() && !roots.contains(&root) {
             roots.push(root);
         }

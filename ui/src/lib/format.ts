@@ -63,3 +63,9 @@ export function ratio(stored: number, original: number): string {
   const pct = (stored / original) * 100;
   return `${pct < 1 ? pct.toFixed(2) : pct.toFixed(0)}%`;
 }
+
+/** Dollars as `$1,234.56`; under a cent, `<$0.01`. Estimates are labelled where shown. */
+export function usd(v: number): string {
+  if (v > 0 && v < 0.005) return '<$0.01';
+  return `$${v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+}

@@ -1,5 +1,5 @@
 //! The catalog's actions: versions, the library pages and an artifact's detail, restore,
-//! label, gc, deleting versions, metric diffs and the cost report.
+//! label, gc, deleting versions and metric diffs.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,7 +11,6 @@ use super::{org_arg, secondary_for, App, AppError, AppResult, Item};
 use crate::catalog::{
     self, AuditEvent, LibraryPage, LibraryQuery, VersionInfo, VersionMetrics, VersionQuery,
 };
-use crate::cost::{CostReport, GroupBy};
 use crate::read::{self, Reader, RestoreRead};
 use crate::sync::{self, Collected};
 
@@ -467,22 +466,5 @@ impl App {
             })
         })
         .await
-    }
-
-    /// `cost [--by …]`: storage, egress and request estimates from the catalog at the
-    /// config's `[prices]`, summed in SQL (the same report as over every stored row,
-    /// without loading them).
-    pub fn cost(&self, by: &str) -> AppResult<CostReport> {
-        let by: GroupBy = by.parse()?;
-        let config = self.config()?;
-        let catalog = self.catalog(false)?;
-        let now = time::OffsetDateTime::now_utc();
-        let summary = catalog.cost_summary(by, now)?;
-        Ok(crate::cost::report_summary(
-            &summary,
-            &config.prices,
-            by,
-            now,
-        ))
     }
 }

@@ -22,6 +22,7 @@
 // costs nothing measurable, and boxing it would only complicate every shell's use of it.
 #![allow(clippy::result_large_err)]
 
+mod cost;
 mod drop;
 mod error;
 mod event;
@@ -29,10 +30,12 @@ mod library;
 mod objects;
 mod profiles;
 mod sync;
+mod watching;
 
 #[cfg(test)]
 mod tests;
 
+pub use cost::*;
 pub use drop::*;
 pub use error::{AppError, AppResult, EXIT_INTERRUPTED, EXIT_WAITING};
 pub use event::{AppEvent, OpId};
@@ -40,6 +43,7 @@ pub use library::*;
 pub use objects::*;
 pub use profiles::*;
 pub use sync::*;
+pub use watching::*;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -70,6 +74,9 @@ pub struct App {
     ops: Mutex<HashMap<OpId, CancellationToken>>,
     next_op: AtomicU64,
     events: broadcast::Sender<AppEvent>,
+    /// The watch this app runs, once started; and how the last one ended, if it failed.
+    watching: Mutex<Option<(OpId, Watching)>>,
+    watch_failed: Mutex<Option<AppError>>,
 }
 
 impl std::fmt::Debug for App {
@@ -100,6 +107,8 @@ impl App {
             ops: Mutex::new(HashMap::new()),
             next_op: AtomicU64::new(1),
             events,
+            watching: Mutex::new(None),
+            watch_failed: Mutex::new(None),
         }
     }
 

@@ -451,6 +451,9 @@ pub struct AddProfileRequest {
     /// Also make it the default profile.
     #[serde(default)]
     pub make_default: bool,
+    /// Replace the profile of that name (editing it; its keyring entries stay).
+    #[serde(default)]
+    pub replace: bool,
     /// Check and report, change nothing.
     #[serde(default)]
     pub dry_run: bool,
@@ -499,6 +502,48 @@ pub struct ProfileRemoved {
     pub config_file: PathBuf,
 }
 
+/// A credential field as a form asks for it.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct SecretFieldInfo {
+    /// The field.
+    pub field: crate::secrets::Field,
+    /// Words for the form: `secret access key`.
+    pub label: String,
+    /// Whether its value is shown masked (the access key id is not).
+    pub secret: bool,
+    /// The environment variable that supplies it when the keyring has none.
+    pub env_var: String,
+}
+
+/// A credential typed into the window: it goes to the OS keyring and never comes back.
+#[derive(Deserialize, TS)]
+pub struct SecretValue {
+    /// Which field.
+    pub field: crate::secrets::Field,
+    /// The value.
+    #[ts(type = "string")]
+    pub value: crate::secrets::Secret,
+}
+
+/// The window's "Save profile": settings for config.toml, secrets for the keyring.
+#[derive(Deserialize, TS)]
+pub struct SaveProfileRequest {
+    /// The profile's settings.
+    pub profile: AddProfileRequest,
+    /// Its secrets; none keeps what the keyring holds.
+    #[serde(default)]
+    pub secrets: Vec<SecretValue>,
+}
+
+/// A profile saved, and where its secrets went (never their values).
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct SavedProfile {
+    /// The profile as written.
+    pub added: AddedProfile,
+    /// The keyring entries written, when secrets were given.
+    pub secrets: Option<crate::secrets::StoredSecrets>,
+}
+
 /// What `login` asks for: the profile and its secret fields, in order.
 #[derive(Clone, Debug, Serialize, TS)]
 pub struct LoginPlan {
@@ -523,6 +568,7 @@ impl App {
             url: r.url.clone(),
             max_object_size: r.max_object_size,
             org: r.org.clone(),
+            replace: r.replace,
         };
         let profile =
             crate::config::add_profile(&self.paths, &r.name, &new, r.make_default, r.dry_run)?;
@@ -589,17 +635,58 @@ impl App {
         })
     }
 
-    /// `login`: keep the selected profile's secrets in the OS keyring, replacing what it
-    /// held, each read back before this returns. Secrets go in and never come out: the
-    /// result names entries, never values.
+    /// `login`: keep a profile's secrets (the selected profile's when `name` is None) in the
+    /// OS keyring, replacing what it held, each read back before this returns. Secrets go in
+    /// and never come out: the result names entries, never values.
     pub fn login(
         &self,
+        name: Option<&str>,
         values: &[(crate::secrets::Field, crate::secrets::Secret)],
         dry_run: bool,
     ) -> AppResult<crate::secrets::StoredSecrets> {
-        let (profile, _) = self.profile(None)?;
+        let (profile, _) = self.profile(name)?;
         Ok(crate::secrets::store_profile_secrets(
             &profile, values, dry_run,
         )?)
+    }
+
+    /// The credential fields a profile kind's form asks for (`login`'s, in order).
+    pub fn secret_fields(&self, kind: &str) -> Vec<SecretFieldInfo> {
+        crate::secrets::Field::to_ask(kind, false)
+            .into_iter()
+            .map(|f| SecretFieldInfo {
+                field: f,
+                label: f.label().to_string(),
+                secret: f.is_secret(),
+                env_var: f.env_var().to_string(),
+            })
+            .collect()
+    }
+
+    /// The window's "Save profile": check the settings and the secrets, write the profile
+    /// into config.toml, then the secrets into the OS keyring (read back before this
+    /// returns). Nothing is written when either is refused.
+    pub fn save_profile(&self, r: SaveProfileRequest) -> AppResult<SavedProfile> {
+        let dry = AddProfileRequest {
+            dry_run: true,
+            ..r.profile.clone()
+        };
+        let planned = self.add_profile(&dry)?;
+        let values: Vec<_> = r
+            .secrets
+            .into_iter()
+            .filter(|s| !s.value.is_empty())
+            .map(|s| (s.field, s.value))
+            .collect();
+        if !values.is_empty() {
+            crate::secrets::store_profile_secrets(&planned.profile, &values, true)?;
+        }
+        let added = self.add_profile(&r.profile)?;
+        let secrets = if values.is_empty() || r.profile.dry_run {
+            None
+        } else {
+            Some(self.login(Some(&added.profile.name), &values, false)?)
+        };
+        Ok(SavedProfile { added, secrets })
     }
 }

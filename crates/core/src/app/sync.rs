@@ -380,6 +380,17 @@ impl App {
         started: impl FnOnce(&Watching),
         shutdown: impl Future<Output = ()>,
     ) -> AppResult<WatchResult> {
+        let result = self.watch_inner(r, started, shutdown).await;
+        *self.watch_failed.lock().expect("watch state") = result.as_ref().err().cloned();
+        result
+    }
+
+    async fn watch_inner(
+        &self,
+        r: WatchRequest,
+        started: impl FnOnce(&Watching),
+        shutdown: impl Future<Output = ()>,
+    ) -> AppResult<WatchResult> {
         let op = self.begin("watch");
         let config = self.config()?;
         let policy = self.policy()?;
@@ -426,7 +437,7 @@ impl App {
             .await
             .map_err(|e| AppError::usage(format!("the watcher did not start: {e}")))??;
         let initial = queue::counts(&catalog)?;
-        started(&Watching {
+        let watching = Watching {
             roots,
             profiles: std::iter::once(targets.primary.profile.clone())
                 .chain(targets.secondary.as_ref().map(|s| s.profile.clone()))
@@ -434,7 +445,9 @@ impl App {
             bucket: targets.bucket.clone(),
             settle_ms: config.watch.settle.as_millis() as u64,
             pending: initial.queued + initial.running,
-        });
+        };
+        started(&watching);
+        let _shown = self.watching_now(op.id, watching);
         let engine = Engine::new(catalog, policy, targets, watch_config);
         // The engine's events join the app's stream under this operation's id.
         let mut events = engine.events().subscribe();

@@ -7,7 +7,7 @@ use std::path::Path;
 use ts_rs::TS;
 
 use super::*;
-use crate::catalog::{LibraryQuery, LibrarySort};
+use crate::catalog::{Catalog, LibraryQuery, LibrarySort};
 
 fn app_in(dir: &Path) -> App {
     App::with_paths(
@@ -130,7 +130,7 @@ async fn put_then_library_detail_restore_and_cost_on_the_local_store() {
     assert_eq!(std::fs::read(&out).unwrap(), bytes);
 
     // Cost counts the stored bytes.
-    let cost = serde_json::to_value(app.cost("provider").unwrap()).unwrap();
+    let cost = serde_json::to_value(app.cost(&CostRequest::default()).unwrap()).unwrap();
     assert_eq!(
         cost["total"]["stored_bytes"],
         300_000 + 10 + 900_000,
@@ -201,6 +201,44 @@ async fn an_operation_is_cancelled_by_its_id() {
         .unwrap();
     assert_eq!(page.total, 0);
     assert!(!app.cancel(OpId(9_999)));
+}
+
+/// Registered folders in the sync view: added (canonical, its `.beast-mode` watched), paused
+/// (no longer among the folders watch takes), resumed, removed; a file is refused; nobody
+/// watches until asked, and `watch_registered` with nothing to watch is not an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folders_are_added_paused_resumed_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_in(dir.path());
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(project.join(".beast-mode")).unwrap();
+    let file = dir.path().join("note.txt");
+    std::fs::write(&file, "x").unwrap();
+    assert_eq!(app.add_folder(&file, None).unwrap_err().kind, "usage");
+
+    let added = app.add_folder(&project.join("."), None).unwrap();
+    let canonical = std::fs::canonicalize(&project).unwrap();
+    assert_eq!(added.path, canonical);
+    assert_eq!(added.root, canonical.join(".beast-mode"));
+    assert!(added.exists && !added.paused);
+    let status = app.sync_status(&[], 10).unwrap();
+    assert_eq!(status.folders.len(), 1);
+    assert!(matches!(
+        status.watcher,
+        WatcherState::Stopped { error: None }
+    ));
+    let watched = || crate::watch::default_roots(&Catalog::open(app.paths()).unwrap()).unwrap();
+    assert_eq!(watched(), vec![canonical.join(".beast-mode")]);
+
+    assert!(app.pause_folder(&canonical, true).unwrap().paused);
+    assert!(watched().is_empty());
+    assert!(app.watch_registered(|_| {}).await.unwrap().is_none());
+    assert!(!app.pause_folder(&canonical, false).unwrap().paused);
+    assert_eq!(watched().len(), 1);
+
+    app.remove_folder(&canonical).unwrap();
+    assert!(app.sync_status(&[], 10).unwrap().folders.is_empty());
+    assert_eq!(app.remove_folder(&canonical).unwrap_err().kind, "usage");
 }
 
 #[test]
@@ -309,6 +347,10 @@ fn declarations() -> String {
         VerifyResult::decl(),
         CacheList::decl(),
         AddProfileRequest::decl(),
+        SecretFieldInfo::decl(),
+        SecretValue::decl(),
+        SaveProfileRequest::decl(),
+        SavedProfile::decl(),
         AddedProfile::decl(),
         ProfileDetail::decl(),
         ProfileRemoved::decl(),
@@ -361,6 +403,17 @@ fn declarations() -> String {
         crate::cost::ProviderKind::decl(),
         crate::cost::GroupCost::decl(),
         crate::cost::Artifact::decl(),
+        crate::cost::CostFilter::decl(),
+        crate::cost::CostScope::decl(),
+        crate::cost::CostTable::decl(),
+        super::CostRequest::decl(),
+        super::Dashboard::decl(),
+        super::TimelinePoint::decl(),
+        super::CostCsvRequest::decl(),
+        super::CsvExport::decl(),
+        super::WatchedFolder::decl(),
+        super::WatcherState::decl(),
+        super::SyncStatus::decl(),
         crate::config::Profile::decl(),
         crate::config::ProfileSource::decl(),
         crate::config::Backend::decl(),

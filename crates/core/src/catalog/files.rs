@@ -17,6 +17,19 @@ pub struct FileState {
     pub decision: Option<String>,
 }
 
+/// A registered project folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegisteredFolder {
+    /// The folder.
+    pub path: PathBuf,
+    /// The organization its keys go under.
+    pub org: Option<String>,
+    /// When it was registered.
+    pub added_at: OffsetDateTime,
+    /// Whether watch passes over it until resumed.
+    pub paused: bool,
+}
+
 impl Catalog {
     /// Register a project folder that sync works on.
     pub fn register_folder(&self, path: &Path, org: Option<&str>) -> Result<()> {
@@ -30,19 +43,59 @@ impl Catalog {
         Ok(())
     }
 
-    /// Registered project folders and their organizations.
+    /// Registered project folders that are not paused, and their organizations.
     pub fn folders(&self) -> Result<Vec<(PathBuf, Option<String>)>> {
+        Ok(self
+            .registered_folders()?
+            .into_iter()
+            .filter(|f| !f.paused)
+            .map(|f| (f.path, f.org))
+            .collect())
+    }
+
+    /// Every registered project folder, paused ones too, by path.
+    pub fn registered_folders(&self) -> Result<Vec<RegisteredFolder>> {
         let mut s = self
             .conn
-            .prepare_cached("SELECT path, org FROM folders ORDER BY path")
+            .prepare_cached("SELECT path, org, added_at, paused FROM folders ORDER BY path")
             .map_err(self.err())?;
         let rows = s
             .query_map([], |r| {
-                Ok((PathBuf::from(r.get::<_, String>(0)?), r.get(1)?))
+                Ok(RegisteredFolder {
+                    path: PathBuf::from(r.get::<_, String>(0)?),
+                    org: r.get(1)?,
+                    added_at: from_ns(r.get(2)?),
+                    paused: r.get::<_, i64>(3)? != 0,
+                })
             })
             .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(self.err())?;
         Ok(rows)
+    }
+
+    /// Pause or resume a registered folder; false when it is not registered.
+    pub fn pause_folder(&self, path: &Path, paused: bool) -> Result<bool> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE folders SET paused = ?2 WHERE path = ?1",
+                params![path.to_string_lossy(), paused as i64],
+            )
+            .map_err(self.err())?;
+        Ok(n > 0)
+    }
+
+    /// Forget a registered folder (its files and stored objects stay); false when it was not
+    /// registered.
+    pub fn unregister_folder(&self, path: &Path) -> Result<bool> {
+        let n = self
+            .conn
+            .execute(
+                "DELETE FROM folders WHERE path = ?1",
+                params![path.to_string_lossy()],
+            )
+            .map_err(self.err())?;
+        Ok(n > 0)
     }
 
     /// Every file state whose path starts with `prefix`, by path.

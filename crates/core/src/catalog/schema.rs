@@ -272,6 +272,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
              WHERE n_versions > 0;
         "
     ),
+    // 6: a registered project folder can be paused (watch passes over it until resumed).
+    r#"
+    ALTER TABLE folders ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build writes.

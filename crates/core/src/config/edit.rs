@@ -23,6 +23,8 @@ pub struct NewProfile {
     pub max_object_size: Option<u64>,
     /// The organization the profile is bound to.
     pub org: Option<String>,
+    /// Replace a profile of that name (its settings only: keyring entries stay).
+    pub replace: bool,
 }
 
 pub(super) fn config_error(kind: stowage_store::ErrorKind, message: String, hint: String) -> Error {
@@ -170,7 +172,7 @@ pub fn add_profile(
             file.display()
         ))
     })?;
-    if profiles.contains_key(name) {
+    if profiles.contains_key(name) && !new.replace {
         return Err(config_error(
             stowage_store::ErrorKind::AlreadyExists,
             format!("profile `{name}` is already defined in {}", file.display()),

@@ -547,6 +547,7 @@ pub(super) fn finish<'a>(
             family: o.family.clone(),
             version: o.version.clone(),
             org: o.org.clone(),
+            artifact_id: o.artifact_id,
             stored_bytes: o.stored_bytes,
             original_bytes: o.original_bytes,
             stored_at: o.stored_at,

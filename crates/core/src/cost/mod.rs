@@ -7,12 +7,13 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use crate::error::Error;
 
 mod build;
+mod csv;
 mod prices;
 mod summary;
 
@@ -20,6 +21,7 @@ mod summary;
 mod tests;
 
 pub use build::*;
+pub use csv::*;
 pub use prices::*;
 pub use summary::*;
 
@@ -50,6 +52,8 @@ pub struct StoredObject {
     pub stored_at: time::OffsetDateTime,
     /// When it was last read, if ever.
     pub last_read: Option<time::OffsetDateTime>,
+    /// The catalog's id of its artifact (0 when not from a catalog).
+    pub artifact_id: i64,
 }
 
 /// Which way a recorded transfer went.
@@ -114,7 +118,7 @@ impl ProviderKind {
 }
 
 /// What the report's groups are.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum GroupBy {
     /// One group per provider label.
@@ -179,8 +183,6 @@ pub struct CostReport {
     /// Always true: these are estimates from the price table, not bills.
     pub estimate: bool,
     /// When the report was computed; windows end here.
-    #[ts(type = "string")]
-    #[ts(type = "string")]
     #[ts(type = "string")]
     #[serde(with = "time::serde::rfc3339")]
     pub generated_at: OffsetDateTime,
@@ -299,6 +301,8 @@ pub struct Artifact {
     pub version: String,
     /// Organization.
     pub org: Option<String>,
+    /// The catalog's id of its artifact (opens its detail).
+    pub artifact_id: i64,
     /// Bytes as stored.
     pub stored_bytes: u64,
     /// Bytes before compression.

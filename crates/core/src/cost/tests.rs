@@ -38,6 +38,7 @@ fn obj(
         original_bytes: original_gb * G,
         stored_at: days_ago(stored_days),
         last_read: read_days.map(days_ago),
+        artifact_id: 0,
     }
 }
 
@@ -478,4 +479,38 @@ fn apportion_is_exact_and_proportional() {
         u64::MAX as u128
     );
     assert_eq!(apportion(100, &[3, 1]), [75, 25]);
+}
+
+/// CSV: a header, one line per group and the total; fields with commas or quotes quoted; the
+/// lists by key.
+#[test]
+fn csv_tables_quote_and_sum() {
+    let (objects, transfers) = fixture();
+    let mut objects = objects;
+    objects[0].folder = "models, \"big\"/".into();
+    let r = report(
+        &objects,
+        &transfers,
+        &PriceTable::default(),
+        GroupBy::Folder,
+        now(),
+    );
+    let text = csv(&r, CostTable::Groups);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), r.groups.len() + 2);
+    assert!(lines[0].starts_with("folder,objects,stored_bytes,"));
+    assert!(text.contains("\"models, \"\"big\"\"/\","), "{text}");
+    assert!(lines.last().unwrap().starts_with(&format!(
+        "total,{},{}",
+        r.total.objects, r.total.stored_bytes
+    )));
+    let largest = csv(&r, CostTable::Largest);
+    assert_eq!(largest.lines().count(), r.total.largest.len() + 1);
+    assert!(largest
+        .lines()
+        .nth(1)
+        .unwrap()
+        .contains(&r.total.largest[0].key));
+    assert_eq!("stalest".parse::<CostTable>().unwrap(), CostTable::Stalest);
+    assert!("nope".parse::<CostTable>().is_err());
 }
