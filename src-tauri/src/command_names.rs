@@ -27,4 +27,8 @@ pub const COMMANDS: &[&str] = &[
     "stop_sync",
     "queue_retry",
     "queue_cancel",
+    "autostart",
+    "cache",
+    "cache_clean",
+    "color_scheme",
 ];

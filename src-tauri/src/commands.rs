@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use stowage_core::app::{self, App, AppError, OpId};
+use stowage_core::cache::CleanScope;
 use stowage_core::catalog::{LibraryPage, LibraryQuery};
 use stowage_core::read::UrlRead;
 use tauri::{AppHandle, Runtime, State};
@@ -202,4 +203,43 @@ pub async fn queue_retry(app: AppState<'_>, id: Option<i64>) -> Res<app::QueueCh
 #[tauri::command]
 pub async fn queue_cancel(app: AppState<'_>, id: i64) -> Res<app::QueueChange> {
     app.queue_cancel(id, false)
+}
+
+/// Start at login, minimised (auto-sync runs, the window stays hidden): set when `enabled` is
+/// given; whether it is on.
+#[tauri::command]
+pub fn autostart<R: Runtime>(handle: AppHandle<R>, enabled: Option<bool>) -> Res<bool> {
+    use tauri_plugin_autostart::ManagerExt;
+    let launcher = handle.autolaunch();
+    let failed = |e: tauri_plugin_autostart::Error| {
+        AppError::usage(format!("cannot change starting at login: {e}; check that your autostart folder (~/.config/autostart) is writable"))
+    };
+    match enabled {
+        Some(true) => launcher.enable().map_err(failed)?,
+        Some(false) => launcher.disable().map_err(failed)?,
+        None => {}
+    }
+    launcher.is_enabled().map_err(failed)
+}
+
+#[tauri::command]
+pub async fn cache(app: AppState<'_>) -> Res<app::CacheList> {
+    app.cache()
+}
+
+/// Clean the download cache: everything, or only what is past its TTL.
+#[tauri::command]
+pub async fn cache_clean(app: AppState<'_>, all: bool) -> Res<stowage_core::cache::Cleaned> {
+    let scope = if all {
+        CleanScope::All
+    } else {
+        CleanScope::Expired
+    };
+    app.cache_clean(scope, false)
+}
+
+/// The desktop's colour scheme (`dark`, `light`, or none: the page's own setting applies).
+#[tauri::command]
+pub async fn color_scheme() -> Option<&'static str> {
+    crate::theme::current()
 }

@@ -25,19 +25,24 @@ pub fn dropped<R: Runtime>(handle: &AppHandle<R>, paths: Vec<PathBuf>) {
 }
 
 /// Command-line arguments that name existing files or folders, made absolute.
+/// The flag a start at login passes: the window stays hidden (auto-sync runs).
+pub const MINIMIZED: &str = "--minimized";
+
 pub fn paths_from_args<I, S>(args: I, cwd: &Path) -> Vec<PathBuf>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
     args.into_iter()
+        .filter(|a| a.as_ref() != MINIMIZED)
         .map(|a| cwd.join(a.as_ref()))
         .filter(|p| p.exists())
         .collect()
 }
 
-/// The window's events: a drop shows the preview; closing the window while transfers run
-/// hides it instead, and the app quits when they end.
+/// The window's events: a drop shows the preview; closing the window while transfers run or
+/// folders are watched hides it instead (to the tray; without a tray, the app quits when the
+/// work ends).
 pub fn on_window_event<R: Runtime>(window: &Window<R>, event: &WindowEvent) {
     match event {
         WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) => {
@@ -51,6 +56,10 @@ pub fn on_window_event<R: Runtime>(window: &Window<R>, event: &WindowEvent) {
             api.prevent_close();
             let _ = window.hide();
             let handle = window.app_handle().clone();
+            if handle.tray_by_id("stowage").is_some() {
+                // The tray keeps the app within reach (open, quit) while it works.
+                return;
+            }
             tauri::async_runtime::spawn(async move {
                 while !app.running().is_empty() {
                     tokio::time::sleep(std::time::Duration::from_millis(500)).await;

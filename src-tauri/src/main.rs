@@ -10,6 +10,8 @@ mod commands;
 mod dropped;
 mod local;
 mod syncing;
+mod theme;
+mod tray;
 
 use std::sync::Arc;
 
@@ -58,6 +60,11 @@ fn main() {
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec![dropped::MINIMIZED]),
+        ))
         .manage(app.clone())
         .manage(ops)
         .setup(move |tauri_app| {
@@ -76,8 +83,17 @@ fn main() {
                     }
                 }
             });
-            // Auto-sync: the registered project folders are watched from the start.
+            // Auto-sync: the registered project folders are watched from the start; the tray
+            // and notifications tell how it goes.
             syncing::restart(tauri_app.handle());
+            tray::start(tauri_app.handle());
+            tray::notify(tauri_app.handle(), &app);
+            theme::follow(tauri_app.handle());
+            if std::env::args().any(|a| a == dropped::MINIMIZED) {
+                if let Some(w) = tauri_app.get_webview_window("main") {
+                    let _ = w.hide();
+                }
+            }
             // Paths given on the command line are dropped onto the window once it is up.
             let cwd = std::env::current_dir().unwrap_or_default();
             let paths = dropped::paths_from_args(std::env::args().skip(1), &cwd);
@@ -115,6 +131,10 @@ fn main() {
             commands::stop_sync,
             commands::queue_retry,
             commands::queue_cancel,
+            commands::autostart,
+            commands::cache,
+            commands::cache_clean,
+            commands::color_scheme,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

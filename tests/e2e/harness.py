@@ -70,10 +70,12 @@ class AppTest(unittest.TestCase):
     extra_env: dict = {}
     #: Start the app in setUp (tests that seed a catalog first set this False).
     start_app = True
+    #: The app binary (the installed package's, for the package test).
+    app = APP
 
     def setUp(self):
-        if not APP.exists():
-            self.fail(f"{APP} is missing: build it with `cargo build -p stowage-app` (after `npm run build` in ui/)")
+        if not self.app.exists():
+            self.fail(f"{self.app} is missing: build it with `cargo build -p stowage-app` (after `npm run build` in ui/)")
         self.tmp = Path(tempfile.mkdtemp(prefix="stowage-e2e-"))
         home = self.tmp / "home"
         self.files = self.tmp / "files"
@@ -120,7 +122,7 @@ class AppTest(unittest.TestCase):
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        caps = {"alwaysMatch": {"webkitgtk:browserOptions": {"binary": str(APP), "args": list(args)}}}
+        caps = {"alwaysMatch": {"webkitgtk:browserOptions": {"binary": str(self.app), "args": list(args)}}}
         self.s = Session(f"http://127.0.0.1:{port}", caps)
         self.s.wait_css("main")
         return self.s

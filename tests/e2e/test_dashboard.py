@@ -129,10 +129,10 @@ class Dashboard(AppTest):
         self.assertEqual(only["total"]["stored_bytes"], on_s3)
         self.shot("dashboard-filtered")
 
-        # The largest artifact opens its detail.
-        first = s.find("[data-testid=largest-table] tbody tr")
+        # The largest artifact opens its detail, from the keyboard.
         family = only["total"]["largest"][0]["family"]
-        first.click()
+        s.js("const r = document.querySelector('[data-testid=largest-table] tbody tr'); r.scrollIntoView(); r.focus();")
+        s.keys("\ue007")
         s.wait_css("[data-testid=detail]")
         self.assertIn(family, s.text_of("[data-testid=detail]"))
 

@@ -1,8 +1,11 @@
 // The window's calls into the app layer: one typed wrapper per Tauri command.
 import { invoke } from '@tauri-apps/api/core';
+import { listen } from '@tauri-apps/api/event';
 import type {
   AppError,
   ArtifactDetail,
+  CacheList,
+  Cleaned,
   ConnectionTest,
   QueueChange,
   SyncStatus,
@@ -35,6 +38,7 @@ import type {
 
 export const APP_EVENT = 'stowage://event';
 export const DROP_EVENT = 'stowage://drop';
+export const THEME_EVENT = 'stowage://theme';
 
 /** An error as the app layer describes it; anything else (a broken IPC) made into one. */
 export function asAppError(e: unknown): AppError {
@@ -93,4 +97,18 @@ export const api = {
   stopSync: () => call<null>('stop_sync'),
   queueRetry: (id: number | null) => call<QueueChange>('queue_retry', { id }),
   queueCancel: (id: number) => call<QueueChange>('queue_cancel', { id }),
+  autostart: (enabled: boolean | null) => call<boolean>('autostart', { enabled }),
+  cache: () => call<CacheList>('cache'),
+  cacheClean: (all: boolean) => call<Cleaned>('cache_clean', { all }),
 };
+
+/** Follow the desktop's colour scheme (the app reads the desktop portal, which WebKitGTK
+ * does not); with no answer, the page's own `prefers-color-scheme` applies. */
+export function followTheme(root: HTMLElement = document.documentElement) {
+  const apply = (t: string | null) => {
+    if (t === 'dark' || t === 'light') root.dataset.theme = t;
+    else delete root.dataset.theme;
+  };
+  call<string | null>('color_scheme').then(apply, () => apply(null));
+  void listen<string | null>(THEME_EVENT, (e) => apply(e.payload));
+}
