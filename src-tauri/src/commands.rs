@@ -208,7 +208,7 @@ pub async fn queue_cancel(app: AppState<'_>, id: i64) -> Res<app::QueueChange> {
 /// Start at login, minimised (auto-sync runs, the window stays hidden): set when `enabled` is
 /// given; whether it is on.
 #[tauri::command]
-pub fn autostart<R: Runtime>(handle: AppHandle<R>, enabled: Option<bool>) -> Res<bool> {
+pub async fn autostart<R: Runtime>(handle: AppHandle<R>, enabled: Option<bool>) -> Res<bool> {
     use tauri_plugin_autostart::ManagerExt;
     let launcher = handle.autolaunch();
     let failed = |e: tauri_plugin_autostart::Error| {
