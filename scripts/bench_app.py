@@ -1,6 +1,8 @@
 """The app's figures for BENCHMARKS.md: cold start to an interactive Library, a search
 keystroke and a sort to repainted rows (timed inside the window: input → IPC → SQL → DOM →
-paint), DOM rows, memory and idle CPU of the app and its WebKit processes."""
+paint), DOM rows, memory and idle CPU of the app and its WebKit processes; the dashboard
+opened to painted charts; the app idle while it watches BENCH_APP_WATCH_FILES files (100,000,
+synced beforehand by `stowage sync`)."""
 
 import os
 import shutil
@@ -19,6 +21,24 @@ import harness  # noqa: E402
 SEED = sys.argv[1]
 N = int(os.environ.get("BENCH_APP_ARTIFACTS", "100000"))
 REPS = int(os.environ.get("BENCH_APP_REPS", "7"))
+WATCH_FILES = int(os.environ.get("BENCH_APP_WATCH_FILES", "100000"))
+CLI = Path(os.environ.get("STOWAGE_CLI_BIN", ROOT / "target" / "release" / "stowage"))
+
+# Open the dashboard from the Library and wait for its figures and charts to be painted.
+DASHBOARD = """
+const done = arguments[0];
+const t0 = performance.now();
+document.querySelector('[data-testid=nav-dashboard]').click();
+const check = () => {
+  const d = document.querySelector('[data-testid=dashboard]');
+  if (d && d.getAttribute('aria-busy') === 'false' && document.querySelector('[data-testid=growth-chart]')
+      && document.querySelector('[data-testid=groups-table] tbody tr')) {
+    requestAnimationFrame(() => done(performance.now() - t0));
+  } else if (performance.now() - t0 > 20000) { done(-1); }
+  else { requestAnimationFrame(check); }
+};
+requestAnimationFrame(check);
+"""
 
 # Set a value into an input as typing does, then wait for the first row to show `expect`
 # (or to change, with expect = null) over animation frames; the time inside the page.
@@ -84,6 +104,34 @@ class Bench(harness.AppTest):
         pass
 
 
+def watch_idle(b):
+    """The app watching a project of WATCH_FILES files (1,000 folders), synced beforehand:
+    CPU and memory of the app and its WebKit processes while nothing changes."""
+    project = b.files / "watched"
+    for d in range(WATCH_FILES // 100):
+        folder = project / ".beast-mode" / "logs" / f"run-{d:04d}"
+        folder.mkdir(parents=True)
+        for f in range(100):
+            (folder / f"step-{f:03d}.txt").write_text(f"{d} {f}\n")
+    t = time.monotonic()
+    subprocess.run([str(CLI), "sync", str(project)], env=b.env, cwd=b.files, check=True, capture_output=True)
+    synced_s = time.monotonic() - t
+    s = b.launch()
+    r = s.js_async("const [p, done] = arguments; window.__TAURI_INTERNALS__.invoke('add_folder', { path: p, org: null }).then(() => done(true), e => done(String(e.message || e)))", str(project))
+    assert r is True, r
+    s.find("[data-testid=nav-sync]").click()
+    s.wait("the watcher", lambda: s.js("const w = document.querySelector('[data-testid=watcher]'); return w && w.dataset.state") == "here", timeout=600)
+    s.find("[data-testid=nav-library]").click()
+    time.sleep(15)  # the start-up scan of the watched files
+    app_pid = int(subprocess.run(["pgrep", "-f", f"^{b.app}"], capture_output=True, text=True).stdout.split()[0])
+    pids = tree(app_pid)
+    hz = os.sysconf("SC_CLK_TCK")
+    c0, t0 = cpu_ticks(pids), time.monotonic()
+    time.sleep(30)
+    idle = (cpu_ticks(pids) - c0) / hz / (time.monotonic() - t0) * 100
+    print(f"watching {WATCH_FILES:,} files (synced in {synced_s:.0f} s by `stowage sync`): idle CPU over 30 s {idle:.2f} %, memory {rss_mib(pids):.0f} MiB RSS")
+
+
 def main():
     b = Bench()
     b.setUp()
@@ -115,6 +163,11 @@ def main():
             sorts.append(s.js_async(REPAINT, "[data-testid=sort-accuracy]", None, None))
             s.js_async(REPAINT, "[data-testid=sort-name]", None, None)
         dom_rows = len(s.find_all("[data-testid=row]"))
+        dashboards = []
+        for r in range(REPS):
+            dashboards.append(s.js_async(DASHBOARD))
+            s.find("[data-testid=nav-library]").click()
+            s.wait("the Library", lambda: s.find_all("[data-testid=row-name]"))
         time.sleep(3)
         pids = tree(app_pid)
         mem = rss_mib(pids)
@@ -131,6 +184,12 @@ def main():
         print(f"DOM rows in the list               {dom_rows}")
         print(f"memory (app + WebKit processes)    {mem:.0f} MiB RSS over {len(pids)} processes")
         print(f"idle CPU over 10 s                 {idle:.2f} %")
+        print(f"dashboard open → figures and charts painted  median {med(dashboards):.0f} ms  best {min(dashboards):.0f} ms")
+        s.quit()
+        os.killpg(b.driver.pid, 15)
+        b.driver.wait()
+        b.s = None
+        watch_idle(b)
     finally:
         b.tearDown()
     subprocess.run([SEED], env={**os.environ, "CATALOG_BENCH_ARTIFACTS": str(N)}, check=True)
