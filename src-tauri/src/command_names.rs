@@ -31,4 +31,7 @@ pub const COMMANDS: &[&str] = &[
     "cache",
     "cache_clean",
     "color_scheme",
+    "policy_document",
+    "check_policy",
+    "save_policy",
 ];

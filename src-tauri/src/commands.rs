@@ -243,3 +243,22 @@ pub async fn cache_clean(app: AppState<'_>, all: bool) -> Res<stowage_core::cach
 pub async fn color_scheme() -> Option<&'static str> {
     crate::theme::current()
 }
+
+#[tauri::command]
+pub async fn policy_document(app: AppState<'_>) -> Res<app::PolicyDocument> {
+    app.policy_document()
+}
+
+#[tauri::command]
+pub async fn check_policy(
+    app: AppState<'_>,
+    text: String,
+    samples: Vec<app::PolicySample>,
+) -> Res<app::PolicyCheck> {
+    Ok(app.check_policy(&text, &samples))
+}
+
+#[tauri::command]
+pub async fn save_policy(app: AppState<'_>, text: String) -> Res<app::PolicyDocument> {
+    app.save_policy(&text)
+}

@@ -135,6 +135,9 @@ fn main() {
             commands::cache,
             commands::cache_clean,
             commands::color_scheme,
+            commands::policy_document,
+            commands::check_policy,
+            commands::save_policy,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

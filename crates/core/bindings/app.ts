@@ -3499,6 +3499,87 @@ watcher: WatcherState,
  */
 queue: QueueList, };
 
+export type PolicyDocument = { 
+/**
+ * Where it lives.
+ */
+file: string, 
+/**
+ * Whether it exists (else the built-in rules apply, and `text` is a starter).
+ */
+exists: boolean, 
+/**
+ * Its text.
+ */
+text: string, };
+
+export type PolicySample = { 
+/**
+ * The path.
+ */
+path: string, 
+/**
+ * Its size; None reads it from the file at `path`.
+ */
+size: number | null, };
+
+export type PolicyCheck = { 
+/**
+ * Why the text is refused (the message names the line, column and rule); None when valid.
+ */
+error: AppError | null, 
+/**
+ * The rules in the order they are tried (the built-in ones included when the file
+ * includes them).
+ */
+rules: Array<RuleView>, 
+/**
+ * What the text decides for each sample, with the rules passed over and why.
+ */
+explained: Array<Item<Explanation>>, };
+
+export type RuleView = { 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * Glob patterns; empty matches every file.
+ */
+patterns: Array<string>, 
+/**
+ * Only files detected as one of these kinds.
+ */
+kinds: Array<Kind> | null, 
+/**
+ * The kind recorded for matching files.
+ */
+kind: Kind | null, 
+/**
+ * From this many bytes (inclusive).
+ */
+min_size: number | null, 
+/**
+ * Below this many bytes.
+ */
+max_size: number | null, 
+/**
+ * Where matching files go.
+ */
+destination: Destination, 
+/**
+ * The key prefix.
+ */
+folder: string, 
+/**
+ * Whether the organization prefix applies.
+ */
+org_prefix: boolean, 
+/**
+ * Compression; None decides by type and size.
+ */
+compress: boolean | null, };
+
 export type Profile = { 
 /**
  * Its name.

@@ -7,6 +7,9 @@ import type {
   CacheList,
   Cleaned,
   ConnectionTest,
+  PolicyCheck,
+  PolicyDocument,
+  PolicySample,
   QueueChange,
   SyncStatus,
   WatchedFolder,
@@ -100,6 +103,9 @@ export const api = {
   autostart: (enabled: boolean | null) => call<boolean>('autostart', { enabled }),
   cache: () => call<CacheList>('cache'),
   cacheClean: (all: boolean) => call<Cleaned>('cache_clean', { all }),
+  policyDocument: () => call<PolicyDocument>('policy_document'),
+  checkPolicy: (text: string, samples: PolicySample[]) => call<PolicyCheck>('check_policy', { text, samples }),
+  savePolicy: (text: string) => call<PolicyDocument>('save_policy', { text }),
 };
 
 /** Follow the desktop's colour scheme (the app reads the desktop portal, which WebKitGTK

@@ -241,6 +241,58 @@ async fn folders_are_added_paused_resumed_and_removed() {
     assert_eq!(app.remove_folder(&canonical).unwrap_err().kind, "usage");
 }
 
+/// The policy editor: a starter when there is no file; edited text checked (its rules, the
+/// samples' decisions) before anything is written; a faulty rule named with its line and
+/// refused on save; saved text used at once.
+#[test]
+fn the_policy_editor_checks_explains_and_saves() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_in(dir.path());
+    let doc = app.policy_document().unwrap();
+    assert!(!doc.exists && doc.text.contains("include_defaults = true"));
+    let starter = app.check_policy(&doc.text, &[]);
+    assert!(starter.error.is_none());
+    assert_eq!(
+        starter.rules.len(),
+        crate::policy::Policy::defaults().rules().len()
+    );
+
+    let text = "include_defaults = true\n[[rule]]\nname = \"csv-local\"\npatterns = [\"*.csv\"]\ndestination = \"local\"\n";
+    let sample = PolicySample {
+        path: "exports/a.csv".into(),
+        size: Some(10_000_000),
+    };
+    let checked = app.check_policy(text, std::slice::from_ref(&sample));
+    assert!(checked.error.is_none());
+    assert_eq!(checked.rules[0].name, "csv-local");
+    assert_eq!(checked.rules.len(), starter.rules.len() + 1);
+    assert_eq!(
+        checked.explained[0].ok().unwrap().decision.rule,
+        "csv-local"
+    );
+    assert_ne!(
+        app.check_policy(&doc.text, &[sample]).explained[0]
+            .ok()
+            .unwrap()
+            .decision
+            .rule,
+        "csv-local"
+    );
+
+    let bad = "[[rule]]\nname = \"broken\"\npatterns = [\"[\"]\ndestination = \"local\"\n";
+    let e = app.check_policy(bad, &[]).error.unwrap();
+    assert!(
+        e.message.contains(":3:") && e.message.contains("rule `broken`"),
+        "{}",
+        e.message
+    );
+    assert!(app.save_policy(bad).is_err());
+    assert!(!crate::policy::Policy::file(app.paths()).exists());
+
+    assert!(app.save_policy(text).unwrap().exists);
+    assert_eq!(app.policy().unwrap().rules()[0].name, "csv-local");
+}
+
 #[test]
 fn every_error_kind_serialises_with_its_exit_code_and_next_step() {
     use stowage_store::ErrorKind as K;
@@ -414,6 +466,10 @@ fn declarations() -> String {
         super::WatchedFolder::decl(),
         super::WatcherState::decl(),
         super::SyncStatus::decl(),
+        super::PolicyDocument::decl(),
+        super::PolicySample::decl(),
+        super::PolicyCheck::decl(),
+        crate::policy::RuleView::decl(),
         crate::config::Profile::decl(),
         crate::config::ProfileSource::decl(),
         crate::config::Backend::decl(),
