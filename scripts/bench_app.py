@@ -109,7 +109,7 @@ def watch_idle(b):
     CPU and memory of the app and its WebKit processes while nothing changes."""
     project = b.files / "watched"
     for d in range(WATCH_FILES // 100):
-        folder = project / ".beast-mode" / "logs" / f"run-{d:04d}"
+        folder = project / ".beast-mode" / "runs" / f"run-{d:04d}"
         folder.mkdir(parents=True)
         for f in range(100):
             (folder / f"step-{f:03d}.txt").write_text(f"{d} {f}\n")
@@ -123,7 +123,7 @@ def watch_idle(b):
     s.wait("the watcher", lambda: s.js("const w = document.querySelector('[data-testid=watcher]'); return w && w.dataset.state") == "here", timeout=600)
     s.find("[data-testid=nav-library]").click()
     time.sleep(15)  # the start-up scan of the watched files
-    app_pid = int(subprocess.run(["pgrep", "-f", f"^{b.app}"], capture_output=True, text=True).stdout.split()[0])
+    app_pid = int(subprocess.run(["pgrep", "-n", "-f", f"^{b.app}"], capture_output=True, text=True).stdout.split()[0])
     pids = tree(app_pid)
     hz = os.sysconf("SC_CLK_TCK")
     c0, t0 = cpu_ticks(pids), time.monotonic()
@@ -153,7 +153,7 @@ def main():
                 b.driver.wait()
                 b.s = None
         s = b.s
-        app_pid = int(subprocess.run(["pgrep", "-f", f"^{harness.APP}"], capture_output=True, text=True).stdout.split()[0])
+        app_pid = int(subprocess.run(["pgrep", "-n", "-f", f"^{harness.APP}"], capture_output=True, text=True).stdout.split()[0])
         searches, sorts = [], []
         for r in range(REPS):
             name = f"model-family-{(r * 7919) % N:06d}"

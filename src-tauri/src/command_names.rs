@@ -34,4 +34,6 @@ pub const COMMANDS: &[&str] = &[
     "policy_document",
     "check_policy",
     "save_policy",
+    "prices",
+    "set_prices",
 ];

@@ -262,3 +262,16 @@ pub async fn check_policy(
 pub async fn save_policy(app: AppState<'_>, text: String) -> Res<app::PolicyDocument> {
     app.save_policy(&text)
 }
+
+#[tauri::command]
+pub async fn prices(app: AppState<'_>) -> Res<stowage_core::cost::PriceTable> {
+    app.prices()
+}
+
+#[tauri::command]
+pub async fn set_prices(
+    app: AppState<'_>,
+    prices: stowage_core::cost::PriceTable,
+) -> Res<stowage_core::cost::PriceTable> {
+    app.set_prices(&prices)
+}

@@ -138,6 +138,8 @@ fn main() {
             commands::policy_document,
             commands::check_policy,
             commands::save_policy,
+            commands::prices,
+            commands::set_prices,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

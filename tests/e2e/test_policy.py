@@ -1,6 +1,6 @@
-"""The policy editor: edited rules are checked as typed (a faulty one is named with its line
+"""The policy editor and the price table: edited rules are checked as typed (a faulty one is named with its line
 and cannot be saved), the explain preview follows the edit before it is saved, and once saved
-a file dropped on the window follows the new rule."""
+a file dropped on the window follows the new rule. Edited prices are what `cost` uses."""
 
 import unittest
 
@@ -69,6 +69,19 @@ class PolicyEditor(AppTest):
         self.assertIn("csv-local", row)
         self.assertEqual(self.cli_json("explain", f.name, cwd=f.parent)["files"][0]["rule"], "csv-local")
         self.shot("policy-followed-by-drop")
+
+    def test_prices_are_edited_and_used_by_the_estimates(self):
+        s = self.s
+        s.find("[data-testid=nav-settings]").click()
+        s.wait_css("[data-testid=price-s3_storage_gb_month]")
+        s.js(
+            "const i = document.querySelector('[data-testid=price-s3_storage_gb_month]'); i.value = '0.5';"
+            "i.dispatchEvent(new Event('input', { bubbles: true }));"
+        )
+        s.find("[data-testid=save-prices]").click()
+        s.wait("the saved prices", lambda: s.find_all("[data-testid=toast]") and "Prices saved" in s.text_of("[data-testid=toast]"))
+        self.assertEqual(self.cli_json("cost")["prices"]["s3_storage_gb_month"], 0.5)
+        self.assertIn("s3_storage_gb_month = 0.5", (self.tmp / "stowage/config/config.toml").read_text())
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import type {
   PolicyCheck,
   PolicyDocument,
   PolicySample,
+  PriceTable,
   QueueChange,
   SyncStatus,
   WatchedFolder,
@@ -106,6 +107,8 @@ export const api = {
   policyDocument: () => call<PolicyDocument>('policy_document'),
   checkPolicy: (text: string, samples: PolicySample[]) => call<PolicyCheck>('check_policy', { text, samples }),
   savePolicy: (text: string) => call<PolicyDocument>('save_policy', { text }),
+  prices: () => call<PriceTable>('prices'),
+  setPrices: (prices: PriceTable) => call<PriceTable>('set_prices', { prices }),
 };
 
 /** Follow the desktop's colour scheme (the app reads the desktop portal, which WebKitGTK

@@ -120,6 +120,16 @@ impl App {
         Ok(reports.remove(0))
     }
 
+    /// The price table the estimates use (`[prices]` over the defaults).
+    pub fn prices(&self) -> AppResult<cost::PriceTable> {
+        Ok(self.config()?.prices)
+    }
+
+    /// Save the price table into config.toml's `[prices]`; the next report uses it.
+    pub fn set_prices(&self, prices: &cost::PriceTable) -> AppResult<cost::PriceTable> {
+        Ok(crate::config::set_prices(&self.paths, prices)?.prices)
+    }
+
     /// One report per grouping from one scan of the catalog, and what the scan saw.
     fn reports(
         &self,

@@ -293,6 +293,33 @@ fn the_policy_editor_checks_explains_and_saves() {
     assert_eq!(app.policy().unwrap().rules()[0].name, "csv-local");
 }
 
+/// The price table: saved into config.toml's `[prices]` (the rest of the file kept), used by
+/// the next report; a negative price refused, naming it, with nothing written.
+#[test]
+fn prices_are_saved_and_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_in(dir.path());
+    std::fs::create_dir_all(dir.path().join("config")).unwrap();
+    std::fs::write(
+        dir.path().join("config/config.toml"),
+        "# my settings\n[cache]\nttl = \"2h\"\n",
+    )
+    .unwrap();
+    let mut p = app.prices().unwrap();
+    assert_eq!(p, crate::cost::PriceTable::default());
+    p.s3_storage_gb_month = 0.0125;
+    assert_eq!(app.set_prices(&p).unwrap(), p);
+    assert_eq!(app.cost(&CostRequest::default()).unwrap().prices, p);
+    let text = std::fs::read_to_string(dir.path().join("config/config.toml")).unwrap();
+    assert!(text.contains("# my settings") && text.contains("ttl = \"2h\""));
+    assert!(text.contains("s3_storage_gb_month = 0.0125"));
+    let mut bad = p.clone();
+    bad.s3_egress_gb = -1.0;
+    let e = app.set_prices(&bad).unwrap_err();
+    assert!(e.message.contains("s3_egress_gb"), "{}", e.message);
+    assert_eq!(app.prices().unwrap(), p);
+}
+
 #[test]
 fn every_error_kind_serialises_with_its_exit_code_and_next_step() {
     use stowage_store::ErrorKind as K;

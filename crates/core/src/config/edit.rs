@@ -229,6 +229,31 @@ pub fn add_profile(
     Ok(config.profiles[name].clone())
 }
 
+/// Write `prices` as the `[prices]` section of `config.toml` (every field, so the file says
+/// what the estimates use), keeping the rest of the file; checked as [`Config::load`] would
+/// before anything is written. A negative or non-finite price is refused, naming the field.
+pub fn set_prices(paths: &Paths, prices: &crate::cost::PriceTable) -> Result<Config> {
+    use toml_edit::{value, Item, Table};
+    let fields = serde_json::to_value(prices)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+    let mut t = Table::new();
+    for (name, v) in &fields {
+        let n = v.as_f64().unwrap_or(f64::NAN);
+        if !n.is_finite() || n < 0.0 {
+            return Err(Error::Usage(format!(
+                "the price `{name}` must be a number of dollars (or GB) of at least 0"
+            )));
+        }
+        t.insert(name, value(n));
+    }
+    let file = paths.config_file();
+    let (_, mut doc) = read_document(&file)?;
+    doc.insert("prices", Item::Table(t));
+    write_document(&file, &doc, paths, "saving the prices", false)
+}
+
 /// What [`remove_profile`] did.
 #[derive(Clone, Debug, Serialize, PartialEq, ts_rs::TS)]
 pub struct RemovedProfile {

@@ -3,7 +3,7 @@
 use super::*;
 
 /// Prices in USD, editable in the config's `[prices]` section; defaults from DESIGN.md.
-#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct PriceTable {
     /// S3 Standard storage per GB-month.
     pub s3_storage_gb_month: f64,
