@@ -332,11 +332,11 @@ pub const STARTER: &str = r#"# Stowage's policy: rules are tried in order and th
 # The built-in rules (models, datasets, results, logs, caches…) run after yours.
 include_defaults = true
 
-# An example: CSV exports stay on this machine.
+# An example: CSV exports go to the primary, gzipped, under exports/.
 # [[rule]]
-# name = "csv-local"
+# name = "csv-exports"
 # patterns = ["exports/*.csv"]
-# destination = "local"      # never, local, primary or primary+secondary
+# destination = "primary"    # never, local, primary or primary+secondary
 # folder = "exports/"
 # compress = true            # omit to decide by type and size
 "#;

@@ -252,6 +252,12 @@ fn the_policy_editor_checks_explains_and_saves() {
     assert!(!doc.exists && doc.text.contains("include_defaults = true"));
     let starter = app.check_policy(&doc.text, &[]);
     assert!(starter.error.is_none());
+    // Its example, uncommented, is a valid rule too.
+    let (head, tail) = doc.text.split_once("# [[rule]]").unwrap();
+    let example = format!("{head}[[rule]]{}", tail.replace("\n# ", "\n"));
+    let example = app.check_policy(&example, &[]);
+    assert!(example.error.is_none(), "{:?}", example.error);
+    assert_eq!(example.rules[0].name, "csv-exports");
     assert_eq!(
         starter.rules.len(),
         crate::policy::Policy::defaults().rules().len()
