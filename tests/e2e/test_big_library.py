@@ -30,8 +30,8 @@ class BigLibrary(AppTest):
     def test_search_and_sort_a_library_of_100000_artifacts(self):
         s = self.s
         s.wait("the total", lambda: s.text_of("[data-testid=count]") == f"{ARTIFACTS:,} artifacts", timeout=120)
-        rows = len(s.find_all("[data-testid=row]"))
-        self.assertGreater(rows, 5)
+        # The count and the rows may paint in different frames: wait for the rows.
+        rows = s.wait("the first rows", lambda: len(s.find_all("[data-testid=row]")) > 5 and len(s.find_all("[data-testid=row]")))
         self.assertLess(rows, 200, "the list must be virtual")
         self.shot("library-100k")
 
