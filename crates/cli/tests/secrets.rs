@@ -19,6 +19,11 @@ use common::*;
 
 const BACKENDS: [&str; 2] = ["secret-service", "keyutils"];
 
+/// One keyring test at a time in this binary: GNOME Keyring has dropped off the private bus
+/// ("Message recipient disconnected") when two tests' CLI runs created and searched items
+/// at once; the product never does that, so the tests take turns.
+static KEYRING_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 const HOW_TO_RUN: &str = "run the keyring tests inside real stores: `source \
      scripts/lib/keyring.sh; with_keyrings cargo test -p stowage --test secrets` (needs the \
      gnome-keyring, dbus and keyutils packages); scripts/test does this";
@@ -145,6 +150,7 @@ fn s3_secret() -> (String, String) {
 /// the entries out of the keyring.
 #[test]
 fn s3_login_then_transfers_with_the_secret_only_in_the_keyring() {
+    let _turn = KEYRING_TURN.blocking_lock();
     let endpoint = s3_endpoint();
     let (ak, sk) = s3_secret();
     for backend in BACKENDS {
@@ -343,6 +349,7 @@ fn s3_login_then_transfers_with_the_secret_only_in_the_keyring() {
 /// the service-role entry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn supabase_login_uses_the_keyring_before_the_environment() {
+    let _turn = KEYRING_TURN.lock().await;
     let (_server_dir, server) = contract_server().await;
     let key = server.service_role_key.clone();
     for backend in BACKENDS {
