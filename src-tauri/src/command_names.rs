@@ -36,4 +36,6 @@ pub const COMMANDS: &[&str] = &[
     "save_policy",
     "prices",
     "set_prices",
+    "team_status",
+    "team_sync",
 ];

@@ -275,3 +275,13 @@ pub async fn set_prices(
 ) -> Res<stowage_core::cost::PriceTable> {
     app.set_prices(&prices)
 }
+
+#[tauri::command]
+pub async fn team_status(app: AppState<'_>) -> Res<app::TeamStatus> {
+    app.team_status().await
+}
+
+#[tauri::command]
+pub async fn team_sync(app: AppState<'_>) -> Res<app::TeamSyncReport> {
+    app.team_sync().await
+}

@@ -140,6 +140,8 @@ fn main() {
             commands::save_policy,
             commands::prices,
             commands::set_prices,
+            commands::team_status,
+            commands::team_sync,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

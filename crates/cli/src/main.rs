@@ -7,6 +7,7 @@ mod exit;
 mod migrate;
 mod profile;
 mod progress;
+mod team;
 mod watch;
 
 use std::io::IsTerminal;
@@ -102,6 +103,9 @@ enum Command {
     /// List or clean the local download cache.
     #[command(subcommand)]
     Cache(migrate::CacheCommand),
+    /// The team catalog on PostgreSQL: status, push, pull, sync, rebuild.
+    #[command(subcommand)]
+    Team(team::TeamCommand),
 }
 
 #[derive(Subcommand)]
@@ -288,6 +292,10 @@ struct VersionsArgs {
     /// Only this organization's artifacts.
     #[arg(long, value_name = "ORG")]
     org: Option<String>,
+    /// `me`: only your own versions; `team`: everyone's this catalog holds (after `stowage
+    /// team pull`).
+    #[arg(long, default_value = "team", value_name = "me|team")]
+    scope: String,
 }
 
 #[derive(Args)]
@@ -335,8 +343,11 @@ struct GcArgs {
 #[derive(Args)]
 struct CostArgs {
     /// What each row is.
-    #[arg(long, default_value = "provider", value_parser = ["provider", "bucket", "folder", "kind", "org"])]
+    #[arg(long, default_value = "provider", value_parser = ["provider", "bucket", "folder", "kind", "org", "member"])]
     by: String,
+    /// `me`: only the copies and transfers you made; `team`: everyone's this catalog holds.
+    #[arg(long, default_value = "team", value_name = "me|team")]
+    scope: String,
     /// Only this organization (`(no org)` for objects without one).
     #[arg(long)]
     org: Option<String>,
@@ -538,6 +549,7 @@ async fn run(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Cp(a) => copy(ctx, a, false).await,
         Command::Url(a) => url(ctx, a).await,
         Command::Cost(a) => cost(ctx, a),
+        Command::Team(c) => team::team(ctx, c).await,
         Command::Profile(ProfileCommand::Ls) => profiles(ctx),
         Command::Profile(ProfileCommand::Add(a)) => profile::add(ctx, a),
         Command::Profile(ProfileCommand::Show { name }) => profile::show(ctx, name),
@@ -978,6 +990,7 @@ fn cost(ctx: &Ctx, a: CostArgs) -> CmdResult {
             provider: a.provider,
             stored_after: when(&a.since)?,
             stored_before: when(&a.until)?,
+            scope: a.scope.parse()?,
         },
     };
     let report = ctx.app.cost(&request)?;
@@ -1080,6 +1093,7 @@ fn versions_cmd(ctx: &Ctx, a: VersionsArgs) -> CmdResult {
         filters: a.filter,
         sort: Some(a.sort),
         limit: a.limit,
+        scope: a.scope.parse()?,
     })?;
     for v in &r.versions {
         let mut line = format!(
@@ -1093,6 +1107,9 @@ fn versions_cmd(ctx: &Ctx, a: VersionsArgs) -> CmdResult {
         );
         if !v.labels.is_empty() {
             line.push_str(&format!("  [{}]", v.labels.join(", ")));
+        }
+        if let Some(member) = &v.member {
+            line.push_str(&format!("  by {member}"));
         }
         let m = &v.metrics;
         let mut metrics = Vec::new();

@@ -25,6 +25,9 @@ pub struct LoginArgs {
     /// Supabase: store an anon key instead of the service-role key.
     #[arg(long)]
     anon: bool,
+    /// Store the team database's password (the `[team]` section) instead of a profile's.
+    #[arg(long, conflicts_with_all = ["access_key_id", "anon"])]
+    team: bool,
 }
 
 #[derive(Args)]
@@ -100,6 +103,9 @@ fn read_secret(
 
 /// `stowage login [--profile P]`: ask for the profile's secrets and keep them in the keyring.
 pub fn login(ctx: &Ctx, a: LoginArgs) -> CmdResult {
+    if a.team {
+        return login_team(ctx, a.stdin);
+    }
     let plan = ctx.app.login_plan(a.anon, a.access_key_id.is_some())?;
     if !a.stdin && !ctx.dry_run && !std::io::stdin().is_terminal() {
         return Err(AppError::usage(
@@ -207,6 +213,35 @@ pub fn login(ctx: &Ctx, a: LoginArgs) -> CmdResult {
         ));
     }
     Ok(doc(&report))
+}
+
+/// `stowage login --team`: the team database's password into the keyring.
+fn login_team(ctx: &Ctx, stdin: bool) -> CmdResult {
+    if !stdin && !ctx.dry_run && !std::io::stdin().is_terminal() {
+        return Err(AppError::usage(
+            "standard input is not a terminal, so the password cannot be asked for without \
+             echo: pass --stdin to read it from standard input",
+        )
+        .into());
+    }
+    if ctx.dry_run {
+        ctx.say("would store the team database's password in the keyring");
+        return Ok(serde_json::json!({"stored": false}));
+    }
+    let stdin_handle = std::io::stdin();
+    let mut lines = stdin_handle.lock().lines();
+    let password = read_secret(
+        &mut lines,
+        stdin,
+        "Team database password (not shown): ",
+        "team database password",
+    )?;
+    let keyring = ctx.app.team_login(&password)?;
+    drop(password);
+    ctx.say(format!(
+        "stored the team database's password in {keyring}; `stowage team status` checks it"
+    ));
+    Ok(serde_json::json!({"stored": true, "keyring": keyring}))
 }
 
 /// `stowage profile add NAME --kind …`: write a profile (no secrets) into config.toml.

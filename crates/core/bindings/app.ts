@@ -1018,7 +1018,11 @@ sort: string | null,
 /**
  * At most this many.
  */
-limit: number | null, };
+limit: number | null, 
+/**
+ * Only this user's versions (`me`), or everyone's the catalog holds (`team`, default).
+ */
+scope: Scope, };
 
 export type VersionList = { 
 /**
@@ -1265,6 +1269,10 @@ min_loss: number | null,
  * The latest version's loss at most this.
  */
 max_loss: number | null, 
+/**
+ * Only artifacts with a version of this user's, or everyone's.
+ */
+scope: Scope, 
 /**
  * The order.
  */
@@ -2662,7 +2670,12 @@ locations: Array<StoredLocation>,
 /**
  * Its metrics.
  */
-metrics: VersionMetrics, };
+metrics: VersionMetrics, 
+/**
+ * The teammate who recorded it, for a version pulled from the team catalog (None: this
+ * user's own).
+ */
+member: string | null, };
 
 export type StoredLocation = { 
 /**
@@ -3085,7 +3098,7 @@ groups: Array<GroupCost>,
  */
 total: GroupCost, };
 
-export type GroupBy = "provider" | "bucket" | "folder" | "kind" | "org";
+export type GroupBy = "provider" | "bucket" | "folder" | "kind" | "org" | "member";
 
 export type PriceTable = { 
 /**
@@ -3357,7 +3370,11 @@ stored_after: string | null,
 /**
  * Only objects stored before this time.
  */
-stored_before: string | null, };
+stored_before: string | null, 
+/**
+ * Only this user's own copies and transfers (`me`), or everyone's (`team`, default).
+ */
+scope: Scope, };
 
 export type CostScope = { 
 /**
@@ -3802,3 +3819,145 @@ key_error: string | null, };
 export type Kind = "dataset" | "model" | "results" | "catalog" | "export" | "log" | "cache" | "temp" | "other";
 
 export type Destination = "never" | "local" | "primary" | "primary+secondary";
+
+export type Scope = "me" | "team";
+
+export type TeamStatus = { 
+/**
+ * Whether a team database is configured.
+ */
+configured: boolean, 
+/**
+ * `user@host:port/database` (never the password).
+ */
+database: string | null, 
+/**
+ * This user's name in the team.
+ */
+member: string | null, 
+/**
+ * Where the password comes from (`keyring`, a variable), if anywhere.
+ */
+password_from: string | null, 
+/**
+ * This machine's id, once linked.
+ */
+machine: string | null, 
+/**
+ * Whether this catalog writes its changes to the outbox.
+ */
+linked: boolean, 
+/**
+ * Changes waiting to be pushed.
+ */
+pending: number, 
+/**
+ * The last change sequence pulled.
+ */
+cursor: number, 
+/**
+ * Whether the database answered just now.
+ */
+reachable: boolean, 
+/**
+ * Why it did not.
+ */
+error: string | null, 
+/**
+ * What it holds.
+ */
+remote: RemoteCounts | null, 
+/**
+ * The newest label moves that lost to concurrent ones.
+ */
+conflicts: Array<LabelConflict>, };
+
+export type TeamSyncReport = { 
+/**
+ * The push.
+ */
+pushed: PushReport, 
+/**
+ * The pull.
+ */
+pulled: PullReport, 
+/**
+ * Changes still waiting (0 unless the push failed part-way).
+ */
+pending: number, };
+
+export type PushReport = { 
+/**
+ * Rows sent (artifacts, versions, copies, labels, transfers).
+ */
+sent: number, 
+/**
+ * Transactions used.
+ */
+batches: number, 
+/**
+ * Label moves that lost to a concurrent move (kept in `stowage.label_conflicts`).
+ */
+conflicts: number, };
+
+export type PullReport = { 
+/**
+ * Rows applied from other machines.
+ */
+applied: number, 
+/**
+ * The change sequence now reached.
+ */
+cursor: number, };
+
+export type RemoteCounts = { 
+/**
+ * The schema version there.
+ */
+schema: number, 
+/**
+ * Artifacts (not deleted).
+ */
+artifacts: number, 
+/**
+ * Versions (not deleted).
+ */
+versions: number, 
+/**
+ * Members.
+ */
+members: number, 
+/**
+ * Machines.
+ */
+machines: number, 
+/**
+ * Label moves that lost.
+ */
+label_conflicts: number, 
+/**
+ * The newest change sequence.
+ */
+head: number, };
+
+export type LabelConflict = { 
+/**
+ * The artifact's name.
+ */
+artifact: string, 
+/**
+ * The label.
+ */
+label: string, 
+/**
+ * The version the losing move pointed at.
+ */
+lost: string, 
+/**
+ * Who made it.
+ */
+member: string, 
+/**
+ * The version the label points at instead.
+ */
+won: string, };

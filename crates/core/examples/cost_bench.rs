@@ -38,6 +38,7 @@ fn inputs(now: OffsetDateTime) -> (Vec<StoredObject>, Vec<TransferRecord>) {
             let stored = rng.below(1 << 30);
             let stored_at = now - Duration::minutes(rng.below(200 * 24 * 60) as i64);
             StoredObject {
+                member: None,
                 provider: PROVIDERS[rng.below(4) as usize].to_string(),
                 bucket: format!("bucket-{}", rng.below(8)),
                 org: [None, Some("acme"), Some("beta"), Some("gamma")][rng.below(4) as usize]

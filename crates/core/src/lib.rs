@@ -22,6 +22,7 @@ pub mod read;
 pub mod record;
 pub mod secrets;
 pub mod sync;
+pub mod team;
 #[cfg(any(test, feature = "testdata"))]
 pub mod testdata;
 pub mod transfer;

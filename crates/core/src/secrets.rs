@@ -235,6 +235,14 @@ fn keyring_error(kind: ErrorKind, message: String, hint: &str) -> Error {
         .into()
 }
 
+/// The team database password's entry (no profile name has an `@`).
+const TEAM_ENTRY: &str = "@team/database_password";
+const TEAM_WHAT: &str = "the team database's password";
+
+fn what(profile: &str, field: Field) -> String {
+    format!("the {} of profile `{profile}`", field.label())
+}
+
 /// The keyring holding profile secrets.
 #[derive(Clone, Debug)]
 pub struct Keyring {
@@ -338,24 +346,28 @@ impl Keyring {
     }
 
     fn entry(&self, profile: &str, field: Field) -> Result<keyring::Entry> {
-        let user = Keyring::user(profile, field);
-        let built = match self.kind {
+        self.entry_for(&Keyring::user(profile, field))
+            .map_err(|e| self.failure(&what(profile, field), "open", e))
+    }
+
+    fn entry_for(&self, user: &str) -> keyring::Result<keyring::Entry> {
+        match self.kind {
             #[cfg(target_os = "linux")]
             KeyringKind::SecretService => {
-                keyring::secret_service::SsCredential::new_with_target(None, SERVICE, &user)
+                keyring::secret_service::SsCredential::new_with_target(None, SERVICE, user)
                     .map(|c| keyring::Entry::new_with_credential(Box::new(c)))
             }
             #[cfg(target_os = "linux")]
             KeyringKind::Keyutils => {
-                keyring::keyutils::KeyutilsCredential::new_with_target(None, SERVICE, &user)
+                keyring::keyutils::KeyutilsCredential::new_with_target(None, SERVICE, user)
                     .map(|c| keyring::Entry::new_with_credential(Box::new(c)))
             }
-            _ => keyring::Entry::new(SERVICE, &user),
-        };
-        built.map_err(|e| self.failure(profile, field, "open", e))
+            _ => keyring::Entry::new(SERVICE, user),
+        }
     }
 
-    fn failure(&self, profile: &str, field: Field, doing: &str, e: keyring::Error) -> Error {
+    /// `what`: the entry in words (`the secret access key of profile `s3``).
+    fn failure(&self, what: &str, doing: &str, e: keyring::Error) -> Error {
         // keyring's messages describe the platform failure; they never carry the value.
         let kind = match e {
             keyring::Error::NoStorageAccess(_) => ErrorKind::Unauthorized,
@@ -365,8 +377,7 @@ impl Keyring {
         keyring_error(
             kind,
             format!(
-                "cannot {doing} the {} of profile `{profile}` in {}: {}",
-                field.label(),
+                "cannot {doing} {what} in {}: {}",
                 self.kind.describe(),
                 describe_keyring_error(&e)
             ),
@@ -379,12 +390,60 @@ impl Keyring {
         )
     }
 
+    /// The team database's password, or None when the keyring has none.
+    pub fn team_password(&self) -> Result<Option<Secret>> {
+        let entry = self
+            .entry_for(TEAM_ENTRY)
+            .map_err(|e| self.failure(TEAM_WHAT, "open", e))?;
+        match entry.get_password() {
+            Ok(v) => Ok(Some(Secret::new(v))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(self.failure(TEAM_WHAT, "read", e)),
+        }
+    }
+
+    /// Store the team database's password, replacing any earlier one, and read it back.
+    pub fn set_team_password(&self, value: &Secret) -> Result<()> {
+        if value.is_empty() {
+            return Err(Error::Usage(
+                "the team database's password is empty; nothing was stored".into(),
+            ));
+        }
+        let entry = self
+            .entry_for(TEAM_ENTRY)
+            .map_err(|e| self.failure(TEAM_WHAT, "open", e))?;
+        entry
+            .set_password(value.expose())
+            .map_err(|e| self.failure(TEAM_WHAT, "store", e))?;
+        match entry.get_password() {
+            Ok(v) if v == value.expose() => Ok(()),
+            Ok(_) | Err(keyring::Error::NoEntry) => Err(keyring_error(
+                ErrorKind::Integrity,
+                format!("{} did not keep {TEAM_WHAT}", self.kind.describe()),
+                NO_KEYRING_FIX,
+            )),
+            Err(e) => Err(self.failure(TEAM_WHAT, "read back", e)),
+        }
+    }
+
+    /// Remove the team database's password; false when there was none.
+    pub fn delete_team_password(&self) -> Result<bool> {
+        let entry = self
+            .entry_for(TEAM_ENTRY)
+            .map_err(|e| self.failure(TEAM_WHAT, "open", e))?;
+        match entry.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring::Error::NoEntry) => Ok(false),
+            Err(e) => Err(self.failure(TEAM_WHAT, "remove", e)),
+        }
+    }
+
     /// The profile's `field`, or None when the keyring has no such entry.
     pub fn get(&self, profile: &str, field: Field) -> Result<Option<Secret>> {
         match self.entry(profile, field)?.get_password() {
             Ok(v) => Ok(Some(Secret::new(v))),
             Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(self.failure(profile, field, "read", e)),
+            Err(e) => Err(self.failure(&what(profile, field), "read", e)),
         }
     }
 
@@ -399,7 +458,7 @@ impl Keyring {
         let entry = self.entry(profile, field)?;
         entry
             .set_password(value.expose())
-            .map_err(|e| self.failure(profile, field, "store", e))?;
+            .map_err(|e| self.failure(&what(profile, field), "store", e))?;
         // Read it back: a keyring that accepts and drops entries would otherwise leave the
         // user believing the secret is kept.
         match entry.get_password() {
@@ -413,7 +472,7 @@ impl Keyring {
                 ),
                 NO_KEYRING_FIX,
             )),
-            Err(e) => Err(self.failure(profile, field, "read back", e)),
+            Err(e) => Err(self.failure(&what(profile, field), "read back", e)),
         }
     }
 
@@ -422,7 +481,7 @@ impl Keyring {
         match self.entry(profile, field)?.delete_credential() {
             Ok(()) => Ok(true),
             Err(keyring::Error::NoEntry) => Ok(false),
-            Err(e) => Err(self.failure(profile, field, "remove", e)),
+            Err(e) => Err(self.failure(&what(profile, field), "remove", e)),
         }
     }
 

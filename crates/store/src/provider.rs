@@ -47,6 +47,9 @@ pub struct Provider {
     pub key_rules: &'static str,
     /// The price list `stowage cost` applies: `local` (free), `s3` or `supabase`.
     pub price_kind: &'static str,
+    /// Whether its objects live on one machine: a teammate's object at the same bucket and
+    /// key is another object (the team catalog shares only the others).
+    pub machine_local: bool,
 }
 
 const MAX_OBJECT_SIZE: Setting = Setting {
@@ -68,6 +71,7 @@ pub const LOCAL: Provider = Provider {
     key_rules: "any UTF-8 key without `..` segments; bucket names 3-63 lowercase letters, \
                 digits, `-` and `.`",
     price_kind: "local",
+    machine_local: true,
 };
 
 /// S3 and S3-compatible endpoints (SeaweedFS, MinIO, R2…).
@@ -121,6 +125,7 @@ pub const S3: Provider = Provider {
     key_rules: "keys up to 1,024 bytes of UTF-8; bucket names 3-63 lowercase letters, digits, \
                 `-` and `.`",
     price_kind: "s3",
+    machine_local: false,
 };
 
 /// Supabase Storage.
@@ -155,6 +160,7 @@ pub const SUPABASE: Provider = Provider {
     key_rules: "keys of letters, digits and `!-_.*'()&$@=;:+,? /` (no other Unicode); bucket \
                 names also take capitals and `_`",
     price_kind: "supabase",
+    machine_local: false,
 };
 
 /// Every provider, in the order shells list them.

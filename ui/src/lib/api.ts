@@ -13,6 +13,8 @@ import type {
   PriceTable,
   QueueChange,
   SyncStatus,
+  TeamStatus,
+  TeamSyncReport,
   WatchedFolder,
   ProfileRemoved,
   SaveProfileRequest,
@@ -109,6 +111,8 @@ export const api = {
   savePolicy: (text: string) => call<PolicyDocument>('save_policy', { text }),
   prices: () => call<PriceTable>('prices'),
   setPrices: (prices: PriceTable) => call<PriceTable>('set_prices', { prices }),
+  teamStatus: () => call<TeamStatus>('team_status'),
+  teamSync: () => call<TeamSyncReport>('team_sync'),
 };
 
 /** Follow the desktop's colour scheme (the app reads the desktop portal, which WebKitGTK

@@ -146,6 +146,13 @@ impl App {
             .map(|(s, &by)| {
                 let mut r = cost::report_summary(s, &config.prices, by, now);
                 r.notes.extend(filter.describe());
+                if by == GroupBy::Member {
+                    // This user's own copies carry the name the team knows them by.
+                    let me = crate::team::member_name(&config);
+                    for g in r.groups.iter_mut().filter(|g| g.name == cost::ME) {
+                        g.name = me.clone();
+                    }
+                }
                 r
             })
             .collect();

@@ -34,6 +34,9 @@ pub struct VersionsRequest {
     #[serde(default)]
     #[ts(type = "number | null")]
     pub limit: Option<u64>,
+    /// Only this user's versions (`me`), or everyone's the catalog holds (`team`, default).
+    #[serde(default)]
+    pub scope: catalog::Scope,
 }
 
 /// Versions with sizes, locations, labels and metrics.
@@ -245,6 +248,7 @@ impl App {
                 .collect::<Result<_, _>>()?,
             sort: r.sort.as_deref().unwrap_or("version").parse()?,
             limit: r.limit,
+            scope: r.scope,
         };
         Ok(VersionList {
             versions: catalog.versions(&query)?,

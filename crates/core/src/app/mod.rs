@@ -32,6 +32,7 @@ mod objects;
 mod policy;
 mod profiles;
 mod sync;
+mod team;
 mod watching;
 
 #[cfg(test)]
@@ -47,6 +48,7 @@ pub use objects::*;
 pub use policy::*;
 pub use profiles::*;
 pub use sync::*;
+pub use team::*;
 pub use watching::*;
 
 use std::collections::HashMap;

@@ -448,6 +448,11 @@ impl App {
         };
         started(&watching);
         let _shown = self.watching_now(op.id, watching);
+        // With a team database, the watch also pushes and pulls now and then.
+        let _team = crate::team::target(&config)
+            .ok()
+            .flatten()
+            .map(|t| super::team::team_ticker(self.paths.clone(), t, super::TEAM_EVERY));
         let engine = Engine::new(catalog, policy, targets, watch_config);
         // The engine's events join the app's stream under this operation's id.
         let mut events = engine.events().subscribe();

@@ -519,6 +519,13 @@ fn declarations() -> String {
         crate::policy::Decision::decl(),
         crate::policy::Kind::decl(),
         crate::policy::Destination::decl(),
+        crate::catalog::Scope::decl(),
+        super::TeamStatus::decl(),
+        super::TeamSyncReport::decl(),
+        crate::team::PushReport::decl(),
+        crate::team::PullReport::decl(),
+        crate::team::RemoteCounts::decl(),
+        crate::team::LabelConflict::decl(),
     ];
     let mut out = String::from(
         "// The app layer's types, generated from the Rust types in crates/core by the test\n\

@@ -19,6 +19,7 @@ pub(super) fn stored_object_row(r: &Row<'_>) -> rusqlite::Result<StoredObject> {
         stored_at: from_ns(r.get(10)?),
         last_read: r.get::<_, Option<i64>>(11)?.map(from_ns),
         artifact_id: r.get(12)?,
+        member: r.get(13)?,
     })
 }
 
@@ -54,7 +55,7 @@ impl Catalog {
                 .conn
                 .prepare_cached(
                     "SELECT l.id, l.provider, l.bucket, v.artifact_id, a.org, a.folder, a.kind,
-                       l.size, v.original_size, l.stored_at, l.last_read
+                       l.size, v.original_size, l.stored_at, l.last_read, COALESCE(l.member, '')
                      FROM locations l JOIN versions v ON v.id = l.version_id
                      JOIN artifacts a ON a.id = v.artifact_id",
                 )
@@ -84,6 +85,7 @@ impl Catalog {
                         original_bytes: r.get::<_, i64>(8)? as u64,
                         stored_at_ns: r.get(9)?,
                         last_read_ns: r.get(10)?,
+                        member: str_at(11)?,
                     })
                 })()
                 .map_err(self.err())?;
@@ -102,7 +104,7 @@ impl Catalog {
                 .conn
                 .prepare(&format!(
                     "SELECT l.provider, l.bucket, a.org, a.folder, a.kind, a.family, v.version,
-                       l.key, l.size, v.original_size, l.stored_at, l.last_read, a.id
+                       l.key, l.size, v.original_size, l.stored_at, l.last_read, a.id, l.member
                      FROM locations l JOIN versions v ON v.id = l.version_id
                      JOIN artifacts a ON a.id = v.artifact_id
                      WHERE l.id IN ({list}) ORDER BY l.id"
@@ -125,12 +127,13 @@ impl Catalog {
                    SUM(CASE WHEN direction = 'download' THEN 0 ELSE requests END),
                    SUM(CASE WHEN direction = 'download' THEN requests ELSE 0 END),
                    MIN(id) AS first
-                 FROM transfers WHERE at / 1000000000 >= ?1
+                 FROM transfers WHERE at / 1000000000 >= ?1 AND (?2 OR member IS NULL)
                  GROUP BY provider, bucket ORDER BY first",
             )
             .map_err(self.err())?;
+        let everyone = filter.scope == Scope::Team;
         let transfers = s
-            .query_map([cut30], |r| {
+            .query_map(params![cut30, everyone], |r| {
                 Ok(BucketTransferSum {
                     provider: r.get(0)?,
                     bucket: r.get(1)?,
@@ -151,7 +154,7 @@ impl Catalog {
             .conn
             .prepare_cached(
                 "SELECT l.provider, l.bucket, a.org, a.folder, a.kind, a.family, v.version, l.key,
-                   l.size, v.original_size, l.stored_at, l.last_read, a.id
+                   l.size, v.original_size, l.stored_at, l.last_read, a.id, l.member
                  FROM locations l JOIN versions v ON v.id = l.version_id
                  JOIN artifacts a ON a.id = v.artifact_id ORDER BY l.id",
             )

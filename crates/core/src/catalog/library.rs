@@ -52,6 +52,9 @@ pub struct LibraryQuery {
     /// The latest version's loss at most this.
     #[serde(default)]
     pub max_loss: Option<f64>,
+    /// Only artifacts with a version of this user's, or everyone's.
+    #[serde(default)]
+    pub scope: Scope,
     /// The order.
     #[serde(default)]
     pub sort: LibrarySort,
@@ -200,6 +203,12 @@ impl Catalog {
         }
         if let Some(o) = &q.org {
             push(&mut filter, " AND a.org = ?", o.clone().into());
+        }
+        if q.scope == Scope::Me {
+            filter.push_str(
+                " AND EXISTS (SELECT 1 FROM versions m WHERE m.artifact_id = a.id
+                              AND m.member IS NULL)",
+            );
         }
         if let Some(t) = text(&q.search) {
             // LIKE with the user's text escaped: `%` and `_` match themselves.

@@ -7,7 +7,8 @@
 //! One file per concern: `schema` (migrations), `artifacts`, `versions` (with labels and
 //! metric filters), `locations` (and the recording primitives every write goes through),
 //! `activity` (transfers and the audit log), `files` (project folders and sync file state),
-//! `library` (windows of artifacts for the app) and `cost` (sums for the cost report).
+//! `library` (windows of artifacts for the app), `cost` (sums for the cost report) and `team`
+//! (the outbox and pulled changes of the team catalog).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -31,6 +32,7 @@ mod files;
 mod library;
 mod locations;
 mod schema;
+mod team;
 mod versions;
 
 #[cfg(test)]
@@ -42,6 +44,7 @@ pub use files::*;
 pub use library::*;
 pub use locations::*;
 pub use schema::*;
+pub use team::*;
 pub use versions::*;
 
 /// The catalog's file name inside the data folder.

@@ -42,6 +42,38 @@ macro_rules! summary_update {
     };
 }
 
+/// Triggers that keep the library's summary: paused while a rebuild fills the catalog.
+macro_rules! not_bulk {
+    () => {
+        "NOT EXISTS (SELECT 1 FROM team_state WHERE key = 'bulk')"
+    };
+}
+
+/// Triggers that write the team outbox: on once linked, off while pulled changes apply.
+macro_rules! outbox_on {
+    () => {
+        "EXISTS (SELECT 1 FROM team_state WHERE key = 'linked')
+         AND NOT EXISTS (SELECT 1 FROM team_state WHERE key = 'applying')"
+    };
+}
+
+/// Advance the hybrid logical clock: the wall clock in milliseconds shifted left 16 bits,
+/// or one more than the last value when that is later.
+macro_rules! hlc_tick {
+    () => {
+        "UPDATE team_state SET value = MAX(CAST(value AS INTEGER) + 1,
+             CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) * 65536)
+         WHERE key = 'hlc';"
+    };
+}
+
+/// The clock's current value.
+macro_rules! hlc_now {
+    () => {
+        "(SELECT CAST(value AS INTEGER) FROM team_state WHERE key = 'hlc')"
+    };
+}
+
 /// Schema migrations, applied in order; `PRAGMA user_version` counts how many ran. Never edit
 /// one that has shipped: append a new one.
 pub(super) const MIGRATIONS: &[&str] = &[
@@ -276,7 +308,263 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE folders ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 7: the team catalog (crate::team). Rows pulled from teammates carry their member name
+    // (NULL: this user's own); labels carry the hybrid logical clock of their last move.
+    // Once the catalog is linked to a team database, triggers write every change of an
+    // artifact, version, location, label or transfer into the outbox in the same
+    // transaction, except while pulled changes are applied. The library's summary triggers
+    // pause during a rebuild (`bulk`), which recomputes every summary once at its end.
+    concat!(
+        "CREATE TABLE team_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         CREATE TABLE team_outbox (
+             id     INTEGER PRIMARY KEY AUTOINCREMENT,
+             entity TEXT NOT NULL
+                    CHECK (entity IN ('artifact', 'version', 'location', 'label', 'transfer')),
+             op     TEXT NOT NULL CHECK (op IN ('put', 'del')),
+             key    TEXT NOT NULL,
+             value  TEXT
+         );
+         ALTER TABLE versions ADD COLUMN member TEXT;
+         ALTER TABLE locations ADD COLUMN member TEXT;
+         ALTER TABLE transfers ADD COLUMN member TEXT;
+         ALTER TABLE labels ADD COLUMN hlc INTEGER NOT NULL DEFAULT 0;
+         CREATE INDEX versions_by_member ON versions(artifact_id) WHERE member IS NULL;
+         CREATE INDEX locations_by_place ON locations(provider, bucket, key);
+         DROP TRIGGER versions_summary_insert;
+         DROP TRIGGER versions_summary_delete;
+         DROP TRIGGER versions_summary_update;
+         DROP TRIGGER locations_summary_insert;
+         DROP TRIGGER locations_summary_delete;
+         DROP TRIGGER locations_summary_update;
+         DROP TRIGGER labels_summary_insert;
+         DROP TRIGGER labels_summary_delete;
+         DROP TRIGGER labels_summary_update;
+         CREATE TRIGGER versions_summary_insert AFTER INSERT ON versions WHEN ",
+        not_bulk!(),
+        " BEGIN ",
+        summary_update!("NEW.artifact_id"),
+        " END;
+         CREATE TRIGGER versions_summary_delete AFTER DELETE ON versions WHEN ",
+        not_bulk!(),
+        " BEGIN ",
+        summary_update!("OLD.artifact_id"),
+        " END;
+         CREATE TRIGGER versions_summary_update AFTER UPDATE ON versions WHEN ",
+        not_bulk!(),
+        " BEGIN ",
+        summary_update!("OLD.artifact_id"),
+        " ",
+        summary_update!("NEW.artifact_id"),
+        " END;
+         CREATE TRIGGER locations_summary_insert AFTER INSERT ON locations WHEN ",
+        not_bulk!(),
+        " BEGIN ",
+        summary_update!("(SELECT artifact_id FROM versions WHERE id = NEW.version_id)"),
+        " END;
+         CREATE TRIGGER locations_summary_delete AFTER DELETE ON locations WHEN ",
+        not_bulk!(),
+        " BEGIN ",
+        summary_update!("(SELECT artifact_id FROM versions WHERE id = OLD.version_id)"),
+        " END;
+         CREATE TRIGGER locations_summary_update AFTER UPDATE ON locations WHEN ",
+        not_bulk!(),
+        " BEGIN ",
+        summary_update!("(SELECT artifact_id FROM versions WHERE id = OLD.version_id)"),
+        " ",
+        summary_update!("(SELECT artifact_id FROM versions WHERE id = NEW.version_id)"),
+        " END;
+         CREATE TRIGGER labels_summary_insert AFTER INSERT ON labels WHEN ",
+        not_bulk!(),
+        " BEGIN ",
+        summary_update!("NEW.artifact_id"),
+        " END;
+         CREATE TRIGGER labels_summary_delete AFTER DELETE ON labels WHEN ",
+        not_bulk!(),
+        " BEGIN ",
+        summary_update!("OLD.artifact_id"),
+        " END;
+         CREATE TRIGGER labels_summary_update AFTER UPDATE OF artifact_id, name, version_id
+             ON labels WHEN ",
+        not_bulk!(),
+        " BEGIN ",
+        summary_update!("OLD.artifact_id"),
+        " ",
+        summary_update!("NEW.artifact_id"),
+        " END;
+         -- The outbox.
+         CREATE TRIGGER team_artifacts_insert AFTER INSERT ON artifacts WHEN ",
+        outbox_on!(),
+        " BEGIN
+             INSERT INTO team_outbox (entity, op, key)
+                 VALUES ('artifact', 'put', json_array(NEW.org, NEW.folder, NEW.family,
+                                                       NEW.extension));
+         END;
+         CREATE TRIGGER team_artifacts_update
+             AFTER UPDATE OF org, folder, family, extension, kind, framework ON artifacts WHEN ",
+        outbox_on!(),
+        " BEGIN
+             -- A new name re-keys the artifact and everything under it.
+             INSERT INTO team_outbox (entity, op, key)
+                 SELECT 'artifact', 'del', json_array(OLD.org, OLD.folder, OLD.family,
+                                                      OLD.extension)
+                 WHERE (OLD.org, OLD.folder, OLD.family, OLD.extension)
+                       IS NOT (NEW.org, NEW.folder, NEW.family, NEW.extension);
+             INSERT INTO team_outbox (entity, op, key)
+                 SELECT 'version', 'del', json_array(OLD.org, OLD.folder, OLD.family,
+                                                     OLD.extension, v.version, v.sha256)
+                 FROM versions v WHERE v.artifact_id = NEW.id
+                   AND (OLD.org, OLD.folder, OLD.family, OLD.extension)
+                       IS NOT (NEW.org, NEW.folder, NEW.family, NEW.extension);
+             INSERT INTO team_outbox (entity, op, key, value)
+                 SELECT 'label', 'del', json_array(OLD.org, OLD.folder, OLD.family,
+                                                   OLD.extension, l.name),
+                        json_array(v.version, v.sha256, l.hlc, l.hlc)
+                 FROM labels l JOIN versions v ON v.id = l.version_id
+                 WHERE l.artifact_id = NEW.id
+                   AND (OLD.org, OLD.folder, OLD.family, OLD.extension)
+                       IS NOT (NEW.org, NEW.folder, NEW.family, NEW.extension);
+             INSERT INTO team_outbox (entity, op, key)
+                 VALUES ('artifact', 'put', json_array(NEW.org, NEW.folder, NEW.family,
+                                                       NEW.extension));
+             INSERT INTO team_outbox (entity, op, key)
+                 SELECT 'version', 'put', json_array(NEW.org, NEW.folder, NEW.family,
+                                                     NEW.extension, v.version, v.sha256)
+                 FROM versions v WHERE v.artifact_id = NEW.id
+                   AND (OLD.org, OLD.folder, OLD.family, OLD.extension)
+                       IS NOT (NEW.org, NEW.folder, NEW.family, NEW.extension);
+             INSERT INTO team_outbox (entity, op, key)
+                 SELECT 'location', 'put', json_array(o.provider, o.bucket, o.key)
+                 FROM locations o JOIN versions v ON v.id = o.version_id
+                 WHERE v.artifact_id = NEW.id
+                   AND (OLD.org, OLD.folder, OLD.family, OLD.extension)
+                       IS NOT (NEW.org, NEW.folder, NEW.family, NEW.extension);
+             INSERT INTO team_outbox (entity, op, key, value)
+                 SELECT 'label', 'put', json_array(NEW.org, NEW.folder, NEW.family,
+                                                   NEW.extension, l.name),
+                        json_array(v.version, v.sha256, l.hlc, l.hlc)
+                 FROM labels l JOIN versions v ON v.id = l.version_id
+                 WHERE l.artifact_id = NEW.id
+                   AND (OLD.org, OLD.folder, OLD.family, OLD.extension)
+                       IS NOT (NEW.org, NEW.folder, NEW.family, NEW.extension);
+         END;
+         CREATE TRIGGER team_artifacts_delete AFTER DELETE ON artifacts WHEN ",
+        outbox_on!(),
+        " BEGIN
+             INSERT INTO team_outbox (entity, op, key)
+                 VALUES ('artifact', 'del', json_array(OLD.org, OLD.folder, OLD.family,
+                                                       OLD.extension));
+         END;
+         CREATE TRIGGER team_versions_insert AFTER INSERT ON versions WHEN ",
+        outbox_on!(),
+        " BEGIN
+             INSERT INTO team_outbox (entity, op, key)
+                 SELECT 'version', 'put', json_array(a.org, a.folder, a.family, a.extension,
+                                                     NEW.version, NEW.sha256)
+                 FROM artifacts a WHERE a.id = NEW.artifact_id;
+         END;
+         CREATE TRIGGER team_versions_update AFTER UPDATE ON versions WHEN ",
+        outbox_on!(),
+        " BEGIN
+             INSERT INTO team_outbox (entity, op, key)
+                 SELECT 'version', 'del', json_array(a.org, a.folder, a.family, a.extension,
+                                                     OLD.version, OLD.sha256)
+                 FROM artifacts a WHERE a.id = OLD.artifact_id
+                   AND (OLD.artifact_id, OLD.version, OLD.sha256)
+                       IS NOT (NEW.artifact_id, NEW.version, NEW.sha256);
+             INSERT INTO team_outbox (entity, op, key)
+                 SELECT 'version', 'put', json_array(a.org, a.folder, a.family, a.extension,
+                                                     NEW.version, NEW.sha256)
+                 FROM artifacts a WHERE a.id = NEW.artifact_id;
+         END;
+         CREATE TRIGGER team_versions_delete AFTER DELETE ON versions WHEN ",
+        outbox_on!(),
+        " BEGIN
+             INSERT INTO team_outbox (entity, op, key)
+                 SELECT 'version', 'del', json_array(a.org, a.folder, a.family, a.extension,
+                                                     OLD.version, OLD.sha256)
+                 FROM artifacts a WHERE a.id = OLD.artifact_id;
+         END;
+         CREATE TRIGGER team_locations_insert AFTER INSERT ON locations WHEN ",
+        outbox_on!(),
+        " BEGIN
+             INSERT INTO team_outbox (entity, op, key)
+                 VALUES ('location', 'put', json_array(NEW.provider, NEW.bucket, NEW.key));
+         END;
+         CREATE TRIGGER team_locations_update
+             AFTER UPDATE OF version_id, profile, provider, bucket, key, size, etag, sha256,
+                             stored_at ON locations WHEN ",
+        outbox_on!(),
+        " BEGIN
+             INSERT INTO team_outbox (entity, op, key)
+                 SELECT 'location', 'del', json_array(OLD.provider, OLD.bucket, OLD.key)
+                 WHERE (OLD.provider, OLD.bucket, OLD.key)
+                       IS NOT (NEW.provider, NEW.bucket, NEW.key);
+             INSERT INTO team_outbox (entity, op, key)
+                 VALUES ('location', 'put', json_array(NEW.provider, NEW.bucket, NEW.key));
+         END;
+         CREATE TRIGGER team_locations_delete AFTER DELETE ON locations WHEN ",
+        outbox_on!(),
+        " BEGIN
+             INSERT INTO team_outbox (entity, op, key)
+                 VALUES ('location', 'del', json_array(OLD.provider, OLD.bucket, OLD.key));
+         END;
+         -- A label move ticks the hybrid logical clock; the change carries the clock it
+         -- replaced (its base), so the team database can tell a concurrent move.
+         CREATE TRIGGER team_labels_insert AFTER INSERT ON labels WHEN ",
+        outbox_on!(),
+        " BEGIN ",
+        hlc_tick!(),
+        "    INSERT INTO team_outbox (entity, op, key, value)
+                 SELECT 'label', 'put', json_array(a.org, a.folder, a.family, a.extension,
+                                                   NEW.name),
+                        json_array(v.version, v.sha256, ",
+        hlc_now!(),
+        ", 0)
+                 FROM artifacts a, versions v WHERE a.id = NEW.artifact_id
+                   AND v.id = NEW.version_id;
+             UPDATE labels SET hlc = ",
+        hlc_now!(),
+        " WHERE id = NEW.id;
+         END;
+         CREATE TRIGGER team_labels_update AFTER UPDATE OF version_id ON labels WHEN ",
+        outbox_on!(),
+        " BEGIN ",
+        hlc_tick!(),
+        "    INSERT INTO team_outbox (entity, op, key, value)
+                 SELECT 'label', 'put', json_array(a.org, a.folder, a.family, a.extension,
+                                                   NEW.name),
+                        json_array(v.version, v.sha256, ",
+        hlc_now!(),
+        ", OLD.hlc)
+                 FROM artifacts a, versions v WHERE a.id = NEW.artifact_id
+                   AND v.id = NEW.version_id;
+             UPDATE labels SET hlc = ",
+        hlc_now!(),
+        " WHERE id = NEW.id;
+         END;
+         CREATE TRIGGER team_labels_delete AFTER DELETE ON labels WHEN ",
+        outbox_on!(),
+        " BEGIN ",
+        hlc_tick!(),
+        "    INSERT INTO team_outbox (entity, op, key, value)
+                 SELECT 'label', 'del', json_array(a.org, a.folder, a.family, a.extension,
+                                                   OLD.name),
+                        json_array('', '', ",
+        hlc_now!(),
+        ", OLD.hlc)
+                 FROM artifacts a WHERE a.id = OLD.artifact_id;
+         END;
+         CREATE TRIGGER team_transfers_insert AFTER INSERT ON transfers WHEN ",
+        outbox_on!(),
+        " BEGIN
+             INSERT INTO team_outbox (entity, op, key) VALUES ('transfer', 'put', json_array(NEW.id));
+         END;
+        "
+    ),
 ];
+
+/// Every artifact's summary recomputed (after a rebuild filled the catalog).
+pub(super) const RESUMMARIZE_ALL: &str = summary_update!("artifacts.id");
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -95,6 +95,9 @@ pub struct VersionInfo {
     pub locations: Vec<StoredLocation>,
     /// Its metrics.
     pub metrics: VersionMetrics,
+    /// The teammate who recorded it, for a version pulled from the team catalog (None: this
+    /// user's own).
+    pub member: Option<String>,
 }
 
 /// How to order [`Catalog::versions`].
@@ -200,6 +203,8 @@ pub struct VersionQuery {
     pub sort: VersionSort,
     /// At most this many.
     pub limit: Option<u64>,
+    /// Only this user's versions, or everyone's.
+    pub scope: Scope,
 }
 
 impl Catalog {
@@ -378,7 +383,7 @@ impl Catalog {
                v.accuracy, v.loss, v.epochs, v.model_type, v.dataset_count, v.training_split,
                v.other_metrics,
                v.sort_key = (SELECT MAX(sort_key) FROM versions l WHERE l.artifact_id = v.artifact_id),
-               a.folder, a.extension
+               a.folder, a.extension, v.member
              FROM versions v JOIN artifacts a ON a.id = v.artifact_id WHERE 1=1",
         );
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
@@ -397,6 +402,9 @@ impl Catalog {
         if let Some(o) = &q.org {
             args.push(o.clone().into());
             sql.push_str(&format!(" AND a.org = ?{}", args.len()));
+        }
+        if q.scope == Scope::Me {
+            sql.push_str(" AND v.member IS NULL");
         }
         for f in &q.filters {
             args.push(match &f.value {
@@ -458,6 +466,7 @@ impl Catalog {
                     latest: r.get(20)?,
                     labels: Vec::new(),
                     locations: Vec::new(),
+                    member: r.get(23)?,
                 })
             })
             .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())

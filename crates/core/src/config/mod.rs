@@ -77,6 +77,8 @@ pub struct Config {
     pub cache: CacheConfig,
     /// The `[watch]` section: the auto-sync engine's settle time, concurrency and retries.
     pub watch: WatchConfig,
+    /// The `[team]` section: the team catalog's database, when there is one.
+    pub team: Option<TeamConfig>,
 }
 
 /// The bucket `stowage sync` uploads to when none is configured (from the storage strategy).
@@ -226,6 +228,7 @@ struct RawConfig {
     prices: Option<RawPrices>,
     cache: Option<RawCache>,
     watch: Option<RawWatch>,
+    team: Option<RawTeam>,
 }
 
 #[derive(Deserialize)]
@@ -287,6 +290,7 @@ impl Config {
             prices: crate::cost::PriceTable::default(),
             cache: CacheConfig::default(),
             watch: WatchConfig::default(),
+            team: None,
         }
     }
 
@@ -368,6 +372,9 @@ impl Config {
         }
         if let Some(watch) = raw.watch {
             config.watch = watch.into_config(&at)?;
+        }
+        if let Some(team) = raw.team {
+            config.team = Some(team.into_config(base));
         }
         if let Some(cache) = raw.cache {
             config.cache = cache.into_config(&at)?;

@@ -157,3 +157,68 @@ impl RawWatch {
         Ok(c)
     }
 }
+
+/// How the connection to the team database is encrypted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsMode {
+    /// No TLS (a database on this machine or a private network).
+    Disable,
+    /// TLS, the server's certificate not checked (like libpq's `require`).
+    #[default]
+    Require,
+    /// TLS, the certificate checked against the system's roots (or `ca_file`) and the host.
+    VerifyFull,
+}
+
+/// The `[team]` section of config.toml: the team catalog's PostgreSQL database. The
+/// password is never here: it lives in the OS keyring (`stowage login --team`) or comes
+/// from STOWAGE_TEAM_DATABASE_URL / DATABASE_URL.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TeamConfig {
+    /// The server's host name.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    /// The database (Supabase: `postgres`).
+    pub database: String,
+    /// The role to connect as.
+    pub user: String,
+    /// TLS.
+    pub tls: TlsMode,
+    /// A CA certificate (PEM) to trust for `verify-full` (Supabase's, say).
+    pub ca_file: Option<std::path::PathBuf>,
+    /// This user's name in the team (default: the login name).
+    pub member: Option<String>,
+    /// The organization this member works in (rows are readable by its members).
+    pub org: Option<String>,
+}
+
+/// `[team]` as written in config.toml.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTeam {
+    host: Option<String>,
+    port: Option<u16>,
+    database: Option<String>,
+    user: Option<String>,
+    tls: Option<TlsMode>,
+    ca_file: Option<std::path::PathBuf>,
+    member: Option<String>,
+    org: Option<String>,
+}
+
+impl RawTeam {
+    pub(crate) fn into_config(self, base: &std::path::Path) -> TeamConfig {
+        TeamConfig {
+            host: self.host.unwrap_or_else(|| "localhost".into()),
+            port: self.port.unwrap_or(5432),
+            database: self.database.unwrap_or_else(|| "postgres".into()),
+            user: self.user.unwrap_or_else(|| "postgres".into()),
+            tls: self.tls.unwrap_or_default(),
+            ca_file: self.ca_file.map(|p| base.join(p)),
+            member: self.member.filter(|m| !m.is_empty()),
+            org: self.org.filter(|o| !o.is_empty()),
+        }
+    }
+}

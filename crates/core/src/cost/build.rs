@@ -263,6 +263,7 @@ impl<'a> Builder<'a> {
             GroupBy::Folder => self.named_group(&o.folder),
             GroupBy::Kind => self.named_group(&o.kind),
             GroupBy::Org => self.named_group(o.org.as_deref().unwrap_or(NO_ORG)),
+            GroupBy::Member => self.named_group(o.member.as_deref().unwrap_or(ME)),
         };
         let stored_at = o.stored_at.unix_timestamp();
         let access = o

@@ -54,6 +54,8 @@ pub struct StoredObject {
     pub last_read: Option<time::OffsetDateTime>,
     /// The catalog's id of its artifact (0 when not from a catalog).
     pub artifact_id: i64,
+    /// The teammate who stored it (None: this user).
+    pub member: Option<String>,
 }
 
 /// Which way a recorded transfer went.
@@ -132,16 +134,19 @@ pub enum GroupBy {
     Kind,
     /// One group per organization (`(no org)` when unset).
     Org,
+    /// One group per team member who stored the copies (`(me)` for this user's own).
+    Member,
 }
 
 impl GroupBy {
     /// Every grouping, in the order the CLI lists them.
-    pub const ALL: [GroupBy; 5] = [
+    pub const ALL: [GroupBy; 6] = [
         GroupBy::Provider,
         GroupBy::Bucket,
         GroupBy::Folder,
         GroupBy::Kind,
         GroupBy::Org,
+        GroupBy::Member,
     ];
 
     /// The name used by `--by` and in JSON.
@@ -152,6 +157,7 @@ impl GroupBy {
             GroupBy::Folder => "folder",
             GroupBy::Kind => "kind",
             GroupBy::Org => "org",
+            GroupBy::Member => "member",
         }
     }
 }
@@ -165,7 +171,7 @@ impl FromStr for GroupBy {
             .find(|g| g.as_str().eq_ignore_ascii_case(s.trim()))
             .ok_or_else(|| {
                 Error::Usage(format!(
-                    "cannot group costs by `{s}`; use provider, bucket, folder, kind or org"
+                    "cannot group costs by `{s}`; use provider, bucket, folder, kind, org or member"
                 ))
             })
     }
@@ -173,6 +179,9 @@ impl FromStr for GroupBy {
 
 /// The group name of objects with no organization.
 pub const NO_ORG: &str = "(no org)";
+
+/// The member group of this user's own copies (the app names it after the team member).
+pub const ME: &str = "(me)";
 /// The group that takes transfers of buckets holding no catalogued objects (when grouping by
 /// folder, kind or org, which transfers do not record).
 pub const UNATTRIBUTED: &str = "(transfers of buckets without objects)";

@@ -21,6 +21,9 @@ pub struct CostFilter {
     #[ts(type = "string | null")]
     #[serde(with = "time::serde::rfc3339::option")]
     pub stored_before: Option<OffsetDateTime>,
+    /// Only this user's own copies and transfers (`me`), or everyone's (`team`, default).
+    #[serde(default)]
+    pub scope: crate::catalog::Scope,
 }
 
 impl CostFilter {
@@ -37,6 +40,9 @@ impl CostFilter {
         }
         if let Some(p) = &self.provider {
             parts.push(format!("provider {p}"));
+        }
+        if self.scope == crate::catalog::Scope::Me {
+            parts.push("yours".to_string());
         }
         let day = |t: &OffsetDateTime| t.date().to_string();
         match (&self.stored_after, &self.stored_before) {
@@ -90,6 +96,8 @@ pub struct ScanRow<'r> {
     pub stored_at_ns: i64,
     /// When it was last read, in nanoseconds since the epoch.
     pub last_read_ns: Option<i64>,
+    /// The teammate who stored it; empty for this user's own.
+    pub member: &'r str,
 }
 
 /// Sums of the objects of one (provider and bucket, organization and folder and kind).
@@ -138,12 +146,15 @@ pub struct SummaryScan {
     pbs: Vec<(String, String, u32)>,
     providers: Names,
     last_pb: Option<usize>,
-    /// org, folder and kind, as indexes into `names`.
-    dims: Vec<[u32; 3]>,
-    dims_index: HashMap<[u32; 3], u32>,
-    names: [Names; 3],
-    of_artifact: HashMap<i64, u32>,
-    last_artifact: Option<(i64, u32)>,
+    /// org, folder, kind and member, as indexes into `names`.
+    dims: Vec<[u32; 4]>,
+    dims_index: HashMap<[u32; 4], u32>,
+    names: [Names; 4],
+    /// Per artifact and member: its dims.
+    of_artifact: HashMap<(i64, u32), u32>,
+    last_artifact: Option<(i64, u32, u32)>,
+    /// This user's index among the members.
+    me: u32,
     fine: HashMap<(u32, u32), Fine>,
     /// Stored bytes per (provider, bucket): all, and those the filter kept.
     bucket_all: Vec<u64>,
@@ -177,7 +188,12 @@ impl SummaryScan {
             last_pb: None,
             dims: Vec::new(),
             dims_index: HashMap::new(),
-            names: Default::default(),
+            names: {
+                let mut names: [Names; 4] = Default::default();
+                names[3].get(ME);
+                names
+            },
+            me: 0,
             of_artifact: HashMap::new(),
             last_artifact: None,
             fine: HashMap::new(),
@@ -214,12 +230,18 @@ impl SummaryScan {
     }
 
     fn dims(&mut self, r: &ScanRow<'_>) -> u32 {
-        if let Some((a, d)) = self.last_artifact {
-            if a == r.artifact {
+        // Most copies are this user's: their member costs no lookup.
+        let member = if r.member.is_empty() {
+            self.me
+        } else {
+            self.names[3].get(r.member)
+        };
+        if let Some((a, m, d)) = self.last_artifact {
+            if a == r.artifact && m == member {
                 return d;
             }
         }
-        let d = match self.of_artifact.get(&r.artifact) {
+        let d = match self.of_artifact.get(&(r.artifact, member)) {
             Some(&d) => d,
             None => {
                 let org = if r.org.is_empty() { NO_ORG } else { r.org };
@@ -227,17 +249,18 @@ impl SummaryScan {
                     self.names[0].get(org),
                     self.names[1].get(r.folder),
                     self.names[2].get(r.kind),
+                    member,
                 ];
                 let dims = &mut self.dims;
                 let d = *self.dims_index.entry(key).or_insert_with(|| {
                     dims.push(key);
                     (dims.len() - 1) as u32
                 });
-                self.of_artifact.insert(r.artifact, d);
+                self.of_artifact.insert((r.artifact, member), d);
                 d
             }
         };
-        self.last_artifact = Some((r.artifact, d));
+        self.last_artifact = Some((r.artifact, member, d));
         d
     }
 
@@ -259,6 +282,7 @@ impl SummaryScan {
                 .org
                 .as_deref()
                 .is_some_and(|o| o != self.names[0].names[self.dims[d as usize][0] as usize])
+            || (self.filter.scope == crate::catalog::Scope::Me && !r.member.is_empty())
         {
             return;
         }
@@ -297,6 +321,7 @@ impl SummaryScan {
                 GroupBy::Org => dims[0],
                 GroupBy::Folder => dims[1],
                 GroupBy::Kind => dims[2],
+                GroupBy::Member => dims[3],
             } as usize;
             let largest = &mut self.largest[gi];
             if largest.len() <= part {
@@ -383,6 +408,7 @@ impl SummaryScan {
                         GroupBy::Org => (Some(0), dims[0]),
                         GroupBy::Folder => (Some(1), dims[1]),
                         GroupBy::Kind => (Some(2), dims[2]),
+                        GroupBy::Member => (Some(3), dims[3]),
                     };
                     let i = *at.entry((pb, name)).or_insert_with(|| {
                         let (provider, bucket, _) = &self.pbs[pb as usize];

@@ -26,6 +26,7 @@ fn obj(
     read_days: Option<i64>,
 ) -> StoredObject {
     StoredObject {
+        member: None,
         provider: provider.into(),
         bucket: bucket.into(),
         org: org.map(Into::into),

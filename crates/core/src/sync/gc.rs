@@ -35,8 +35,10 @@ pub async fn gc(
     stores: &HashMap<String, Arc<dyn Store>>,
     dry_run: bool,
 ) -> Result<Vec<Collected>> {
+    // Only this user's own versions: a teammate's copies are theirs to collect.
     let all = catalog.versions(&catalog::VersionQuery {
         family: retention.family.clone(),
+        scope: catalog::Scope::Me,
         ..Default::default()
     })?;
     let cutoff = OffsetDateTime::now_utc() - retention.older_than;

@@ -1,0 +1,210 @@
+//! The team catalog's actions: status, push, pull, sync, rebuild, and the database password
+//! in the keyring. The database work runs on a blocking thread (the catalog is a SQLite
+//! connection, kept on one thread), driven by the app's runtime.
+
+use serde::Serialize;
+use ts_rs::TS;
+
+use super::*;
+use crate::secrets::{Keyring, Secret};
+use crate::team::{self, LabelConflict, PullReport, PushReport, RemoteCounts, Team};
+
+/// `team status`: the link as this catalog records it, and what the database holds.
+#[derive(Clone, Debug, Default, Serialize, TS)]
+pub struct TeamStatus {
+    /// Whether a team database is configured.
+    pub configured: bool,
+    /// `user@host:port/database` (never the password).
+    pub database: Option<String>,
+    /// This user's name in the team.
+    pub member: Option<String>,
+    /// Where the password comes from (`keyring`, a variable), if anywhere.
+    pub password_from: Option<String>,
+    /// This machine's id, once linked.
+    pub machine: Option<String>,
+    /// Whether this catalog writes its changes to the outbox.
+    pub linked: bool,
+    /// Changes waiting to be pushed.
+    pub pending: u64,
+    /// The last change sequence pulled.
+    pub cursor: i64,
+    /// Whether the database answered just now.
+    pub reachable: bool,
+    /// Why it did not.
+    pub error: Option<String>,
+    /// What it holds.
+    pub remote: Option<RemoteCounts>,
+    /// The newest label moves that lost to concurrent ones.
+    pub conflicts: Vec<LabelConflict>,
+}
+
+/// `team sync`: what was pushed, then pulled.
+#[derive(Clone, Debug, Default, Serialize, TS)]
+pub struct TeamSyncReport {
+    /// The push.
+    pub pushed: PushReport,
+    /// The pull.
+    pub pulled: PullReport,
+    /// Changes still waiting (0 unless the push failed part-way).
+    pub pending: u64,
+}
+
+/// How often a running watch pushes and pulls.
+pub const TEAM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A task that stops when dropped.
+pub(super) struct Ticker(tokio::task::JoinHandle<()>);
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// While a watch runs: push, then pull, every `every`. A database that does not answer is
+/// tried again next time; meanwhile the outbox keeps every change.
+pub(super) fn team_ticker(
+    paths: crate::Paths,
+    target: team::Target,
+    every: std::time::Duration,
+) -> Ticker {
+    let handle = tokio::runtime::Handle::current();
+    Ticker(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let (paths, target, handle) = (paths.clone(), target.clone(), handle.clone());
+            let _ = tokio::task::spawn_blocking(move || {
+                handle.block_on(async {
+                    let catalog = Catalog::open(&paths)?;
+                    let mut team = Team::connect(&target, &catalog).await?;
+                    team.push(&catalog).await?;
+                    team.pull(&catalog, false).await
+                })
+            })
+            .await;
+        }
+    }))
+}
+
+impl App {
+    /// Run `work` with the catalog and a connection to the team database, on a blocking
+    /// thread.
+    async fn with_team<T, F>(&self, action: &'static str, work: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c Catalog,
+                &'c mut Team,
+            ) -> std::pin::Pin<
+                Box<dyn std::future::Future<Output = Result<T, crate::Error>> + 'c>,
+            > + Send
+            + 'static,
+    {
+        let target = team::require_target(&self.config()?)?;
+        let paths = self.paths.clone();
+        let handle = tokio::runtime::Handle::current();
+        self.run(action, |_op| async move {
+            tokio::task::spawn_blocking(move || {
+                handle.block_on(async {
+                    let catalog = Catalog::open(&paths)?;
+                    let mut team = Team::connect(&target, &catalog).await?;
+                    work(&catalog, &mut team).await
+                })
+            })
+            .await
+            .map_err(|e| {
+                AppError::from(crate::Error::Config(format!(
+                    "the team database task stopped ({e}); run the command again"
+                )))
+            })?
+            .map_err(AppError::from)
+        })
+        .await
+    }
+
+    /// `team push`: send this catalog's outbox to the team database.
+    pub async fn team_push(&self) -> AppResult<PushReport> {
+        self.with_team("team push", |c, t| Box::pin(t.push(c)))
+            .await
+    }
+
+    /// `team pull`: apply the other machines' changes since the last pull.
+    pub async fn team_pull(&self) -> AppResult<PullReport> {
+        self.with_team("team pull", |c, t| Box::pin(t.pull(c, false)))
+            .await
+    }
+
+    /// `team sync`: push, then pull.
+    pub async fn team_sync(&self) -> AppResult<TeamSyncReport> {
+        self.with_team("team sync", |c, t| {
+            Box::pin(async move {
+                let pushed = t.push(c).await?;
+                let pulled = t.pull(c, false).await?;
+                Ok(TeamSyncReport {
+                    pushed,
+                    pulled,
+                    pending: c.team_link()?.pending,
+                })
+            })
+        })
+        .await
+    }
+
+    /// `team rebuild`: fill an empty local catalog from the team's rows.
+    pub async fn team_rebuild(&self) -> AppResult<PullReport> {
+        let artifacts = self.catalog(false)?.artifact_count()?;
+        if artifacts > 0 {
+            return Err(AppError::usage(format!(
+                "the local catalog already records {artifacts} artifacts; rebuild fills an \
+                 empty one. Run `stowage team pull` to bring it up to date instead"
+            )));
+        }
+        self.with_team("team rebuild", |c, t| Box::pin(t.pull(c, true)))
+            .await
+    }
+
+    /// `team status`: the local link, and the database's counts when it answers.
+    pub async fn team_status(&self) -> AppResult<TeamStatus> {
+        let config = self.config()?;
+        let link = self.catalog(false)?.team_link()?;
+        let mut status = TeamStatus {
+            machine: link.machine,
+            linked: link.linked,
+            pending: link.pending,
+            cursor: link.cursor,
+            ..TeamStatus::default()
+        };
+        let Some(target) = team::target(&config)? else {
+            return Ok(status);
+        };
+        status.configured = true;
+        status.database = Some(target.describe.clone());
+        status.member = Some(target.member.clone());
+        status.password_from = target.password_from.clone();
+        let remote = self
+            .with_team("team status", |_, t| {
+                Box::pin(async move { Ok((t.counts().await?, t.conflicts(10).await?)) })
+            })
+            .await;
+        match remote {
+            Ok((counts, conflicts)) => {
+                status.reachable = true;
+                status.remote = Some(counts);
+                status.conflicts = conflicts;
+                let link = self.catalog(false)?.team_link()?;
+                status.machine = link.machine;
+                status.linked = link.linked;
+                status.pending = link.pending;
+            }
+            Err(e) => status.error = Some(e.message),
+        }
+        Ok(status)
+    }
+
+    /// `login --team`: keep the team database's password in the OS keyring.
+    pub fn team_login(&self, password: &Secret) -> AppResult<String> {
+        let keyring = Keyring::open()?;
+        keyring.set_team_password(password)?;
+        Ok(keyring.kind().describe().to_string())
+    }
+}
