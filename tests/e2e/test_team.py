@@ -60,6 +60,7 @@ class Team(AppTest):
         self.assertRegex(done, r"applied [1-9]\d* from the team")
         s.wait("nothing waiting", lambda: s.text_of("[data-testid=team-pending]").startswith("0 "))
         self.assertIn("2 artifacts", s.text_of("[data-testid=team-remote]"))
+        s.js("document.querySelector('[data-testid=team-panel]').scrollIntoView()")
         self.shot("team-settings")
         s.find("[data-testid=nav-library]").click()
         s.wait("both artifacts", lambda: self.count() == "2 artifacts")
