@@ -784,3 +784,52 @@ fn a_team_schema_newer_than_this_stowage_is_refused() {
         "{r:?}"
     );
 }
+
+#[test]
+fn tls_is_required_verified_or_refused_as_configured() {
+    let ca = std::env::var("STOWAGE_TEST_PG_CA").expect(HOW_TO_RUN);
+    let admin = Pg::connect(&admin_url());
+    // `tls_only` may connect only over TLS (scripts/lib/postgres.sh's pg_hba.conf).
+    if admin.count("SELECT COUNT(*) FROM pg_roles WHERE rolname = 'tls_only'") == 0 {
+        let _ = admin.try_exec("CREATE ROLE tls_only LOGIN PASSWORD 'tls-only-password'");
+    }
+    let db = unique("tls").replace('-', "_");
+    admin.exec(&format!("CREATE DATABASE {db} OWNER tls_only"));
+    let port = admin_url()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let url = |host: &str, mode: &str| {
+        format!("postgres://tls_only:tls-only-password@{host}:{port}/{db}?sslmode={mode}")
+    };
+    let run = |url: &str, config: &str| {
+        let mut sb = Sandbox::new();
+        sb.env("STOWAGE_TEAM_DATABASE_URL", url);
+        sb.write_config(config);
+        sb.run(&["team", "push"])
+    };
+    // Without TLS the server turns it away, and the error says so.
+    let plain = run(&url("127.0.0.1", "disable"), "");
+    assert_ne!(plain.code, 0, "{plain:?}");
+    assert!(plain.stderr.contains("no encryption"), "{plain:?}");
+    // `require`: encrypted, the certificate not checked (libpq's meaning).
+    run(&url("127.0.0.1", "require"), "").ok();
+    // `verify-full` with the server's CA: checked against it and the host name.
+    let verified = format!("[team]\ntls = \"verify-full\"\nca_file = \"{ca}\"\n");
+    run(&url("localhost", "require"), &verified).ok();
+    run(&url("127.0.0.1", "require"), &verified).ok();
+    // `verify-full` against the system's roots: a self-signed certificate is refused.
+    let refused = run(
+        &url("localhost", "require"),
+        "[team]\ntls = \"verify-full\"\n",
+    );
+    assert_ne!(refused.code, 0, "{refused:?}");
+    assert!(
+        refused.stderr.contains("certificate") && refused.stderr.contains("team database"),
+        "{refused:?}"
+    );
+}

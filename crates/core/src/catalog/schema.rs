@@ -563,8 +563,37 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ),
 ];
 
-/// Every artifact's summary recomputed (after a rebuild filled the catalog).
-pub(super) const RESUMMARIZE_ALL: &str = summary_update!("artifacts.id");
+/// Every artifact's summary, computed in one pass over versions, locations and labels: what
+/// [`summary_update!`] gives each artifact, for a catalog filled with its summaries paused
+/// (a rebuild; artifacts without versions keep their empty summary).
+pub(super) const SUMMARIZE_ALL: &str = "
+    UPDATE artifacts SET n_versions = x.n, stored_bytes = x.sb, original_bytes = x.ob,
+        updated_at = x.upd, latest_id = x.lid, latest_version = x.lver, accuracy = x.acc,
+        loss = x.loss, n_locations = x.nl, profiles = x.profiles, providers = x.providers,
+        labels = x.labels
+    FROM (
+        SELECT v.artifact_id AS id, v.n, v.sb, v.ob, v.upd, t.id AS lid, t.version AS lver,
+            t.accuracy AS acc, t.loss, COALESCE(l.n, 0) AS nl,
+            COALESCE(l.profiles, '') AS profiles, COALESCE(l.providers, '') AS providers,
+            COALESCE(b.labels, '') AS labels
+        FROM (SELECT artifact_id, COUNT(*) AS n, SUM(size) AS sb, SUM(original_size) AS ob,
+                     MAX(created_at) AS upd
+              FROM versions GROUP BY artifact_id) v
+        JOIN (SELECT artifact_id, id, version, accuracy, loss FROM (
+                  SELECT artifact_id, id, version, accuracy, loss,
+                      ROW_NUMBER() OVER (PARTITION BY artifact_id
+                                         ORDER BY sort_key DESC, id DESC) AS r
+                  FROM versions)
+              WHERE r = 1) t USING (artifact_id)
+        LEFT JOIN (SELECT v.artifact_id, COUNT(*) AS n,
+                          ',' || GROUP_CONCAT(DISTINCT o.profile) || ',' AS profiles,
+                          ',' || GROUP_CONCAT(DISTINCT o.provider) || ',' AS providers
+                   FROM locations o JOIN versions v ON v.id = o.version_id
+                   GROUP BY v.artifact_id) l USING (artifact_id)
+        LEFT JOIN (SELECT artifact_id, ',' || GROUP_CONCAT(name) || ',' AS labels
+                   FROM labels GROUP BY artifact_id) b USING (artifact_id)
+    ) AS x
+    WHERE x.id = artifacts.id;";
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -6,6 +6,8 @@
 //! folder, family and extension; a version by its artifact and tag and content (SHA-256);
 //! a location by provider, bucket and key; a label by its artifact and name.
 
+use std::collections::HashSet;
+
 use rusqlite::types::Value;
 
 use super::*;
@@ -589,50 +591,34 @@ impl Catalog {
             .map_err(self.err())
     }
 
-    /// Begin applying pulled changes: one transaction, the outbox off. `bulk` (a rebuild of
-    /// an empty catalog) also pauses the library's summaries until [`Catalog::team_end_apply`].
-    pub fn team_begin_apply(&self, bulk: bool) -> Result<()> {
+    /// Begin applying pulled changes: one transaction, the outbox off, until
+    /// [`Applier::finish`] commits them (dropped unfinished, it rolls them back). `bulk` (a
+    /// rebuild of an empty catalog) pauses the library's summaries and computes them once at
+    /// the end, skips deletions (there is nothing to delete) and finds the rows it added
+    /// without asking SQLite.
+    pub fn team_applier(&self, bulk: bool) -> Result<Applier<'_>> {
+        if bulk {
+            // Statement journals in memory, and room for the whole rebuild's pages.
+            self.conn
+                .execute_batch("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -131072;")
+                .map_err(self.err())?;
+        }
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(self.err())?;
-        let started = self.set_state("applying", "1").and_then(|()| {
-            if bulk {
-                self.set_state("bulk", "1")
-            } else {
-                Ok(())
-            }
-        });
-        if started.is_err() {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
-        started
-    }
-
-    /// Abandon the changes applied since [`Catalog::team_begin_apply`].
-    pub fn team_abort_apply(&self) {
-        let _ = self.conn.execute_batch("ROLLBACK");
-    }
-
-    /// Commit the applied changes with the new pull cursor and clock.
-    pub fn team_end_apply(&self, cursor: i64, hlc: i64) -> Result<()> {
-        let end = || -> Result<()> {
-            if self.state("bulk")?.is_some() {
-                self.clear_state("bulk")?;
-                self.conn
-                    .execute_batch(RESUMMARIZE_ALL)
-                    .map_err(self.err())?;
-            }
-            self.clear_state("applying")?;
-            self.set_state("cursor", &cursor.to_string())?;
-            let mine: i64 = self.state("hlc")?.and_then(|h| h.parse().ok()).unwrap_or(0);
-            self.set_state("hlc", &mine.max(hlc).to_string())?;
-            self.conn.execute_batch("COMMIT").map_err(self.err())
+        let applier = Applier {
+            catalog: self,
+            bulk,
+            done: false,
+            artifacts: HashMap::new(),
+            versions: HashMap::new(),
+            tags: HashSet::new(),
         };
-        let r = end();
-        if r.is_err() {
-            self.team_abort_apply();
+        self.set_state("applying", "1")?;
+        if bulk {
+            self.set_state("bulk", "1")?;
         }
-        r
+        Ok(applier)
     }
 
     fn artifact_id_of(&self, k: &ArtifactKey) -> Result<Option<i64>> {
@@ -649,20 +635,80 @@ impl Catalog {
             })
             .map_err(self.err())
     }
+}
 
-    fn version_id_of(&self, k: &ArtifactKey, sha256: &str) -> Result<Option<i64>> {
-        let Some(artifact) = self.artifact_id_of(k)? else {
-            return Ok(None);
-        };
-        Ok(self.version_with_sha(artifact, sha256)?.map(|(id, _)| id))
+/// Pulled changes being applied in one transaction ([`Catalog::team_applier`]).
+pub struct Applier<'c> {
+    catalog: &'c Catalog,
+    bulk: bool,
+    done: bool,
+    /// In bulk: what this rebuild added, by key.
+    artifacts: HashMap<ArtifactKey, i64>,
+    versions: HashMap<(i64, String), i64>,
+    tags: HashSet<(i64, String)>,
+}
+
+impl Drop for Applier<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.catalog.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+impl Applier<'_> {
+    /// Commit the applied changes with the new pull cursor and clock.
+    pub fn finish(mut self, cursor: i64, hlc: i64) -> Result<()> {
+        let c = self.catalog;
+        if self.bulk {
+            c.clear_state("bulk")?;
+            c.conn.execute_batch(SUMMARIZE_ALL).map_err(c.err())?;
+        }
+        c.clear_state("applying")?;
+        c.set_state("cursor", &cursor.to_string())?;
+        let mine: i64 = c.state("hlc")?.and_then(|h| h.parse().ok()).unwrap_or(0);
+        c.set_state("hlc", &mine.max(hlc).to_string())?;
+        c.conn.execute_batch("COMMIT").map_err(c.err())?;
+        self.done = true;
+        Ok(())
     }
 
-    /// Apply one pulled change (between [`Catalog::team_begin_apply`] and
-    /// [`Catalog::team_end_apply`]). `member` None marks the change as this user's own.
-    pub fn team_apply(&self, change: &Change) -> Result<()> {
+    fn artifact_id(&self, k: &ArtifactKey) -> Result<Option<i64>> {
+        if self.bulk {
+            return Ok(self.artifacts.get(k).copied());
+        }
+        self.catalog.artifact_id_of(k)
+    }
+
+    fn version_id(&self, artifact: i64, sha256: &str) -> Result<Option<i64>> {
+        if self.bulk {
+            return Ok(self.versions.get(&(artifact, sha256.to_string())).copied());
+        }
+        Ok(self
+            .catalog
+            .version_with_sha(artifact, sha256)?
+            .map(|(id, _)| id))
+    }
+
+    fn has_tag(&self, artifact: i64, tag: &str) -> Result<bool> {
+        if self.bulk {
+            return Ok(self.tags.contains(&(artifact, tag.to_string())));
+        }
+        self.catalog.has_version(artifact, tag)
+    }
+
+    /// Apply one pulled change. `member` None marks the change as this user's own.
+    pub fn apply(&mut self, change: &Change) -> Result<()> {
+        let bulk = self.bulk;
+        let c = self.catalog;
         match change {
+            Change::ArtifactGone(_) | Change::VersionGone(..) | Change::LocationGone(..)
+                if bulk =>
+            {
+                return Ok(());
+            }
             Change::Artifact(a) => {
-                self.conn
+                c.conn
                     .prepare_cached(
                         "INSERT INTO artifacts (org, folder, family, extension, kind, framework,
                            created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -681,34 +727,38 @@ impl Catalog {
                             a.created_ns
                         ])
                     })
-                    .map_err(self.err())?;
+                    .map_err(c.err())?;
+                if bulk {
+                    self.artifacts
+                        .insert(a.key.clone(), c.conn.last_insert_rowid());
+                }
             }
             Change::ArtifactGone(k) => {
-                self.conn
+                c.conn
                     .prepare_cached(
                         "DELETE FROM artifacts WHERE org = ?1 AND folder = ?2 AND family = ?3
                            AND extension = ?4
                            AND NOT EXISTS (SELECT 1 FROM versions WHERE artifact_id = artifacts.id)",
                     )
                     .and_then(|mut s| s.execute(params![k.org, k.folder, k.family, k.extension]))
-                    .map_err(self.err())?;
+                    .map_err(c.err())?;
             }
             Change::Version(v, member) => {
-                let Some(artifact) = self.artifact_id_of(&v.artifact)? else {
+                let Some(artifact) = self.artifact_id(&v.artifact)? else {
                     return Ok(());
                 };
-                if self.version_with_sha(artifact, &v.sha256)?.is_some() {
+                if self.version_id(artifact, &v.sha256)?.is_some() {
                     // The same content is recorded: one version, not two.
                     return Ok(());
                 }
                 // Another file under the same tag keeps its own version, told apart by
                 // its content.
-                let tag = if self.has_version(artifact, &v.version)? {
+                let tag = if self.has_tag(artifact, &v.version)? {
                     format!("{}+{}", v.version, &v.sha256[..v.sha256.len().min(8)])
                 } else {
                     v.version.clone()
                 };
-                self.conn
+                c.conn
                     .prepare_cached(
                         "INSERT INTO versions (artifact_id, version, sort_key, sha256, size,
                            original_size, encoding, mtime_ns, source_path, created_at, accuracy,
@@ -739,21 +789,32 @@ impl Catalog {
                             member,
                         ])
                     })
-                    .map_err(self.err())?;
+                    .map_err(c.err())?;
+                if bulk {
+                    let id = c.conn.last_insert_rowid();
+                    self.versions.insert((artifact, v.sha256.clone()), id);
+                    self.tags.insert((artifact, tag));
+                }
             }
             Change::VersionGone(k, _, sha256) => {
-                if let Some(id) = self.version_id_of(k, sha256)? {
+                let Some(artifact) = self.artifact_id(k)? else {
+                    return Ok(());
+                };
+                if let Some(id) = self.version_id(artifact, sha256)? {
                     // Kept while a copy is still recorded here.
-                    if self.locations_of(id)?.is_empty() {
-                        self.remove_version(id)?;
+                    if c.locations_of(id)?.is_empty() {
+                        c.remove_version(id)?;
                     }
                 }
             }
             Change::Location(l, member) => {
-                let Some(version) = self.version_id_of(&l.artifact, &l.version_sha256)? else {
+                let Some(artifact) = self.artifact_id(&l.artifact)? else {
                     return Ok(());
                 };
-                self.conn
+                let Some(version) = self.version_id(artifact, &l.version_sha256)? else {
+                    return Ok(());
+                };
+                c.conn
                     .prepare_cached(
                         "INSERT INTO locations (version_id, profile, provider, bucket, key, size,
                            etag, sha256, stored_at, member)
@@ -778,10 +839,10 @@ impl Catalog {
                             member
                         ])
                     })
-                    .map_err(self.err())?;
+                    .map_err(c.err())?;
             }
             Change::LocationGone(provider, bucket, key) => {
-                let gone: Vec<(i64, i64)> = self
+                let gone: Vec<(i64, i64)> = c
                     .conn
                     .prepare_cached(
                         "SELECT id, version_id FROM locations
@@ -793,27 +854,27 @@ impl Catalog {
                         })?
                         .collect()
                     })
-                    .map_err(self.err())?;
+                    .map_err(c.err())?;
                 for (id, version) in gone {
-                    self.remove_location(id)?;
-                    self.forget_version_if_unstored(version)?;
+                    c.remove_location(id)?;
+                    c.forget_version_if_unstored(version)?;
                 }
             }
             Change::Label(l, _) => {
-                let Some(artifact) = self.artifact_id_of(&l.artifact)? else {
+                let Some(artifact) = self.artifact_id(&l.artifact)? else {
                     return Ok(());
                 };
                 if l.version.is_empty() {
-                    self.conn
+                    c.conn
                         .prepare_cached("DELETE FROM labels WHERE artifact_id = ?1 AND name = ?2")
                         .and_then(|mut s| s.execute(params![artifact, l.name]))
-                        .map_err(self.err())?;
+                        .map_err(c.err())?;
                     return Ok(());
                 }
-                let Some((version, _)) = self.version_with_sha(artifact, &l.version_sha256)? else {
+                let Some(version) = self.version_id(artifact, &l.version_sha256)? else {
                     return Ok(());
                 };
-                self.conn
+                c.conn
                     .prepare_cached(
                         "INSERT INTO labels (artifact_id, name, version_id, set_at, hlc)
                          VALUES (?1, ?2, ?3, ?4, ?5)
@@ -824,10 +885,10 @@ impl Catalog {
                     .and_then(|mut s| {
                         s.execute(params![artifact, l.name, version, now_ns(), l.hlc])
                     })
-                    .map_err(self.err())?;
+                    .map_err(c.err())?;
             }
             Change::Transfer(t, member) => {
-                self.conn
+                c.conn
                     .prepare_cached(
                         "INSERT INTO transfers (profile, provider, bucket, direction, bytes,
                            requests, at, member) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -844,7 +905,7 @@ impl Catalog {
                             member
                         ])
                     })
-                    .map_err(self.err())?;
+                    .map_err(c.err())?;
             }
         }
         Ok(())

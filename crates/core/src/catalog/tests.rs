@@ -946,3 +946,179 @@ fn library_filters_sorts_and_pages() {
         "{err}"
     );
 }
+
+/// Pulled changes applied in bulk (a rebuild) and one at a time leave the same rows, and the
+/// library's row of each artifact equal to a fresh aggregate; the outbox stays empty.
+#[test]
+fn pulled_changes_give_the_same_rows_in_bulk_and_one_by_one() {
+    let key = |i: usize| ArtifactKey {
+        org: String::new(),
+        folder: "models/".into(),
+        family: format!("m{i}"),
+        extension: "pt".into(),
+    };
+    let mut changes = Vec::new();
+    for i in 0..20 {
+        changes.push(Change::Artifact(TeamArtifact {
+            key: key(i),
+            kind: "model".into(),
+            framework: Some("PyTorch".into()),
+            created_ns: 1,
+        }));
+        for v in 1..=3 {
+            let sha = format!("{i:02}{v:062}");
+            changes.push(Change::Version(
+                TeamVersion {
+                    artifact: key(i),
+                    version: format!("v{v}"),
+                    sha256: sha.clone(),
+                    size: 100 * v,
+                    original_size: 200 * v,
+                    encoding: None,
+                    mtime_ns: None,
+                    source_path: None,
+                    created_ns: v,
+                    accuracy: Some(0.5 + v as f64 / 10.0),
+                    loss: None,
+                    epochs: None,
+                    model_type: None,
+                    dataset_count: None,
+                    training_split: None,
+                    other_metrics: None,
+                },
+                Some("bob".into()),
+            ));
+            if v < 3 {
+                changes.push(Change::Location(
+                    TeamLocation {
+                        provider: "s3".into(),
+                        bucket: "b".into(),
+                        key: format!("models/m{i}_v{v}.pt"),
+                        profile: if v == 1 { "lab" } else { "cloud" }.into(),
+                        artifact: key(i),
+                        version: format!("v{v}"),
+                        version_sha256: sha.clone(),
+                        size: 100 * v,
+                        etag: None,
+                        sha256: None,
+                        stored_ns: 5,
+                    },
+                    Some("bob".into()),
+                ));
+            }
+        }
+        // The same content under another tag is the same version; another file under a
+        // taken tag keeps its own.
+        changes.push(Change::Version(
+            TeamVersion {
+                artifact: key(i),
+                version: "v9".into(),
+                sha256: format!("{i:02}{:062}", 1),
+                size: 1,
+                original_size: 1,
+                encoding: None,
+                mtime_ns: None,
+                source_path: None,
+                created_ns: 9,
+                accuracy: None,
+                loss: None,
+                epochs: None,
+                model_type: None,
+                dataset_count: None,
+                training_split: None,
+                other_metrics: None,
+            },
+            None,
+        ));
+        changes.push(Change::Version(
+            TeamVersion {
+                artifact: key(i),
+                version: "v1".into(),
+                sha256: format!("{i:02}{:062}", 8),
+                size: 1,
+                original_size: 1,
+                encoding: None,
+                mtime_ns: None,
+                source_path: None,
+                created_ns: 8,
+                accuracy: None,
+                loss: None,
+                epochs: None,
+                model_type: None,
+                dataset_count: None,
+                training_split: None,
+                other_metrics: None,
+            },
+            None,
+        ));
+        changes.push(Change::Label(
+            TeamLabel {
+                artifact: key(i),
+                name: "production".into(),
+                version: "v2".into(),
+                version_sha256: format!("{i:02}{:062}", 2),
+                hlc: 7,
+                base: 0,
+            },
+            None,
+        ));
+    }
+    let rows = |c: &Catalog| {
+        c.conn
+            .prepare(
+                "SELECT a.family, v.version, v.sha256, v.member, v.sort_key,
+                   (SELECT COUNT(*) FROM locations o WHERE o.version_id = v.id)
+                 FROM versions v JOIN artifacts a ON a.id = v.artifact_id ORDER BY 1, 2",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap()
+    };
+    let mut results = Vec::new();
+    for bulk in [true, false] {
+        let c = Catalog::in_memory().unwrap();
+        c.team_link_up("machine-a").unwrap();
+        let mut applier = c.team_applier(bulk).unwrap();
+        for change in &changes {
+            applier.apply(change).unwrap();
+        }
+        applier.finish(42, 7).unwrap();
+        let link = c.team_link().unwrap();
+        assert_eq!((link.cursor, link.pending), (42, 0), "bulk {bulk}");
+        let ids: Vec<i64> = c
+            .conn
+            .prepare("SELECT id FROM artifacts")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(ids.len(), 20);
+        for id in ids {
+            assert_eq!(
+                summary(&c, id),
+                aggregate(&c, id),
+                "bulk {bulk}, artifact {id}"
+            );
+        }
+        results.push(rows(&c));
+    }
+    assert_eq!(results[0], results[1]);
+    assert_eq!(results[0].len(), 20 * 4);
+    assert!(
+        results[0].iter().any(|r| r.1 == "v1+00000000"),
+        "{:?}",
+        results[0]
+    );
+}

@@ -302,6 +302,11 @@ fn pg_error(t: &Target, doing: &str, e: tokio_postgres::Error) -> Error {
             ErrorKind::Unauthorized,
             "connect as a role that owns the `stowage` schema (or may create it): [team] user",
         ),
+        None if detail.contains("certificate") => (
+            ErrorKind::Unauthorized,
+            "the server's certificate is not trusted: set [team] ca_file to the database's CA \
+             certificate (PEM), or tls = \"require\" to encrypt without checking it",
+        ),
         None if detail.contains("password missing") => (
             ErrorKind::Unauthorized,
             "the database asks for a password: store it with `stowage login --team` (or set \
@@ -498,41 +503,35 @@ impl Team {
             .start()
             .await
             .map_err(err)?;
-        catalog.team_begin_apply(bulk)?;
+        let mut applier = catalog.team_applier(bulk)?;
         let mut report = PullReport { applied: 0, cursor };
         let mut hlc = 0;
-        let applied = async {
-            for (table, sql) in PULLS {
-                let rows = tx.query(*sql, &[&cursor]).await.map_err(err)?;
-                for row in rows {
-                    let seq: i64 = row.get("seq");
-                    report.cursor = report.cursor.max(seq);
-                    let machine: &str = row.get("machine");
-                    if machine == self.machine {
-                        continue;
-                    }
-                    let change = pulled(table, &row, &self.target.member);
-                    if let Change::Label(l, _) = &change {
-                        hlc = hlc.max(l.hlc);
-                    }
-                    catalog.team_apply(&change)?;
-                    report.applied += 1;
+        for (table, sql) in PULLS {
+            // Streamed: memory stays flat whatever the team's size.
+            let rows = tx
+                .query_raw(*sql, [&cursor as &(dyn ToSql + Sync)])
+                .await
+                .map_err(err)?;
+            futures::pin_mut!(rows);
+            while let Some(row) = futures::StreamExt::next(&mut rows).await {
+                let row = row.map_err(err)?;
+                let seq: i64 = row.get("seq");
+                report.cursor = report.cursor.max(seq);
+                let machine: &str = row.get("machine");
+                if machine == self.machine {
+                    continue;
                 }
-            }
-            Ok::<_, Error>(())
-        }
-        .await;
-        match applied {
-            Ok(()) => {
-                catalog.team_end_apply(report.cursor, hlc)?;
-                let _ = tx.commit().await;
-                Ok(report)
-            }
-            Err(e) => {
-                catalog.team_abort_apply();
-                Err(e)
+                let change = pulled(table, &row, &self.target.member);
+                if let Change::Label(l, _) = &change {
+                    hlc = hlc.max(l.hlc);
+                }
+                applier.apply(&change)?;
+                report.applied += 1;
             }
         }
+        applier.finish(report.cursor, hlc)?;
+        let _ = tx.commit().await;
+        Ok(report)
     }
 
     /// What the database holds.
