@@ -38,4 +38,5 @@ pub const COMMANDS: &[&str] = &[
     "set_prices",
     "team_status",
     "team_sync",
+    "set_sync_profiles",
 ];

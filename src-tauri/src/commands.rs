@@ -285,3 +285,15 @@ pub async fn team_status(app: AppState<'_>) -> Res<app::TeamStatus> {
 pub async fn team_sync(app: AppState<'_>) -> Res<app::TeamSyncReport> {
     app.team_sync().await
 }
+
+#[tauri::command]
+pub async fn set_sync_profiles<R: Runtime>(
+    app: AppState<'_>,
+    handle: AppHandle<R>,
+    primary: Option<String>,
+    secondary: Option<String>,
+) -> Res<app::ProfileList> {
+    let list = app.set_sync_profiles(primary.as_deref(), secondary.as_deref())?;
+    syncing::restart(&handle);
+    Ok(list)
+}

@@ -86,6 +86,35 @@ class Settings(AppTest):
             self.assertNotIn(PLANTED, s.js("return document.documentElement.outerHTML"))
             self.assertNotIn(PLANTED, (self.tmp / "driver.log").read_text(errors="replace"))
 
+            # Sync's destinations: the new profile first, a second copy on the built-in one;
+            # the same profile twice is refused with the reason, and nothing changes.
+            def choose(testid, value):
+                s.js(
+                    "const e = document.querySelector(arguments[0]); e.value = arguments[1];"
+                    "e.dispatchEvent(new Event('change', { bubbles: true }));",
+                    f"[data-testid={testid}]",
+                    value,
+                )
+
+            choose("sync-primary", good)
+            s.wait("the primary", lambda: self.cli_json("profile", "ls").get("sync_primary") == good)
+            choose("sync-secondary", "local")
+            s.wait("the secondary", lambda: self.cli_json("profile", "ls").get("sync_secondary") == "local")
+            config = (self.tmp / "stowage/config/config.toml").read_text()
+            self.assertIn(f'primary = "{good}"', config)
+            self.assertIn('secondary = "local"', config)
+            self.assertIn(f"[profiles.{good}]", config)
+            choose("sync-secondary", good)
+            refused = s.wait("the refusal", lambda: s.find_all("[role=alert]") and s.text_of("[role=alert]"))
+            self.assertIn("secondary must differ from primary", refused)
+            self.assertEqual(self.cli_json("profile", "ls")["sync_secondary"], "local")
+            self.shot("settings-sync-profiles")
+            # Back to the profile in use, no second copy.
+            choose("sync-secondary", "")
+            s.wait("no second copy", lambda: self.cli_json("profile", "ls").get("sync_secondary") is None)
+            choose("sync-primary", "")
+            s.wait("the profile in use", lambda: self.cli_json("profile", "ls").get("sync_primary") is None)
+
             # Removing it takes its keyring entries too.
             s.find(f"[data-testid=remove-{bad}]").click()
             s.find("[data-testid=confirm-remove]").click()

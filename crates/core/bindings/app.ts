@@ -1611,7 +1611,16 @@ selection_error: string | null,
 /**
  * Every profile.
  */
-profiles: Array<ProfileEntry>, };
+profiles: Array<ProfileEntry>, 
+/**
+ * Where `sync`, `watch` and the window's auto-sync upload: `[sync]` primary (None: the
+ * selected profile) and secondary (None: no second copy).
+ */
+sync_primary: string | null, 
+/**
+ * The second copy's profile.
+ */
+sync_secondary: string | null, };
 
 export type ConnectionTest = { 
 /**

@@ -113,6 +113,8 @@ export const api = {
   setPrices: (prices: PriceTable) => call<PriceTable>('set_prices', { prices }),
   teamStatus: () => call<TeamStatus>('team_status'),
   teamSync: () => call<TeamSyncReport>('team_sync'),
+  setSyncProfiles: (primary: string | null, secondary: string | null) =>
+    call<ProfileList>('set_sync_profiles', { primary, secondary }),
 };
 
 /** Follow the desktop's colour scheme (the app reads the desktop portal, which WebKitGTK

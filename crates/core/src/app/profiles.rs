@@ -44,6 +44,11 @@ pub struct ProfileList {
     pub selection_error: Option<String>,
     /// Every profile.
     pub profiles: Vec<ProfileEntry>,
+    /// Where `sync`, `watch` and the window's auto-sync upload: `[sync]` primary (None: the
+    /// selected profile) and secondary (None: no second copy).
+    pub sync_primary: Option<String>,
+    /// The second copy's profile.
+    pub sync_secondary: Option<String>,
 }
 
 /// A profile's connection test.
@@ -228,7 +233,21 @@ impl App {
             selected_by: sel_why,
             selection_error: selected.err().map(|e| e.message),
             profiles,
+            sync_primary: config.sync.primary.clone(),
+            sync_secondary: config.sync.secondary.clone(),
         })
+    }
+
+    /// Settings' "Sync uploads to": the `[sync]` primary and secondary profiles (None: the
+    /// selected profile; no second copy). The next sync, and the window's watcher once
+    /// restarted, use them.
+    pub fn set_sync_profiles(
+        &self,
+        primary: Option<&str>,
+        secondary: Option<&str>,
+    ) -> AppResult<ProfileList> {
+        crate::config::set_sync_profiles(&self.paths, primary, secondary)?;
+        self.profiles()
     }
 
     /// Open `name`'s store and list its buckets: does the profile work?

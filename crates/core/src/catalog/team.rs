@@ -606,10 +606,11 @@ impl Catalog {
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(self.err())?;
-        let applier = Applier {
+        let mut applier = Applier {
             catalog: self,
             bulk,
             done: false,
+            indexes: Vec::new(),
             artifacts: HashMap::new(),
             versions: HashMap::new(),
             tags: HashSet::new(),
@@ -617,6 +618,26 @@ impl Catalog {
         self.set_state("applying", "1")?;
         if bulk {
             self.set_state("bulk", "1")?;
+            // Indexes are built faster once, from the rows, than row by row: the secondary
+            // ones go until `finish` (in this transaction: a rollback brings them back).
+            let indexes: Vec<(String, String, String)> = self
+                .conn
+                .prepare(
+                    "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index'
+                       AND sql IS NOT NULL
+                       AND tbl_name IN ('artifacts', 'versions', 'locations', 'labels')",
+                )
+                .and_then(|mut s| {
+                    s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                        .collect()
+                })
+                .map_err(self.err())?;
+            for (name, table, sql) in indexes {
+                self.conn
+                    .execute_batch(&format!("DROP INDEX \"{name}\""))
+                    .map_err(self.err())?;
+                applier.indexes.push((table, sql));
+            }
         }
         Ok(applier)
     }
@@ -642,6 +663,8 @@ pub struct Applier<'c> {
     catalog: &'c Catalog,
     bulk: bool,
     done: bool,
+    /// In bulk: the secondary indexes dropped until the rows are in, (table, CREATE).
+    indexes: Vec<(String, String)>,
     /// In bulk: what this rebuild added, by key.
     artifacts: HashMap<ArtifactKey, i64>,
     versions: HashMap<(i64, String), i64>,
@@ -662,7 +685,18 @@ impl Applier<'_> {
         let c = self.catalog;
         if self.bulk {
             c.clear_state("bulk")?;
+            // The indexes the summaries read first; the artifacts' (most over the summary
+            // columns) once the summaries are in.
+            let (artifacts, others): (Vec<_>, Vec<_>) = std::mem::take(&mut self.indexes)
+                .into_iter()
+                .partition(|(table, _)| table == "artifacts");
+            for (_, sql) in &others {
+                c.conn.execute_batch(sql).map_err(c.err())?;
+            }
             c.conn.execute_batch(SUMMARIZE_ALL).map_err(c.err())?;
+            for (_, sql) in &artifacts {
+                c.conn.execute_batch(sql).map_err(c.err())?;
+            }
         }
         c.clear_state("applying")?;
         c.set_state("cursor", &cursor.to_string())?;

@@ -254,6 +254,37 @@ pub fn set_prices(paths: &Paths, prices: &crate::cost::PriceTable) -> Result<Con
     write_document(&file, &doc, paths, "saving the prices", false)
 }
 
+/// Set which profiles `sync` and `watch` upload to: the `[sync]` section's `primary` and
+/// `secondary` (None removes the key: the selected profile, no second copy), keeping its
+/// bucket and the rest of the file; checked as [`Config::load`] would before anything is
+/// written (a profile that is not defined, or the same one twice, is refused).
+pub fn set_sync_profiles(
+    paths: &Paths,
+    primary: Option<&str>,
+    secondary: Option<&str>,
+) -> Result<Config> {
+    use toml_edit::{value, Item, Table};
+    let file = paths.config_file();
+    let (_, mut doc) = read_document(&file)?;
+    if !doc.contains_table("sync") {
+        doc.insert("sync", Item::Table(Table::new()));
+    }
+    let sync = doc["sync"]
+        .as_table_mut()
+        .ok_or_else(|| Error::Config(format!("{}: [sync] is not a table", file.display())))?;
+    for (key, profile) in [("primary", primary), ("secondary", secondary)] {
+        match profile.filter(|p| !p.is_empty()) {
+            Some(p) => {
+                sync.insert(key, value(p));
+            }
+            None => {
+                sync.remove(key);
+            }
+        }
+    }
+    write_document(&file, &doc, paths, "saving the sync profiles", false)
+}
+
 /// What [`remove_profile`] did.
 #[derive(Clone, Debug, Serialize, PartialEq, ts_rs::TS)]
 pub struct RemovedProfile {
