@@ -308,7 +308,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE folders ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
     "#,
-    // 7: the team catalog (crate::team). Rows pulled from teammates carry their member name
+    // 7: versions found by their source file (sync's per-file question); and the team
+    // catalog (crate::team). Rows pulled from teammates carry their member name
     // (NULL: this user's own); labels carry the hybrid logical clock of their last move.
     // Once the catalog is linked to a team database, triggers write every change of an
     // artifact, version, location, label or transfer into the outbox in the same
@@ -329,6 +330,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
          ALTER TABLE transfers ADD COLUMN member TEXT;
          ALTER TABLE labels ADD COLUMN hlc INTEGER NOT NULL DEFAULT 0;
          CREATE INDEX versions_by_member ON versions(artifact_id) WHERE member IS NULL;
+         -- sync asks, per file, which artifact the file was recorded under: without this a
+         -- first sync into a large catalog scanned every version for every file.
+         CREATE INDEX versions_by_source ON versions(source_path) WHERE source_path IS NOT NULL;
          CREATE INDEX locations_by_place ON locations(provider, bucket, key);
          DROP TRIGGER versions_summary_insert;
          DROP TRIGGER versions_summary_delete;
