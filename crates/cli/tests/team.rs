@@ -833,3 +833,59 @@ fn tls_is_required_verified_or_refused_as_configured() {
         "{refused:?}"
     );
 }
+
+#[test]
+fn a_running_watch_pushes_and_pulls_on_its_own() {
+    let url = fresh_db();
+    let ana = machine(&url, "ana");
+    let bob = machine(&url, "bob");
+    let bucket = unique("team-watch");
+    let _guard = BucketGuard {
+        sb: &ana,
+        bucket: bucket.clone(),
+    };
+    let config = std::fs::read_to_string(ana.path("config/config.toml")).unwrap();
+    ana.write_config(&format!(
+        "{config}\n[sync]\nbucket = \"{bucket}\"\n\n[team]\nevery = \"1s\"\n"
+    ));
+    ana.run(&["buckets", "create", &bucket]).ok();
+    // Bob shares a model; ana's watch brings it in without a team command.
+    std::fs::write(bob.work("model-bob_v1.pt"), data(1000, 7)).unwrap();
+    bob.run(&["put", "model-bob_v1.pt", &format!("{bucket}/models/")])
+        .ok();
+    bob.run(&["team", "push"]).ok();
+    let project = ana.work("proj");
+    std::fs::create_dir_all(&project).unwrap();
+    let mut watch = ana
+        .command(&["watch", "proj"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // A model written into the watched folder: uploaded by policy, then pushed by the watch.
+    std::fs::write(project.join("model-ana_v1.pt"), data(200_000, 8)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let names = |sb: &Sandbox| -> Vec<String> {
+        listing(sb, "team").into_iter().map(|(a, ..)| a).collect()
+    };
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        bob.run(&["team", "pull"]).ok();
+        seen = names(&bob);
+        if seen.iter().any(|n| n.ends_with("model-ana.pt")) && names(&ana).len() == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(
+        seen.iter().any(|n| n.ends_with("model-ana.pt")),
+        "bob never saw ana's watched model: {seen:?}"
+    );
+    assert_eq!(
+        names(&ana),
+        ["models/model-ana.pt", "models/model-bob.pt"],
+        "ana's watch pulled bob's model"
+    );
+}

@@ -452,7 +452,7 @@ impl App {
         let _team = crate::team::target(&config)
             .ok()
             .flatten()
-            .map(|t| super::team::team_ticker(self.paths.clone(), t, super::TEAM_EVERY));
+            .map(|t| super::team::team_ticker(self.paths.clone(), t));
         let engine = Engine::new(catalog, policy, targets, watch_config);
         // The engine's events join the app's stream under this operation's id.
         let mut events = engine.events().subscribe();

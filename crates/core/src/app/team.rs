@@ -49,9 +49,6 @@ pub struct TeamSyncReport {
     pub pending: u64,
 }
 
-/// How often a running watch pushes and pulls.
-pub const TEAM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// A task that stops when dropped.
 pub(super) struct Ticker(tokio::task::JoinHandle<()>);
 
@@ -61,17 +58,13 @@ impl Drop for Ticker {
     }
 }
 
-/// While a watch runs: push, then pull, every `every`. A database that does not answer is
-/// tried again next time; meanwhile the outbox keeps every change.
-pub(super) fn team_ticker(
-    paths: crate::Paths,
-    target: team::Target,
-    every: std::time::Duration,
-) -> Ticker {
+/// While a watch runs: push, then pull, every `[team] every`. A database that does not
+/// answer is tried again next time; meanwhile the outbox keeps every change.
+pub(super) fn team_ticker(paths: crate::Paths, target: team::Target) -> Ticker {
     let handle = tokio::runtime::Handle::current();
     Ticker(tokio::spawn(async move {
         loop {
-            tokio::time::sleep(every).await;
+            tokio::time::sleep(target.every).await;
             let (paths, target, handle) = (paths.clone(), target.clone(), handle.clone());
             let _ = tokio::task::spawn_blocking(move || {
                 handle.block_on(async {

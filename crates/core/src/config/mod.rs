@@ -374,7 +374,7 @@ impl Config {
             config.watch = watch.into_config(&at)?;
         }
         if let Some(team) = raw.team {
-            config.team = Some(team.into_config(base));
+            config.team = Some(team.into_config(base, &at)?);
         }
         if let Some(cache) = raw.cache {
             config.cache = cache.into_config(&at)?;

@@ -192,7 +192,12 @@ pub struct TeamConfig {
     pub member: Option<String>,
     /// The organization this member works in (rows are readable by its members).
     pub org: Option<String>,
+    /// How often a running watch (or the window's auto-sync) pushes and pulls.
+    pub every: Duration,
 }
+
+/// The default of `[team] every`.
+pub const TEAM_EVERY: Duration = Duration::from_secs(30);
 
 /// `[team]` as written in config.toml.
 #[derive(Deserialize)]
@@ -206,11 +211,31 @@ pub(crate) struct RawTeam {
     ca_file: Option<std::path::PathBuf>,
     member: Option<String>,
     org: Option<String>,
+    every: Option<Spanned<String>>,
 }
 
 impl RawTeam {
-    pub(crate) fn into_config(self, base: &std::path::Path) -> TeamConfig {
-        TeamConfig {
+    pub(crate) fn into_config(
+        self,
+        base: &std::path::Path,
+        at: &dyn Fn(usize, &str) -> Error,
+    ) -> Result<TeamConfig> {
+        let every = match &self.every {
+            None => TEAM_EVERY,
+            Some(v) => crate::units::parse_short_duration(v.get_ref())
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    at(
+                        v.span().start,
+                        &format!(
+                            "[team] every `{}` is not a duration; write it like \"30s\" or \"5m\"",
+                            v.get_ref()
+                        ),
+                    )
+                })?,
+        };
+        Ok(TeamConfig {
             host: self.host.unwrap_or_else(|| "localhost".into()),
             port: self.port.unwrap_or(5432),
             database: self.database.unwrap_or_else(|| "postgres".into()),
@@ -219,6 +244,7 @@ impl RawTeam {
             ca_file: self.ca_file.map(|p| base.join(p)),
             member: self.member.filter(|m| !m.is_empty()),
             org: self.org.filter(|o| !o.is_empty()),
-        }
+            every,
+        })
     }
 }

@@ -58,6 +58,8 @@ pub struct Target {
     pub describe: String,
     /// Where the password came from: `keyring`, an environment variable, or none.
     pub password_from: Option<String>,
+    /// How often a running watch pushes and pulls.
+    pub every: Duration,
 }
 
 impl std::fmt::Debug for Target {
@@ -163,7 +165,9 @@ pub fn target(config: &Config) -> Result<Option<Target>> {
         pg.get_ports().first().copied().unwrap_or(5432),
         pg.get_dbname().unwrap_or("postgres")
     );
-    let TeamConfig { member, org, .. } = team.unwrap_or(TeamConfig {
+    let TeamConfig {
+        member, org, every, ..
+    } = team.unwrap_or(TeamConfig {
         host: String::new(),
         port: 5432,
         database: String::new(),
@@ -172,6 +176,7 @@ pub fn target(config: &Config) -> Result<Option<Target>> {
         ca_file: None,
         member: None,
         org: None,
+        every: crate::config::TEAM_EVERY,
     });
     Ok(Some(Target {
         pg,
@@ -181,6 +186,7 @@ pub fn target(config: &Config) -> Result<Option<Target>> {
         org: org.unwrap_or_default(),
         describe,
         password_from,
+        every,
     }))
 }
 
