@@ -591,10 +591,10 @@ fn interrupted_migration_resumes_without_copying_twice() {
         assert_eq!(sha(&std::fs::read(&out).unwrap()), sha(content));
     }
     // Nothing staged is left behind.
-    let staged = std::fs::read_dir(sb.path("data/migrate"))
-        .map(|d| d.count())
-        .unwrap_or(0);
-    assert_eq!(staged, 0);
+    let staged: Vec<_> = std::fs::read_dir(sb.path("data/migrate"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(staged.is_empty(), "{staged:?}");
 }
 
 /// verify reports missing, different and extra objects (exit 7); --fix re-copies the missing

@@ -183,7 +183,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     println!(
         "{:<62} {n:>4} rows  median {:>7.2} ms  best {:>7.2} ms",
-        "dashboard: cost_summaries (all 5 groupings) + 5 reports",
+        "dashboard: cost_summaries (every grouping) + its reports",
         ms(median),
         ms(best)
     );

@@ -312,9 +312,19 @@ async fn copy_verified(
         }
         sha256 = Some(s);
     }
+    // Staged under a name fixed by source and target, so a rerun finds it (and the upload's
+    // resume record, keyed by the file's identity, still applies).
+    let staged = staging_dir.join(stowage_store::sha256_hex(
+        format!("{}\n{src}\n{}\n{dst}", from.profile, to.profile).as_bytes(),
+    ));
     if let Some(sha) = &sha256 {
         match holds(&*to.store, dst, size, sha).await? {
             Some((true, _, _)) => {
+                // Verified there already (an interrupted run finished the upload but not
+                // its clean-up): its staged copy is not needed any more.
+                if !dry_run {
+                    let _ = std::fs::remove_file(&staged);
+                }
                 return Ok(Copied {
                     size,
                     sha256: sha.clone(),
@@ -322,7 +332,7 @@ async fn copy_verified(
                     method: "none",
                     bytes_moved: 0,
                     resumed_from: 0,
-                })
+                });
             }
             Some((false, found, found_sha)) if !overwrite => {
                 return Err(stowage_store::Error::new(
@@ -365,14 +375,8 @@ async fn copy_verified(
         from.store.copy(src, dst, overwrite).await?;
         ("server_copy", 0, 0)
     } else {
-        // Stage under a name fixed by source and target, so a rerun finds it (and the
-        // upload's resume record, keyed by the file's identity, still applies).
-        let name = stowage_store::sha256_hex(
-            format!("{}\n{src}\n{}\n{dst}", from.profile, to.profile).as_bytes(),
-        );
         std::fs::create_dir_all(staging_dir)
             .map_err(|e| crate::transfer::io_local(staging_dir, "creating the folder", e))?;
-        let staged = staging_dir.join(name);
         let reusable = match std::fs::metadata(&staged) {
             Ok(m) if m.len() == size => hash_file(&staged)? == sha256,
             _ => false,
@@ -479,6 +483,37 @@ async fn ensure_buckets(to: &Endpoint, items: &[MigrateItem]) -> Result<()> {
     Ok(())
 }
 
+/// Held while a migration runs (an exclusive `flock` on `<staging>.lock`, released when the
+/// process ends, even by `kill -9`). The run that takes it clears the partial downloads a
+/// killed run left in the staging folder: no other migration is writing them then. When
+/// another migration holds it, nothing is cleared.
+struct StagingLock {
+    _file: Option<std::fs::File>,
+}
+
+fn claim_staging(dir: &std::path::Path) -> StagingLock {
+    let _ = std::fs::create_dir_all(dir);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(dir.with_extension("lock"));
+    let Ok(file) = lock else {
+        return StagingLock { _file: None };
+    };
+    if !crate::queue::try_lock_exclusive(&file) {
+        return StagingLock { _file: None };
+    }
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(".stowage-") && name.ends_with(".part") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    StagingLock { _file: Some(file) }
+}
+
 /// Migrate planned items from `from` to `to`, `options.concurrency` at a time. One result
 /// per item, in plan order; a failed item leaves its source untouched and does not stop the
 /// others. The catalog learns each verified copy as soon as it is verified.
@@ -504,6 +539,7 @@ pub async fn run(
     if !options.dry_run {
         ensure_buckets(to, items).await?;
     }
+    let _staging = (!options.dry_run).then(|| claim_staging(&options.staging_dir));
     let mut results: Vec<Option<Result<MigrateOutcome>>> = Vec::new();
     results.resize_with(items.len(), || None);
     let mut work = stream::iter(items.iter().enumerate())

@@ -718,7 +718,7 @@ pub fn kind_name(e: &Error) -> &'static str {
 
 /// Take an exclusive lock on `file` without waiting; false if it cannot be had.
 #[cfg(unix)]
-fn try_lock_exclusive(file: &File) -> bool {
+pub(crate) fn try_lock_exclusive(file: &File) -> bool {
     use std::os::fd::AsRawFd;
     // SAFETY: flock on a descriptor the caller owns; no memory is involved.
     unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
@@ -727,7 +727,7 @@ fn try_lock_exclusive(file: &File) -> bool {
 /// Take an exclusive lock on `file` without waiting; false if it cannot be had. The system
 /// releases it when the process dies, like `flock`.
 #[cfg(not(unix))]
-fn try_lock_exclusive(file: &File) -> bool {
+pub(crate) fn try_lock_exclusive(file: &File) -> bool {
     file.try_lock().is_ok()
 }
 
