@@ -22,14 +22,6 @@ use tauri::{Emitter, Manager};
 pub const APP_EVENT: &str = "stowage://event";
 
 fn main() {
-    // WebKitGTK's accelerated compositing kept repainting the idle window (about 25 % CPU
-    // with software GL, after the window had been navigated with an element focused);
-    // without it the idle app stays near 1 %. A user's own setting wins.
-    #[cfg(target_os = "linux")]
-    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
-        // Before any thread starts.
-        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
-    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("STOWAGE_LOG")
