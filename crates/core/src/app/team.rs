@@ -1,6 +1,5 @@
 //! The team catalog's actions: status, push, pull, sync, rebuild, and the database password
-//! in the keyring. The database work runs on a blocking thread (the catalog is a SQLite
-//! connection, kept on one thread), driven by the app's runtime.
+//! in the keyring; and the push-then-pull a running watch repeats.
 
 use serde::Serialize;
 use ts_rs::TS;
@@ -58,23 +57,58 @@ impl Drop for Ticker {
     }
 }
 
+/// Work done with the catalog and a connection to the team database.
+type TeamWork<T> = Box<
+    dyn for<'c> FnOnce(
+            &'c Catalog,
+            &'c mut Team,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<T, crate::Error>> + 'c>,
+        > + Send,
+>;
+
+/// Open the catalog, connect to the team database and do `work`, on a blocking thread (the
+/// catalog is a SQLite connection, kept on one thread) driven by the app's runtime.
+async fn on_team<T: Send + 'static>(
+    paths: crate::Paths,
+    target: team::Target,
+    work: TeamWork<T>,
+) -> Result<T, crate::Error> {
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        handle.block_on(async {
+            let catalog = Catalog::open(&paths)?;
+            let mut team = Team::connect(&target, &catalog).await?;
+            work(&catalog, &mut team).await
+        })
+    })
+    .await
+    .map_err(|e| {
+        crate::Error::Config(format!(
+            "the team database task stopped ({e}); run the command again"
+        ))
+    })?
+}
+
+/// Push, then pull.
+async fn push_then_pull(c: &Catalog, t: &mut Team) -> Result<TeamSyncReport, crate::Error> {
+    let pushed = t.push(c).await?;
+    let pulled = t.pull(c, false).await?;
+    Ok(TeamSyncReport {
+        pushed,
+        pulled,
+        pending: c.team_link()?.pending,
+    })
+}
+
 /// While a watch runs: push, then pull, every `[team] every`. A database that does not
 /// answer is tried again next time; meanwhile the outbox keeps every change.
 pub(super) fn team_ticker(paths: crate::Paths, target: team::Target) -> Ticker {
-    let handle = tokio::runtime::Handle::current();
     Ticker(tokio::spawn(async move {
         loop {
             tokio::time::sleep(target.every).await;
-            let (paths, target, handle) = (paths.clone(), target.clone(), handle.clone());
-            let _ = tokio::task::spawn_blocking(move || {
-                handle.block_on(async {
-                    let catalog = Catalog::open(&paths)?;
-                    let mut team = Team::connect(&target, &catalog).await?;
-                    team.push(&catalog).await?;
-                    team.pull(&catalog, false).await
-                })
-            })
-            .await;
+            let work: TeamWork<TeamSyncReport> = Box::new(|c, t| Box::pin(push_then_pull(c, t)));
+            let _ = on_team(paths.clone(), target.clone(), work).await;
         }
     }))
 }
@@ -95,22 +129,8 @@ impl App {
     {
         let target = team::require_target(&self.config()?)?;
         let paths = self.paths.clone();
-        let handle = tokio::runtime::Handle::current();
         self.run(action, |_op| async move {
-            tokio::task::spawn_blocking(move || {
-                handle.block_on(async {
-                    let catalog = Catalog::open(&paths)?;
-                    let mut team = Team::connect(&target, &catalog).await?;
-                    work(&catalog, &mut team).await
-                })
-            })
-            .await
-            .map_err(|e| {
-                AppError::from(crate::Error::Config(format!(
-                    "the team database task stopped ({e}); run the command again"
-                )))
-            })?
-            .map_err(AppError::from)
+            Ok(on_team(paths, target, Box::new(work)).await?)
         })
         .await
     }
@@ -129,18 +149,8 @@ impl App {
 
     /// `team sync`: push, then pull.
     pub async fn team_sync(&self) -> AppResult<TeamSyncReport> {
-        self.with_team("team sync", |c, t| {
-            Box::pin(async move {
-                let pushed = t.push(c).await?;
-                let pulled = t.pull(c, false).await?;
-                Ok(TeamSyncReport {
-                    pushed,
-                    pulled,
-                    pending: c.team_link()?.pending,
-                })
-            })
-        })
-        .await
+        self.with_team("team sync", |c, t| Box::pin(push_then_pull(c, t)))
+            .await
     }
 
     /// `team rebuild`: fill an empty local catalog from the team's rows.
