@@ -703,7 +703,8 @@ async fn get(ctx: &Ctx, a: GetArgs) -> CmdResult {
 }
 
 /// How a download was checked, for its line: the checksum that matched, or a plain word that
-/// nothing could be (an object another tool wrote, with no SHA-256 and no MD5 ETag).
+/// nothing could be (an object another tool wrote, with no SHA-256 and no checksum its
+/// provider states).
 fn checked(o: &stowage_core::transfer::GetOutcome) -> String {
     match o.checksum {
         Some(c) => format!(", {c} verified"),

@@ -7,6 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use common::proxy::{Fault, Proxy};
 use common::*;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -202,6 +203,62 @@ async fn object_commands_keep_the_catalog_true_on_seaweedfs() {
     assert_eq!(offline["source"], "cache", "{offline}");
     assert_eq!(std::fs::read(sb.work("w2.pt")).unwrap(), body);
     sb.write_config(&config);
+}
+
+/// `rm -r` refused part of the way (the server refuses the second batch of deletes, of at
+/// most 1,000 keys each): the objects it removed leave the catalog, the ones still held stay,
+/// and the error counts what failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rm_refused_part_of_the_way_records_exactly_what_was_removed() {
+    let sb = s3_sandbox();
+    let bucket = unique("stowage-rm-part");
+    let _guard = BucketGuard {
+        sb: &sb,
+        bucket: bucket.clone(),
+    };
+    sb.run(&["buckets", "create", &bucket]).ok();
+    sync_config(&sb, &bucket, "seaweed");
+    let dir = sb.work("proj/runs");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..1003 {
+        std::fs::write(dir.join(format!("sample{i:04}x.py")), data(3_000, i)).unwrap();
+    }
+    std::fs::write(
+        sb.path("config/policy.toml"),
+        "[[rule]]\nname = \"all\"\npatterns = [\"*\"]\ndestination = \"primary\"\n",
+    )
+    .unwrap();
+    sb.run(&["sync", "proj"]).ok();
+    let before = catalogued(&sb, &bucket);
+    assert_eq!(before.len(), 1003);
+    let first = &before.iter().next().unwrap().0;
+    let folder = &first[..first.rfind('/').unwrap()];
+
+    let proxy = Proxy::start(
+        &s3_endpoint(),
+        Fault::Refuse {
+            request: "?delete",
+            pass: 1,
+            status: 403,
+            code: "AccessDenied",
+        },
+    )
+    .await;
+    let config = std::fs::read_to_string(sb.path("config/config.toml")).unwrap();
+    sb.write_config(&config.replace(&s3_endpoint(), &proxy.url));
+    let run = sb
+        .run_async(&["rm", "-r", &format!("{bucket}/{folder}")])
+        .await
+        .code(5);
+    assert!(run.stderr.contains("3 of 1003 failed"), "{run:?}");
+    sb.write_config(&config);
+
+    let after = catalogued(&sb, &bucket);
+    assert_eq!(after.len(), 3, "{after:?}");
+    assert!(after.is_subset(&before));
+    assert_true(&sb, &bucket);
+    let doc = sb.run(&["--json", "verify"]).ok().json();
+    assert_eq!(doc["checked"], 3, "{doc}");
 }
 
 /// `migrate` records what it copies; a default migrate sees objects `put` wrote.

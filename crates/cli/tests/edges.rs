@@ -106,6 +106,7 @@ async fn s3_bucket_creation_says_what_happened() {
     let proxy = Proxy::start(
         &s3_endpoint(),
         Fault::Refuse {
+            pass: 0,
             request: "?policy",
             status: 501,
             code: "NotImplemented",
@@ -150,6 +151,7 @@ async fn s3_bucket_creation_says_what_happened() {
     let proxy = Proxy::start(
         &s3_endpoint(),
         Fault::Refuse {
+            pass: 0,
             request: "PUT /stowage-denied",
             status: 403,
             code: "AccessDenied",
@@ -173,6 +175,7 @@ async fn migrate_says_a_run_wide_error_once() {
     let proxy = Proxy::start(
         &s3_endpoint(),
         Fault::Refuse {
+            pass: 0,
             request: "PUT /stowage-denied",
             status: 403,
             code: "AccessDenied",
@@ -479,6 +482,139 @@ async fn s3_downloads_without_sha256_are_checked_by_md5_etag() {
         .code(7);
     assert!(run.stderr.contains("MD5"), "{run:?}");
     assert!(!via.work("bad.bin").exists());
+}
+
+/// An S3 client of the test server's own, writing objects as other tools do.
+async fn other_tool() -> aws_sdk_s3::Client {
+    let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let creds = aws_sdk_s3::config::Credentials::new(
+        var("STOWAGE_TEST_S3_ACCESS_KEY", "testak"),
+        var("STOWAGE_TEST_S3_SECRET_KEY", "testsecretkey123"),
+        None,
+        None,
+        "test",
+    );
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .credentials_provider(creds)
+        .endpoint_url(s3_endpoint())
+        .load()
+        .await;
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// A two-part multipart upload (its ETag is no MD5), with rclone's `md5chksum` metadata when
+/// given.
+async fn multipart(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    content: &[u8],
+    md5chksum: Option<&[u8]>,
+) {
+    use aws_sdk_s3::primitives::ByteStream;
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    use base64::Engine;
+    let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+    let mut create = client.create_multipart_upload().bucket(bucket).key(key);
+    if let Some(sum) = md5chksum {
+        let digest = <md5::Md5 as md5::Digest>::digest(sum);
+        create = create.metadata("md5chksum", b64(&digest));
+    }
+    let id = create.send().await.unwrap().upload_id.unwrap();
+    let mut parts = Vec::new();
+    for (i, chunk) in content.chunks(5 << 20).enumerate() {
+        let n = i as i32 + 1;
+        let out = client
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&id)
+            .part_number(n)
+            .body(ByteStream::from(chunk.to_vec()))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .set_e_tag(out.e_tag)
+                .build(),
+        );
+    }
+    client
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Objects other tools wrote carry no SHA-256 of Stowage's; a download is checked by what
+/// their provider states: the full-object CRC-64/NVME current AWS SDKs and CLIs send, the MD5
+/// rclone keeps in `md5chksum` on a multipart upload. A stated checksum the bytes do not match
+/// fails the download, naming the checksum and where it was stated, and leaves no file; an
+/// object with nothing stated says "not verified".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_downloads_of_other_tools_objects_are_checked_by_the_checksum_they_state() {
+    let sb = s3_sandbox();
+    let bucket = unique("stowage-sums");
+    let _guard = BucketGuard {
+        sb: &sb,
+        bucket: bucket.clone(),
+    };
+    sb.run_async(&["buckets", "create", &bucket]).await.ok();
+    let client = other_tool().await;
+    let get = |key: &str| {
+        let (src, dst) = (format!("{bucket}/{key}"), key.to_string());
+        let sb = &sb;
+        async move { sb.run_async(&["get", &src, &dst]).await }
+    };
+
+    let small = data(300_000, 5);
+    client
+        .put_object()
+        .bucket(&bucket)
+        .key("aws-cli.bin")
+        .body(small.clone().into())
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc64Nvme)
+        .send()
+        .await
+        .unwrap();
+    let run = get("aws-cli.bin").await.ok();
+    assert!(run.stdout.contains("CRC-64/NVME verified"), "{run:?}");
+    assert_eq!(std::fs::read(sb.work("aws-cli.bin")).unwrap(), small);
+
+    let big = data((5 << 20) + 70_000, 6);
+    multipart(&client, &bucket, "rclone.bin", &big, Some(&big)).await;
+    let run = get("rclone.bin").await.ok();
+    assert!(run.stdout.contains("MD5 verified"), "{run:?}");
+    assert_eq!(std::fs::read(sb.work("rclone.bin")).unwrap(), big);
+
+    // The metadata states another content's MD5: the bytes are not what was written.
+    multipart(&client, &bucket, "stale.bin", &big, Some(b"other content")).await;
+    let run = get("stale.bin").await.code(7);
+    assert!(
+        run.stderr.contains("MD5") && run.stderr.contains("rclone's md5chksum"),
+        "{run:?}"
+    );
+    assert!(!sb.work("stale.bin").exists());
+
+    multipart(&client, &bucket, "bare.bin", &big, None).await;
+    let run = get("bare.bin").await.ok();
+    assert!(run.stdout.contains("not verified"), "{run:?}");
+    assert_eq!(std::fs::read(sb.work("bare.bin")).unwrap(), big);
 }
 
 /// The stall limit is a profile setting too (`read_timeout`, seconds): a server that never

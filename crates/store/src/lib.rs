@@ -4,6 +4,7 @@
 //! hashing, preparing an upload body, resumable-upload state) lives once, beside the trait.
 //! [`conformance`] holds the suite every backend passes.
 
+pub mod checksum;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod error;
@@ -27,6 +28,7 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 use time::OffsetDateTime;
 
+pub use checksum::{ChecksumAlgorithm, ProviderChecksum};
 pub use error::{Error, ErrorKind, Result};
 pub use key::Key;
 pub use source::PutSource;
@@ -71,6 +73,9 @@ pub struct ObjectMeta {
     pub sha256: Option<String>,
     /// The content type, if recorded.
     pub content_type: Option<String>,
+    /// A checksum of the whole content that the provider states (filled on downloads of
+    /// objects Stowage did not write, which carry no `sha256`), to verify them by.
+    pub checksum: Option<ProviderChecksum>,
 }
 
 /// One entry of a listing.

@@ -113,6 +113,7 @@ impl LocalStore {
             etag: Some(format!("{:x}-{:x}", meta.len(), mtime)),
             sha256: sidecar.as_ref().map(|s| s.sha256.clone()),
             content_type: sidecar.and_then(|s| s.content_type),
+            checksum: None,
         })
     }
 
@@ -318,6 +319,7 @@ fn walk(
                 etag: Some(format!("{:x}-{:x}", meta.len(), mtime)),
                 sha256: None,
                 content_type: None,
+                checksum: None,
             }));
         }
     }

@@ -21,8 +21,8 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, Delete, MetadataDirective,
-    ObjectIdentifier,
+    ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart, Delete,
+    MetadataDirective, ObjectIdentifier, ServerSideEncryption,
 };
 use aws_sdk_s3::Client;
 use base64::Engine;
@@ -36,7 +36,8 @@ use crate::resume::ResumeStore;
 use crate::source::{prepare, Prepared, PreparedFile, PutSource};
 use crate::{
     BucketInfo, BucketOptions, ByteRange, DeleteFailure, GetResult, Key, ListEntry, ListOptions,
-    ObjectMeta, ObjectPath, PutOptions, PutResult, Store, TransferEvent, UrlMethod,
+    ObjectMeta, ObjectPath, ProviderChecksum, PutOptions, PutResult, Store, TransferEvent,
+    UrlMethod,
 };
 
 const SHA256_META: &str = "sha256";
@@ -666,6 +667,46 @@ fn copy_source(path: &ObjectPath) -> String {
     )
 }
 
+/// The checksums an S3 response states for the whole object.
+struct StatedChecksums<'a> {
+    sha256: Option<&'a str>,
+    crc64nvme: Option<&'a str>,
+    crc32c: Option<&'a str>,
+    crc32: Option<&'a str>,
+    /// A multipart upload's checksum of its parts' checksums, not of the content.
+    composite: bool,
+    metadata: Option<&'a std::collections::HashMap<String, String>>,
+    etag: Option<&'a str>,
+    /// SSE-C and SSE-KMS objects' ETags are not the MD5 of their content.
+    encrypted: bool,
+}
+
+/// The strongest whole-content checksum stated: an `x-amz-checksum-*` of the full object
+/// (SHA-256, CRC-64/NVME, CRC-32C, CRC-32), then rclone's `md5chksum` metadata (which rclone
+/// writes on multipart uploads), then the MD5 a single-part upload's ETag is.
+fn stated_checksum(s: StatedChecksums<'_>) -> Option<ProviderChecksum> {
+    use crate::checksum::ChecksumAlgorithm as A;
+    let header = [
+        (A::Sha256, s.sha256, "x-amz-checksum-sha256"),
+        (A::Crc64Nvme, s.crc64nvme, "x-amz-checksum-crc64nvme"),
+        (A::Crc32c, s.crc32c, "x-amz-checksum-crc32c"),
+        (A::Crc32, s.crc32, "x-amz-checksum-crc32"),
+    ]
+    .into_iter()
+    .filter(|_| !s.composite)
+    .find_map(|(a, v, source)| ProviderChecksum::from_base64(a, v?, source));
+    header
+        .or_else(|| {
+            let v = s.metadata?.get("md5chksum")?;
+            ProviderChecksum::from_base64(A::Md5, v, "rclone's md5chksum metadata")
+        })
+        .or_else(|| {
+            (!s.encrypted)
+                .then(|| ProviderChecksum::from_hex(A::Md5, s.etag?, "the ETag"))
+                .flatten()
+        })
+}
+
 fn to_time(t: Option<&aws_smithy_types::DateTime>) -> Option<OffsetDateTime> {
     t.and_then(|t| OffsetDateTime::from_unix_timestamp_nanos(t.as_nanos()).ok())
 }
@@ -970,12 +1011,23 @@ impl Store for S3Store {
     }
 
     async fn get(&self, path: &ObjectPath, range: Option<ByteRange>) -> Result<GetResult> {
+        let whole = range.is_none();
         let out = self
             .client
             .get_object()
             .bucket(&path.bucket)
             .key(path.key.as_str())
             .set_range(range.map(|r| r.header()))
+            .customize()
+            .mutate_request(move |req| {
+                // A whole object comes with the checksums its writer stored, to check an
+                // object without Stowage's SHA-256 by. Asked by header rather than through
+                // `checksum_mode`, which would make the SDK check them itself and report a
+                // mismatch as a broken connection.
+                if whole {
+                    req.headers_mut().insert("x-amz-checksum-mode", "ENABLED");
+                }
+            })
             .send()
             .await
             .map_err(|e| {
@@ -1003,6 +1055,30 @@ impl Store for S3Store {
                 .as_ref()
                 .and_then(|m| m.get(SHA256_META).cloned()),
             content_type: out.content_type.clone(),
+            checksum: None,
+        };
+        let meta = ObjectMeta {
+            checksum: (meta.sha256.is_none() && whole)
+                .then(|| {
+                    stated_checksum(StatedChecksums {
+                        sha256: out.checksum_sha256(),
+                        crc64nvme: out.checksum_crc64_nvme(),
+                        crc32c: out.checksum_crc32_c(),
+                        crc32: out.checksum_crc32(),
+                        composite: out.checksum_type() == Some(&ChecksumType::Composite),
+                        metadata: out.metadata.as_ref(),
+                        etag: out.e_tag(),
+                        encrypted: out.sse_customer_algorithm.is_some()
+                            || matches!(
+                                out.server_side_encryption,
+                                Some(
+                                    ServerSideEncryption::AwsKms | ServerSideEncryption::AwsKmsDsse
+                                )
+                            ),
+                    })
+                })
+                .flatten(),
+            ..meta
         };
         let provider = self.label.clone();
         let (bucket, key) = (path.bucket.clone(), path.key.to_string());
@@ -1046,6 +1122,7 @@ impl Store for S3Store {
             etag: out.e_tag,
             sha256: out.metadata.and_then(|m| m.get(SHA256_META).cloned()),
             content_type: out.content_type,
+            checksum: None,
         })
     }
 
@@ -1087,6 +1164,7 @@ impl Store for S3Store {
                             etag: o.e_tag.clone(),
                             sha256: None,
                             content_type: None,
+                            checksum: None,
                         }))
                     })
                     .chain(

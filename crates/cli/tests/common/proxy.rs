@@ -17,11 +17,12 @@ pub enum Fault {
     ServerErrors(usize),
     /// Accept connections and read requests, never answer.
     Stall,
-    /// Answer each request whose request line contains `request` with an S3 error of
-    /// `status` and `code` (a server without a feature, or a key without a permission); pass
-    /// the others through.
+    /// Answer each request whose request line contains `request`, after the first `pass`
+    /// of them, with an S3 error of `status` and `code` (a server without a feature, or a key
+    /// without a permission); pass the others through.
     Refuse {
         request: &'static str,
+        pass: usize,
         status: u16,
         code: &'static str,
     },
@@ -73,6 +74,7 @@ impl Proxy {
         let hits = Arc::new(AtomicUsize::new(0));
         let remaining = Arc::new(AtomicUsize::new(match fault {
             Fault::ServerErrors(n) => n,
+            Fault::Refuse { pass, .. } => pass,
             _ => 0,
         }));
         let counter = hits.clone();
@@ -184,10 +186,16 @@ async fn serve(
                     request,
                     status,
                     code,
+                    ..
                 } = fault
                 {
                     let line = request_line.lines().next().unwrap_or("");
-                    if line.contains(request) {
+                    let passed = || {
+                        remaining
+                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                            .is_ok()
+                    };
+                    if line.contains(request) && !passed() {
                         if let Some(n) = content_length(&head) {
                             let mut body = vec![0; n];
                             client.read_exact(&mut body).await?;

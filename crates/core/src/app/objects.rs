@@ -677,24 +677,27 @@ impl App {
         self.run("rm", |_op| async move {
             let session = self.session().await?;
             let mut results = Vec::with_capacity(paths.len());
+            let mut writes = Vec::new();
             for raw in paths {
-                let r = match Location::parse(raw) {
+                let removal = match Location::parse(raw) {
                     Ok(loc) => transfer::remove(&*session.store, &loc, recursive, dry_run).await,
                     Err(e) => Err(e),
                 };
-                results.push(r);
+                // What was removed is recorded even when the removal stopped part of the way.
+                results.push(removal.and_then(|r| {
+                    let o = r.outcome;
+                    if !o.dry_run {
+                        writes.extend(o.keys.iter().map(|k| Write::Deleted {
+                            bucket: o.bucket.clone(),
+                            key: k.clone(),
+                        }));
+                    }
+                    match r.error {
+                        Some(e) => Err(e),
+                        None => Ok(o),
+                    }
+                }));
             }
-            let writes = results
-                .iter()
-                .flatten()
-                .filter(|o| !o.dry_run)
-                .flat_map(|o| {
-                    o.keys.iter().map(|k| Write::Deleted {
-                        bucket: o.bucket.clone(),
-                        key: k.clone(),
-                    })
-                })
-                .collect();
             let mut warnings = Vec::new();
             App::record(&session, writes, &mut warnings);
             Ok(RmResult {

@@ -367,18 +367,20 @@ pub(crate) async fn write_download(
         },
     );
     // An object without Stowage's SHA-256 (written by another tool) is checked against the
-    // provider's MD5 ETag when it has one.
-    let md5_expected = md5_etag(provider, &got.meta);
-    let md5 = std::sync::Arc::new(std::sync::Mutex::new(<md5::Md5 as md5::Digest>::new()));
-    if md5_expected.is_some() {
-        let state = md5.clone();
+    // whole-content checksum its provider states, when it states one.
+    let stated = match got.meta.sha256 {
+        None => got.meta.checksum.clone(),
+        Some(_) => None,
+    };
+    let running = std::sync::Arc::new(std::sync::Mutex::new(stated.as_ref().map(|c| c.start())));
+    if stated.is_some() {
+        let state = running.clone();
         let body = std::mem::replace(&mut got.body, stream::empty().boxed());
         got.body = body
             .map_ok(move |chunk| {
-                md5::Digest::update(
-                    &mut *state.lock().unwrap_or_else(|e| e.into_inner()),
-                    &chunk,
-                );
+                if let Some(r) = state.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                    r.update(&chunk);
+                }
                 chunk
             })
             .boxed();
@@ -506,15 +508,23 @@ pub(crate) async fn write_download(
         None => false,
     };
     let mut checksum = (verified || expect.is_some()).then_some("SHA-256");
-    if let Some(expected) = md5_expected {
-        let state = std::mem::take(&mut *md5.lock().unwrap_or_else(|e| e.into_inner()));
-        let got_md5 = hex::encode(md5::Digest::finalize(state));
-        if got_md5 != expected {
+    if let Some(stated) = stated {
+        let digest = running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .map(|r| r.finish())
+            .unwrap_or_default();
+        let name = stated.algorithm.name();
+        if digest != stated.digest {
             return Err(integrity(format!(
-                "the download's MD5 is {got_md5}, the provider's ETag says {expected}"
+                "the download's {name} is {}, {} says {}",
+                hex::encode(&digest),
+                stated.source,
+                hex::encode(&stated.digest)
             )));
         }
-        checksum = checksum.or(Some("MD5"));
+        checksum = checksum.or(Some(name));
     }
     if let Some((size, expected)) = expect {
         if written != size || content_sha256 != expected {
@@ -543,14 +553,4 @@ pub(crate) async fn write_download(
         size: written,
         at,
     })
-}
-
-/// The MD5 an S3 ETag states, for an object that carries no SHA-256: a single-part upload's
-/// ETag is the MD5 of its bytes (32 hex digits); a multipart one (`…-N`) is not.
-pub(super) fn md5_etag(provider: &str, meta: &stowage_store::ObjectMeta) -> Option<String> {
-    if meta.sha256.is_some() || !provider.starts_with("s3") {
-        return None;
-    }
-    let etag = meta.etag.as_deref()?.trim_matches('"').to_ascii_lowercase();
-    (etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit())).then_some(etag)
 }

@@ -70,6 +70,13 @@ pub struct RemoveOutcome {
     pub dry_run: bool,
 }
 
+/// What `remove` did: the keys removed, and when it stopped early, why. A removal that fails
+/// part of the way still names what it removed, so the catalog records exactly that.
+pub struct Removal {
+    pub outcome: RemoveOutcome,
+    pub error: Option<Error>,
+}
+
 /// Remove one object (a missing one is NotFound, so a typo is reported) or, with
 /// `recursive`, the object and everything in the folder of that name.
 pub async fn remove(
@@ -77,7 +84,7 @@ pub async fn remove(
     loc: &Location,
     recursive: bool,
     dry_run: bool,
-) -> Result<RemoveOutcome> {
+) -> Result<Removal> {
     let mut keys: Vec<Key> = Vec::new();
     if !recursive {
         let path = loc.object().map_err(|_| {
@@ -120,27 +127,55 @@ pub async fn remove(
             .into());
         }
     }
-    if !dry_run {
-        if keys.len() == 1 && !recursive {
-            store
-                .delete(&ObjectPath {
-                    bucket: loc.bucket.clone(),
-                    key: keys[0].clone(),
-                })
-                .await?;
-        } else {
-            for chunk in keys.chunks(1000) {
-                let failures = store.delete_many(&loc.bucket, chunk).await?;
-                if let Some((_, e)) = failures.into_iter().next() {
-                    return Err(e.into());
-                }
-            }
-        }
-    }
-    Ok(RemoveOutcome {
+    let outcome = |keys: Vec<Key>| RemoveOutcome {
         bucket: loc.bucket.clone(),
         keys: keys.into_iter().map(|k| k.to_string()).collect(),
         dry_run,
+    };
+    if dry_run {
+        return Ok(Removal {
+            outcome: outcome(keys),
+            error: None,
+        });
+    }
+    if keys.len() == 1 && !recursive {
+        store
+            .delete(&ObjectPath {
+                bucket: loc.bucket.clone(),
+                key: keys[0].clone(),
+            })
+            .await?;
+        return Ok(Removal {
+            outcome: outcome(keys),
+            error: None,
+        });
+    }
+    let total = keys.len();
+    let mut removed = Vec::with_capacity(total);
+    let mut error = None;
+    for chunk in keys.chunks(1000) {
+        let failures = match store.delete_many(&loc.bucket, chunk).await {
+            Ok(f) => f,
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        };
+        let failed: std::collections::HashSet<&Key> = failures.iter().map(|(k, _)| k).collect();
+        removed.extend(chunk.iter().filter(|k| !failed.contains(k)).cloned());
+        if let Some((_, e)) = failures.into_iter().next() {
+            error = Some(e);
+            break;
+        }
+    }
+    let error = error.map(|e| Error::Several {
+        failed: total - removed.len(),
+        total,
+        first: Box::new(e.into()),
+    });
+    Ok(Removal {
+        outcome: outcome(removed),
+        error,
     })
 }
 

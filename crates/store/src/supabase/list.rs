@@ -112,6 +112,7 @@ impl SupabaseStore {
                     etag: get("eTag").and_then(Value::as_str).map(clean_etag),
                     sha256: None,
                     content_type: get("mimetype").and_then(Value::as_str).map(str::to_string),
+                    checksum: None,
                 }));
             }
             if n < u64::from(page) {

@@ -48,6 +48,7 @@ impl SupabaseStore {
             etag: info.etag.as_deref().map(clean_etag),
             sha256: recorded_sha256(info.metadata.as_ref()),
             content_type: info.content_type,
+            checksum: None,
         })
     }
 
