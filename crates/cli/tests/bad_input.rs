@@ -137,10 +137,54 @@ fn base(sb: &Sandbox) {
 }
 
 /// Run `case` in a fresh sandbox made by `sandbox` and check everything; returns what went wrong.
-async fn check(case: &Case, sb: &Sandbox, store_dir: Option<&Path>) -> Result<(), String> {
+/// Where a case's stored objects are, compared before and after it runs.
+enum Held<'a> {
+    /// Not compared (the case checks its own outcome).
+    Unchecked,
+    /// The local store's folder.
+    Folder(&'a Path),
+    /// A bucket on a server, read through an administrator's sandbox: every key, its bytes.
+    Bucket(&'a Sandbox, &'a str),
+}
+
+impl Held<'_> {
+    async fn snapshot(&self) -> Option<BTreeMap<String, Snap>> {
+        match self {
+            Held::Unchecked => None,
+            Held::Folder(dir) => Some(snapshot(dir)),
+            Held::Bucket(admin, bucket) => {
+                let doc = admin
+                    .run_async(&["--json", "ls", "--recursive", bucket])
+                    .await
+                    .ok()
+                    .json();
+                let dest = admin.work(".held");
+                let mut out = BTreeMap::new();
+                for e in doc["entries"].as_array().unwrap() {
+                    let key = e["name"].as_str().unwrap();
+                    if e["kind"] != "object" {
+                        out.insert(key.to_string(), Snap::Dir);
+                        continue;
+                    }
+                    let at = format!("{bucket}/{key}");
+                    let to = dest.to_str().unwrap();
+                    admin
+                        .run_async(&["get", "--raw", "--force", &at, to])
+                        .await
+                        .ok();
+                    out.insert(key.to_string(), Snap::File(std::fs::read(&dest).unwrap()));
+                }
+                let _ = std::fs::remove_file(&dest);
+                Some(out)
+            }
+        }
+    }
+}
+
+async fn check(case: &Case, sb: &Sandbox, held: Held<'_>) -> Result<(), String> {
     (case.setup)(sb);
     let work_before = snapshot(&sb.work(""));
-    let store_before = store_dir.map(snapshot);
+    let store_before = held.snapshot().await;
     let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
     let run = sb.run_async(&args).await;
     let name = case.name;
@@ -178,8 +222,7 @@ async fn check(case: &Case, sb: &Sandbox, store_dir: Option<&Path>) -> Result<()
             problems.push(format!("{path} was left in the working folder"));
         }
     }
-    if let (Some(dir), Some(before)) = (store_dir, store_before) {
-        let after = snapshot(dir);
+    if let (Some(before), Some(after)) = (store_before, held.snapshot().await) {
         if !case.stores && after != before {
             problems.push(format!(
                 "the store changed: {:?}",
@@ -712,7 +755,7 @@ async fn local_bad_inputs() {
         let sb = Sandbox::new();
         base(&sb);
         let store = sb.path("data/store");
-        results.push(check(&case, &sb, Some(&store)).await);
+        results.push(check(&case, &sb, Held::Folder(&store)).await);
     }
     report(results, 60);
 }
@@ -743,7 +786,7 @@ async fn metadata_bad_inputs() {
         let file = "runs/model-x-2026-01-06T20-26-17.json";
         std::fs::write(sb.work(file), &text).unwrap();
         let c = case(name, &["sync", "runs"], 0, &[]).stores();
-        let r = check(&c, &sb, None).await;
+        let r = check(&c, &sb, Held::Unchecked).await;
         let versions = sb.run_async(&["--json", "versions"]).await;
         let r = r.and_then(|()| {
             if versions.code != 0 || versions.stderr.contains("panicked") {
@@ -965,7 +1008,11 @@ fn org_cases(bucket: &str) -> Vec<Case> {
     ]
 }
 
-async fn check_org_listing(sb: &Sandbox, bucket: &str) {
+/// An org-bound listing shows `acme/` only, while the bucket holds `other/` too (the admin's
+/// listing shows it: without that, the check could not fail).
+async fn check_org_listing(admin: &Sandbox, sb: &Sandbox, bucket: &str) {
+    let all = admin.run_async(&["ls", "--recursive", bucket]).await.ok();
+    assert!(all.stdout.contains("other/secret.txt"), "{all:?}");
     let run = sb.run_async(&["ls", "--recursive", bucket]).await.ok();
     assert!(run.stdout.contains("acme/mine.txt"), "{run:?}");
     assert!(
@@ -1050,25 +1097,12 @@ async fn s3_bad_inputs() {
             _ => {}
         }
         files(&sb);
-        results.push(check(case, &sb, None).await);
+        results.push(check(case, &sb, Held::Bucket(&admin, &bucket)).await);
     }
-    // Nothing outside `acme/` moved, and an org listing shows only `acme/`.
-    let got = admin
-        .run_async(&["get", &b("other/secret.txt"), "check.txt"])
-        .await
-        .ok();
-    drop(got);
-    assert_eq!(
-        std::fs::read(admin.work("check.txt")).unwrap(),
-        b"hello, stowage\n"
-    );
-    let listed = admin.run_async(&["ls", "--recursive", &bucket]).await.ok();
-    assert!(
-        !listed.stdout.contains("stolen") && !listed.stdout.contains("x.txt"),
-        "{listed:?}"
-    );
+    // Each case left the bucket's keys and bytes as they were (`check`); an org listing
+    // shows only `acme/`.
     let org = s3_sandbox_at(&endpoint, "org = \"acme\"\n");
-    check_org_listing(&org, &bucket).await;
+    check_org_listing(&admin, &org, &bucket).await;
     report(results, 20);
 }
 
@@ -1170,28 +1204,16 @@ async fn supabase_bad_inputs() {
         };
         let sb = supabase_sandbox(&server.url, k, extra);
         files(&sb);
-        results.push(check(case, &sb, None).await);
+        results.push(check(case, &sb, Held::Bucket(&admin, &bucket)).await);
     }
-    admin
-        .run_async(&["get", &b("other/secret.txt"), "check.txt"])
-        .await
-        .ok();
-    assert_eq!(
-        std::fs::read(admin.work("check.txt")).unwrap(),
-        b"hello, stowage\n"
-    );
-    let listed = admin.run_async(&["ls", "--recursive", &bucket]).await.ok();
-    assert!(
-        !listed.stdout.contains("stolen") && !listed.stdout.contains("x.txt"),
-        "{listed:?}"
-    );
+    // Each case left the main bucket's keys and bytes as they were (`check`).
     let smalls = admin.run_async(&["ls", &small]).await.ok();
     assert!(
         !smalls.stdout.contains("big.bin"),
         "a partial object was left: {smalls:?}"
     );
     let org = supabase_sandbox(&server.url, &key, "org = \"acme\"\n");
-    check_org_listing(&org, &bucket).await;
+    check_org_listing(&admin, &org, &bucket).await;
     report(results, 20);
 }
 
@@ -1342,7 +1364,7 @@ async fn faults(provider: &str) {
         if fc.stores {
             c = c.stores();
         }
-        let r = check(&c, &sb, None).await.and_then(|()| {
+        let r = check(&c, &sb, Held::Unchecked).await.and_then(|()| {
             if proxy.hits.load(std::sync::atomic::Ordering::SeqCst) == 0 {
                 return Err(format!("{name}: the proxy saw nothing"));
             }

@@ -477,8 +477,8 @@ fn delete_source_keeps_what_did_not_verify() {
     assert_eq!(std::fs::read(sb.work("theirs.bin")).unwrap(), data(1234, 9));
 }
 
-/// `kill -9` in the middle of a migration; the rerun completes, copies nothing that was
-/// already verified, and every SHA-256 matches.
+/// `kill -9` in the middle of a migration, at several points; the rerun completes, copies
+/// nothing that was already verified, and every object read back matches its SHA-256.
 #[test]
 fn interrupted_migration_resumes_without_copying_twice() {
     let endpoint = s3_endpoint();
@@ -506,53 +506,60 @@ fn interrupted_migration_resumes_without_copying_twice() {
     sb.run(&["sync", ".beast-mode"]).ok();
     assert_eq!(locations_on(&sb, "disk"), n as i64);
 
-    let mut child = sb
-        .command(&[
-            "migrate",
-            "--from",
-            "disk",
-            "--to",
-            "seaweed",
-            "--concurrency",
-            "1",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Kill it as soon as the catalog shows a first verified copy.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let done_at_kill = loop {
-        let done = if std::fs::metadata(sb.path("data/catalog.sqlite3")).is_ok() {
-            catalog(&sb)
-                .query_row(
-                    "SELECT COUNT(*) FROM locations WHERE profile = 'seaweed'",
-                    [],
-                    |r| r.get::<_, i64>(0),
-                )
-                .unwrap_or(0)
-        } else {
-            0
+    // Killed at several points: as soon as the catalog shows the first verified copy, then
+    // a third of the way, then two thirds; each run goes on from what the last one verified.
+    let mut recorded = 0;
+    for kill_at in [1, n as i64 / 3, 2 * n as i64 / 3] {
+        let mut child = sb
+            .command(&[
+                "migrate",
+                "--from",
+                "disk",
+                "--to",
+                "seaweed",
+                "--concurrency",
+                "1",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let done_at_kill = loop {
+            let done = if std::fs::metadata(sb.path("data/catalog.sqlite3")).is_ok() {
+                catalog(&sb)
+                    .query_row(
+                        "SELECT COUNT(*) FROM locations WHERE profile = 'seaweed'",
+                        [],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .unwrap_or(0)
+            } else {
+                0
+            };
+            if done >= kill_at {
+                child.kill().unwrap(); // SIGKILL
+                break done;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!(
+                    "the migration ended ({status}) before it could be interrupted at {kill_at}"
+                );
+            }
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("{kill_at} objects were not verified on SeaweedFS within 60 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
         };
-        if done >= 1 {
-            child.kill().unwrap(); // SIGKILL
-            break done;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("the migration ended ({status}) before it could be interrupted");
-        }
-        if std::time::Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("no object was verified on SeaweedFS within 60 s; is it accepting writes?");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    };
-    child.wait().unwrap();
-    let recorded = locations_on(&sb, "seaweed");
-    assert!(
-        recorded >= done_at_kill && recorded < n as i64,
-        "{recorded} of {n}"
-    );
+        child.wait().unwrap();
+        let now = locations_on(&sb, "seaweed");
+        assert!(
+            now >= done_at_kill && now >= recorded && now < n as i64,
+            "killed at {kill_at}: {now} of {n} recorded (before: {recorded})"
+        );
+        recorded = now;
+    }
 
     let rerun = sb
         .run(&["--json", "migrate", "--from", "disk", "--to", "seaweed"])
@@ -577,7 +584,7 @@ fn interrupted_migration_resumes_without_copying_twice() {
         .json();
     assert_eq!(check["checked"], n, "{check}");
     assert_eq!(check["ok"], n, "{check}");
-    for (_, key, content) in files.iter().take(3) {
+    for (_, key, content) in &files {
         let out = sb.work("check.bin");
         let _ = std::fs::remove_file(&out);
         sb.run(&[
@@ -935,7 +942,9 @@ fn cache_size_cap_and_ttl_from_config() {
         .ok()
         .json();
     assert_eq!(miss["source"], "primary", "{miss}");
-    // Storing modela again evicted the expired modelc; modela is fresh.
+    // Storing modela again evicted the expired modelc. With a TTL of an hour, modela is
+    // fresh however slowly the next commands start.
+    setup("\n[cache]\nttl = \"1h\"\n");
     let left = cache_entries(&sb);
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0]["sha256"], sha(&files[0].2));

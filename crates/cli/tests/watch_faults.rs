@@ -664,6 +664,10 @@ async fn watch_dual_write_catches_up_when_the_secondary_returns() {
 fn watch_uploads_a_growing_file_once_finished_and_empty_files() {
     let bucket = unique("wgrow");
     let sb = s3_project(&bucket, "", POLICY_PRIMARY);
+    // A settle time 20 times the gap between appends: a loaded machine that delays one
+    // append by a few hundred milliseconds must not make the file look finished.
+    let config = std::fs::read_to_string(sb.path("config/config.toml")).unwrap();
+    sb.write_config(&config.replace("settle = \"300ms\"", "settle = \"2s\""));
     let _guard = BucketGuard {
         sb: &sb,
         bucket: bucket.clone(),
@@ -682,7 +686,7 @@ fn watch_uploads_a_growing_file_once_finished_and_empty_files() {
         .clone();
     assert_eq!(empty["key"], "runs/empty.bin");
     assert_eq!(empty["stored_size"], 0);
-    // 3 s of appends, 100 ms apart (less than the 300 ms settle time).
+    // 3 s of appends, 100 ms apart (well under the settle time).
     let path = dir.join("growing.log.bin");
     let mut content = Vec::new();
     {

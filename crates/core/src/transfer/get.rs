@@ -389,17 +389,6 @@ pub(crate) async fn write_download(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    // Mostly an existing folder: one quick syscall here beats a hop to a blocking thread.
-    std::fs::create_dir_all(&dir).map_err(|e| io_local(&dir, "creating the folder", e))?;
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".stowage-").suffix(".part");
-    // Created like any new file (umask applies), not with tempfile's private 0600.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let temp = builder
-        .tempfile_in(&dir)
-        .map_err(|e| io_local(&dir, "creating a temporary file", e))?;
-    let (file, temp_path) = temp.into_parts();
     // Hashing and writing run on one blocking thread, fed chunks through a bounded channel:
     // the network keeps flowing while the disk and SHA-256 work, and memory stays flat.
     let (tx, rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(64);
@@ -407,24 +396,40 @@ pub(crate) async fn write_download(
     // file instead of one per chunk.
     let small = !decompress && got.meta.size <= SMALL_OBJECT;
     let buffer = (got.meta.size as usize).clamp(8 << 10, 1 << 20);
-    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, Sha256)> {
-        use std::io::Write;
-        let mut out = std::io::BufWriter::with_capacity(buffer, file);
-        let mut hasher = Sha256::new();
-        let mut written = 0u64;
-        for chunk in rx {
-            hasher.update(&chunk);
-            out.write_all(&chunk)?;
-            written += chunk.len() as u64;
-        }
-        let file = out.into_inner().map_err(|e| e.into_error())?;
-        // Durable before it takes the target's name: a crash never leaves a torn file there
-        // (a landing syncs its whole batch at once).
-        if !defer {
-            file.sync_all()?;
-        }
-        Ok((written, hasher))
-    });
+    let written_to = target.to_path_buf();
+    let writer =
+        tokio::task::spawn_blocking(move || -> Result<(u64, Sha256, tempfile::TempPath)> {
+            use std::io::Write;
+            // The folder and the temporary file are made here too: creating a file can take a
+            // millisecond on a busy disk, and a batch's creates then overlap instead of holding
+            // up the task that drives every download.
+            std::fs::create_dir_all(&dir).map_err(|e| io_local(&dir, "creating the folder", e))?;
+            let mut builder = tempfile::Builder::new();
+            builder.prefix(".stowage-").suffix(".part");
+            // Created like any new file (umask applies), not with tempfile's private 0600.
+            #[cfg(unix)]
+            builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+            let (file, temp_path) = builder
+                .tempfile_in(&dir)
+                .map_err(|e| io_local(&dir, "creating a temporary file", e))?
+                .into_parts();
+            let writing = |e| io_local(&written_to, "writing", e);
+            let mut out = std::io::BufWriter::with_capacity(buffer, file);
+            let mut hasher = Sha256::new();
+            let mut written = 0u64;
+            for chunk in rx {
+                hasher.update(&chunk);
+                out.write_all(&chunk).map_err(writing)?;
+                written += chunk.len() as u64;
+            }
+            let file = out.into_inner().map_err(|e| writing(e.into_error()))?;
+            // Durable before it takes the target's name: a crash never leaves a torn file there
+            // (a landing syncs its whole batch at once).
+            if !defer {
+                file.sync_all().map_err(writing)?;
+            }
+            Ok((written, hasher, temp_path))
+        });
     // A gzipped object is hashed as stored (that is what the store's SHA-256 covers) and
     // counted for progress on the way into the decoder; the writer sees decompressed bytes.
     let stored = std::sync::Arc::new(std::sync::Mutex::new((Sha256::new(), 0u64)));
@@ -453,7 +458,18 @@ pub(crate) async fn write_download(
     };
     let mut held: Vec<bytes::Bytes> = Vec::new();
     let mut held_bytes = 0u64;
-    while let Some(chunk) = body.try_next().await? {
+    // A failed download still waits for the writer, which owns the temporary file: the file
+    // is gone before the error is reported.
+    let mut failed: Option<Error> = None;
+    'receive: loop {
+        let chunk = match body.try_next().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(e) => {
+                failed = Some(e.into());
+                break;
+            }
+        };
         let n = chunk.len() as u64;
         if small && held_bytes + n <= SMALL_OBJECT {
             held_bytes += n;
@@ -461,7 +477,7 @@ pub(crate) async fn write_download(
         } else {
             for c in held.drain(..).chain(std::iter::once(chunk)) {
                 if tx.send(c).is_err() {
-                    break; // the writer failed; its error is reported below
+                    break 'receive; // the writer failed; its error is reported below
                 }
             }
         }
@@ -469,16 +485,21 @@ pub(crate) async fn write_download(
             report(progress, index, ItemEvent::Moved { bytes: n });
         }
     }
-    for c in held {
-        if tx.send(c).is_err() {
-            break;
+    if failed.is_none() {
+        for c in held {
+            if tx.send(c).is_err() {
+                break;
+            }
         }
     }
     drop(tx);
-    let (written, hasher) = writer
-        .await
-        .map_err(|e| io_local(target, "writing", std::io::Error::other(e)))?
-        .map_err(|e| io_local(target, "writing", e))?;
+    let wrote = writer.await;
+    if let Some(e) = failed {
+        drop(wrote);
+        return Err(e);
+    }
+    let (written, hasher, temp_path) =
+        wrote.map_err(|e| io_local(target, "writing", std::io::Error::other(e)))??;
     let content_sha256 = hex::encode(hasher.finalize());
     let (received, sha256) = if decompress {
         let t = stored.lock().unwrap_or_else(|e| e.into_inner());
