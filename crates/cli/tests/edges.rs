@@ -486,14 +486,8 @@ async fn s3_downloads_without_sha256_are_checked_by_md5_etag() {
 
 /// An S3 client of the test server's own, writing objects as other tools do.
 async fn other_tool() -> aws_sdk_s3::Client {
-    let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
-    let creds = aws_sdk_s3::config::Credentials::new(
-        var("STOWAGE_TEST_S3_ACCESS_KEY", "testak"),
-        var("STOWAGE_TEST_S3_SECRET_KEY", "testsecretkey123"),
-        None,
-        None,
-        "test",
-    );
+    let (ak, sk) = s3_credentials();
+    let creds = aws_sdk_s3::config::Credentials::new(ak, sk, None, None, "test");
     let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_sdk_s3::config::Region::new("us-east-1"))
         .credentials_provider(creds)

@@ -62,11 +62,7 @@ impl ProviderChecksum {
         let digest = base64::engine::general_purpose::STANDARD
             .decode(value.trim())
             .ok()?;
-        (digest.len() == algorithm.digest_len()).then_some(Self {
-            algorithm,
-            digest,
-            source,
-        })
+        Self::of(algorithm, digest, source)
     }
 
     /// From a hex value (an ETag that is a single-part upload's MD5). A multipart ETag
@@ -77,6 +73,11 @@ impl ProviderChecksum {
         source: &'static str,
     ) -> Option<Self> {
         let digest = hex::decode(value.trim().trim_matches('"')).ok()?;
+        Self::of(algorithm, digest, source)
+    }
+
+    /// A digest of the algorithm's length; any other length states nothing.
+    fn of(algorithm: ChecksumAlgorithm, digest: Vec<u8>, source: &'static str) -> Option<Self> {
         (digest.len() == algorithm.digest_len()).then_some(Self {
             algorithm,
             digest,

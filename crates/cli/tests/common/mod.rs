@@ -188,16 +188,19 @@ pub fn s3_sandbox_via(endpoint: &str) -> Sandbox {
     sb.write_config(&format!(
         "default_profile = \"seaweed\"\n\n[profiles.seaweed]\nkind = \"s3\"\nendpoint = \"{endpoint}\"\nregion = \"us-east-1\"\npath_style = true\n"
     ));
-    let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
-    sb.env(
-        "AWS_ACCESS_KEY_ID",
-        &var("STOWAGE_TEST_S3_ACCESS_KEY", "testak"),
-    )
-    .env(
-        "AWS_SECRET_ACCESS_KEY",
-        &var("STOWAGE_TEST_S3_SECRET_KEY", "testsecretkey123"),
-    );
+    let (ak, sk) = s3_credentials();
+    sb.env("AWS_ACCESS_KEY_ID", &ak)
+        .env("AWS_SECRET_ACCESS_KEY", &sk);
     sb
+}
+
+/// The test S3 server's access key id and secret (`scripts/test` exports them).
+pub fn s3_credentials() -> (String, String) {
+    let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    (
+        var("STOWAGE_TEST_S3_ACCESS_KEY", "testak"),
+        var("STOWAGE_TEST_S3_SECRET_KEY", "testsecretkey123"),
+    )
 }
 
 /// Empties and deletes a test bucket even when the test fails.
