@@ -477,8 +477,10 @@ fn delete_source_keeps_what_did_not_verify() {
     assert_eq!(std::fs::read(sb.work("theirs.bin")).unwrap(), data(1234, 9));
 }
 
-/// `kill -9` in the middle of a migration, at several points; the rerun completes, copies
-/// nothing that was already verified, and every object read back matches its SHA-256.
+/// `kill -9` in the middle of a migration of multipart objects, at several points, each with a
+/// part upload in flight; every rerun goes on from the parts SeaweedFS already holds, the last
+/// one completes without copying anything twice, and every object read back matches its
+/// SHA-256. Nothing counts before it verifies, and the sources stay until then.
 #[test]
 fn interrupted_migration_resumes_without_copying_twice() {
     let endpoint = s3_endpoint();
@@ -501,15 +503,24 @@ fn interrupted_migration_resumes_without_copying_twice() {
             extra: "",
         },
     );
-    let n = 20;
-    let files = project(&sb, n, 3 << 20);
+    // Objects above the 16 MiB multipart threshold in 5 MiB parts, one part at a time, so a
+    // kill lands in the middle of an upload.
+    let config = std::fs::read_to_string(sb.path("config/config.toml")).unwrap();
+    sb.write_config(&config.replace(
+        "path_style = true\n",
+        "path_style = true\npart_size = 5242880\nconcurrency = 1\n",
+    ));
+    let n = 6;
+    let size = 18 << 20;
+    let files = project(&sb, n, size);
     sb.run(&["sync", ".beast-mode"]).ok();
     assert_eq!(locations_on(&sb, "disk"), n as i64);
+    let resume_dir = sb.path("data/resume/s3");
 
-    // Killed at several points: as soon as the catalog shows the first verified copy, then
-    // a third of the way, then two thirds; each run goes on from what the last one verified.
+    // Killed with the first object's upload under way, then with the third's, then the
+    // fifth's: each time at least one part of an unfinished object is stored.
     let mut recorded = 0;
-    for kill_at in [1, n as i64 / 3, 2 * n as i64 / 3] {
+    for kill_at in [0, 2, 4] {
         let mut child = sb
             .command(&[
                 "migrate",
@@ -524,7 +535,7 @@ fn interrupted_migration_resumes_without_copying_twice() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         let done_at_kill = loop {
             let done = if std::fs::metadata(sb.path("data/catalog.sqlite3")).is_ok() {
                 catalog(&sb)
@@ -537,18 +548,17 @@ fn interrupted_migration_resumes_without_copying_twice() {
             } else {
                 0
             };
-            if done >= kill_at {
-                child.kill().unwrap(); // SIGKILL
+            let parts = common::stored_parts(&resume_dir);
+            if done >= kill_at && (1..4).contains(&parts) {
+                child.kill().unwrap(); // SIGKILL: no cleanup runs
                 break done;
             }
             if let Some(status) = child.try_wait().unwrap() {
-                panic!(
-                    "the migration ended ({status}) before it could be interrupted at {kill_at}"
-                );
+                panic!("the migration ended ({status}) before it could be killed at {kill_at}");
             }
             if std::time::Instant::now() > deadline {
                 child.kill().unwrap();
-                panic!("{kill_at} objects were not verified on SeaweedFS within 60 s");
+                panic!("no upload was under way after {kill_at} objects within 120 s");
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
         };
@@ -558,11 +568,33 @@ fn interrupted_migration_resumes_without_copying_twice() {
             now >= done_at_kill && now >= recorded && now < n as i64,
             "killed at {kill_at}: {now} of {n} recorded (before: {recorded})"
         );
+        assert!(
+            common::stored_parts(&resume_dir) >= 1,
+            "killed at {kill_at}: the interrupted upload's parts are on record"
+        );
+        if kill_at == 0 {
+            assert_eq!(now, 0, "nothing counts before it verifies");
+        }
         recorded = now;
+    }
+    // Every source is still there, untouched.
+    for (_, key, content) in &files {
+        assert_eq!(
+            sha(&std::fs::read(disk.join(&bucket).join(key)).unwrap()),
+            sha(content)
+        );
     }
 
     let rerun = sb
-        .run(&["--json", "migrate", "--from", "disk", "--to", "seaweed"])
+        .run(&[
+            "--json",
+            "migrate",
+            "--from",
+            "disk",
+            "--to",
+            "seaweed",
+            "--delete-source",
+        ])
         .ok()
         .json();
     let (copied, skipped) = (summary(&rerun, "copied"), summary(&rerun, "skipped"));
@@ -571,12 +603,20 @@ fn interrupted_migration_resumes_without_copying_twice() {
         skipped >= recorded as u64,
         "verified copies are not made again: {rerun}"
     );
+    let resumed: Vec<u64> = items(&rerun)
+        .iter()
+        .filter_map(|i| i["resumed_from"].as_u64())
+        .filter(|&r| r > 0)
+        .collect();
+    assert_eq!(resumed.len(), 1, "the upload killed last goes on: {rerun}");
+    assert!(((5 << 20)..size as u64).contains(&resumed[0]), "{rerun}");
     for i in items(&rerun) {
         if i["action"] == "skipped" {
             assert_eq!(i["bytes_moved"], 0, "{i}");
         }
     }
     assert_eq!(locations_on(&sb, "seaweed"), n as i64);
+    assert_eq!(locations_on(&sb, "disk"), 0, "{rerun}");
     // Every object on SeaweedFS matches its source, byte for byte by SHA-256.
     let check = sb
         .run(&["--json", "--profile", "seaweed", "verify"])
@@ -585,6 +625,7 @@ fn interrupted_migration_resumes_without_copying_twice() {
     assert_eq!(check["checked"], n, "{check}");
     assert_eq!(check["ok"], n, "{check}");
     for (_, key, content) in &files {
+        assert!(!disk.join(&bucket).join(key).exists(), "{key} moved");
         let out = sb.work("check.bin");
         let _ = std::fs::remove_file(&out);
         sb.run(&[
@@ -597,11 +638,13 @@ fn interrupted_migration_resumes_without_copying_twice() {
         .ok();
         assert_eq!(sha(&std::fs::read(&out).unwrap()), sha(content));
     }
-    // Nothing staged is left behind.
-    let staged: Vec<_> = std::fs::read_dir(sb.path("data/migrate"))
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    assert!(staged.is_empty(), "{staged:?}");
+    // Nothing staged or half-uploaded is left behind.
+    for dir in ["data/migrate", "data/resume/s3"] {
+        let left: Vec<_> = std::fs::read_dir(sb.path(dir))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{dir}: {left:?}");
+    }
 }
 
 /// verify reports missing, different and extra objects (exit 7); --fix re-copies the missing
@@ -1066,104 +1109,4 @@ async fn reads_fall_back_to_the_secondary() {
     let body = reqwest::get(link).await.unwrap().bytes().await.unwrap();
     assert_eq!(body.as_ref(), files[1].2.as_slice());
     server.shutdown().await;
-}
-
-/// A migration killed in the middle of a multipart upload resumes it: the staged copy keeps
-/// its identity, so the rerun continues from the parts SeaweedFS already holds.
-#[test]
-fn killed_multipart_migration_resumes_from_stored_parts() {
-    let endpoint = s3_endpoint();
-    let sb = s3_sandbox();
-    let bucket = unique("mig-mp");
-    let _cleanup = SeaweedBuckets {
-        sb_endpoint: endpoint.clone(),
-        names: vec![bucket.clone()],
-    };
-    let disk = sb.path("disk");
-    write_setup(
-        &sb,
-        &Setup {
-            seaweed: &endpoint,
-            team: None,
-            disk: Some(&disk),
-            primary: "disk",
-            secondary: None,
-            bucket: &bucket,
-            extra: "",
-        },
-    );
-    // Small parts, one at a time, so the upload is still running when it is killed.
-    let config = std::fs::read_to_string(sb.path("config/config.toml")).unwrap();
-    sb.write_config(&config.replace(
-        "path_style = true\n",
-        "path_style = true\npart_size = 5242880\nconcurrency = 1\n",
-    ));
-    let files = project(&sb, 1, 48 << 20);
-    sb.run(&["sync", ".beast-mode"]).ok();
-
-    let mut child = sb
-        .command(&["-q", "migrate", "--from", "disk", "--to", "seaweed"])
-        .spawn()
-        .unwrap();
-    let resume_dir = sb.path("data/resume/s3");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let parts = common::stored_parts(&resume_dir);
-        if parts >= 1 {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the migration finished before it could be killed"
-        );
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no part was stored within 60 s"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.kill().unwrap(); // SIGKILL: no cleanup runs
-    child.wait().unwrap();
-    assert_eq!(
-        locations_on(&sb, "seaweed"),
-        0,
-        "nothing counts before it verifies"
-    );
-    // The source was not touched.
-    assert_eq!(
-        sha(&std::fs::read(disk.join(&bucket).join(&files[0].1)).unwrap()),
-        sha(&files[0].2)
-    );
-
-    let doc = sb
-        .run(&[
-            "--json",
-            "migrate",
-            "--from",
-            "disk",
-            "--to",
-            "seaweed",
-            "--delete-source",
-        ])
-        .ok()
-        .json();
-    let item = &items(&doc)[0];
-    let resumed = item["resumed_from"].as_u64().unwrap();
-    assert!(((5 << 20)..(48 << 20)).contains(&resumed), "{doc}");
-    assert_eq!(item["sha256"], sha(&files[0].2), "{doc}");
-    assert_eq!(item["source_deleted"], true, "{doc}");
-    assert!(!disk.join(&bucket).join(&files[0].1).exists());
-    sb.run(&[
-        "--profile",
-        "seaweed",
-        "get",
-        &format!("{bucket}/{}", files[0].1),
-        "back.pt",
-    ])
-    .ok();
-    assert!(std::fs::read(sb.work("back.pt")).unwrap() == files[0].2);
-    let staged = std::fs::read_dir(sb.path("data/migrate"))
-        .map(|d| d.count())
-        .unwrap_or(0);
-    assert_eq!(staged, 0, "the staged copy is removed once verified");
 }
