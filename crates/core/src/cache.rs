@@ -49,6 +49,20 @@ pub struct CacheEntry {
     pub expired: bool,
 }
 
+/// A download verified as it was written, to enter in the cache (see
+/// [`Cache::insert_downloads`]).
+#[derive(Clone, Debug)]
+pub struct Download {
+    /// The file written.
+    pub file: PathBuf,
+    /// SHA-256 of its content.
+    pub sha256: String,
+    /// Its size.
+    pub size: u64,
+    /// What it was downloaded as: `profile:bucket/key`.
+    pub source: String,
+}
+
 /// What [`Cache::clean`] removed (or would remove).
 #[derive(Clone, Debug, Default, Serialize, ts_rs::TS)]
 pub struct Cleaned {
@@ -294,27 +308,73 @@ impl Cache {
         Ok(true)
     }
 
-    /// Store a copy of `file`, whose content must have SHA-256 `sha256` (checked while
-    /// copying: a mismatch stores nothing and is an integrity error), then evict what the TTL
-    /// and the size cap require. A file larger than the cap is not cached (Ok(false)).
+    /// Store a copy of `file`, whose content must have SHA-256 `sha256` (checked first: a
+    /// mismatch stores nothing and is an integrity error), then evict what the TTL and the
+    /// size cap require. A file larger than the cap is not cached (Ok(false)).
     pub fn insert_file(&self, file: &Path, sha256: &str, source: &str) -> Result<bool> {
         if !valid_sha(sha256) {
             return Err(Error::Usage(format!("`{sha256}` is not a SHA-256")));
         }
-        let size = std::fs::metadata(file)
-            .map_err(|e| io_error(file, "reading", e))?
-            .len();
+        let mut src = std::fs::File::open(file).map_err(|e| io_error(file, "reading", e))?;
+        let (got, size) = copy_hashing(&mut src, &mut std::io::sink())
+            .map_err(|e| io_error(file, "reading", e))?;
+        if got != sha256 {
+            return Err(local_error(
+                ErrorKind::Integrity,
+                file,
+                format!("its content has SHA-256 {got}, not {sha256}; it was not cached"),
+                "the file changed while it was being cached; download it again",
+            ));
+        }
+        if !self.place(file, sha256, size)? {
+            return Ok(false);
+        }
+        self.record(&[(sha256, size, source)])?;
+        Ok(true)
+    }
+
+    /// Enter downloads that were verified as they were written (their content has the
+    /// SHA-256 and size given, so they are not read again): each file becomes a second name
+    /// of its entry, and the entries are recorded in one transaction with one eviction check
+    /// for the whole batch. Returns, by position, why a download could not be cached.
+    pub fn insert_downloads(&self, downloads: &[Download]) -> Vec<(usize, String)> {
+        let mut failed = Vec::new();
+        let mut placed = Vec::with_capacity(downloads.len());
+        for (i, d) in downloads.iter().enumerate() {
+            if !valid_sha(&d.sha256) {
+                failed.push((i, format!("`{}` is not a SHA-256", d.sha256)));
+                continue;
+            }
+            match self.place(&d.file, &d.sha256, d.size) {
+                Ok(true) => placed.push(i),
+                Ok(false) => {}
+                Err(e) => failed.push((i, e.to_string())),
+            }
+        }
+        let rows: Vec<_> = placed
+            .iter()
+            .map(|&i| {
+                let d = &downloads[i];
+                (d.sha256.as_str(), d.size, d.source.as_str())
+            })
+            .collect();
+        if let Err(e) = self.record(&rows) {
+            failed.extend(placed.iter().map(|&i| (i, e.to_string())));
+        }
+        failed
+    }
+
+    /// Put the `size`-byte `file` with SHA-256 `sha256` (already checked) in the cache under
+    /// its name: a hard link where the file system allows it (no bytes copied), else a copy
+    /// through a temporary file, hashed again. False when it is larger than the cap.
+    fn place(&self, file: &Path, sha256: &str, size: u64) -> Result<bool> {
         if size > self.config.max_size {
             return Ok(false);
         }
         let blob = self.blob(sha256);
         let dir = blob.parent().expect("blob has a folder").to_path_buf();
         std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, "creating the cache", e))?;
-        let mut src = std::fs::File::open(file).map_err(|e| io_error(file, "reading", e))?;
-        let (got, n) = copy_hashing(&mut src, &mut std::io::sink())
-            .map_err(|e| io_error(file, "reading", e))?;
-        if got == sha256 && n == size && self.link_in(file, &blob) {
-            self.record(sha256, size, source)?;
+        if self.link_in(file, &blob) {
             return Ok(true);
         }
         let mut src = std::fs::File::open(file).map_err(|e| io_error(file, "reading", e))?;
@@ -336,14 +396,19 @@ impl Cache {
         // one torn by a crash is dropped then, so a sync per entry would buy nothing.
         temp.persist(&blob)
             .map_err(|e| io_error(&blob, "moving into the cache", e.error))?;
-        self.record(sha256, size, source)?;
         Ok(true)
     }
 
     /// Make `blob` a second name of `file` (same file system): no bytes copied or written
     /// twice. Safe because an entry is verified whenever it is served: if the file is later
-    /// changed in place, the entry no longer matches its SHA-256 and is dropped.
+    /// changed in place, the entry no longer matches its SHA-256 and is dropped. A new entry
+    /// is one link; an existing one is replaced through a temporary name.
     fn link_in(&self, file: &Path, blob: &Path) -> bool {
+        match std::fs::hard_link(file, blob) {
+            Ok(()) => return true,
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return false,
+            Err(_) => {}
+        }
         let dir = blob.parent().expect("blob has a folder");
         let temp = dir.join(format!(
             ".ln-{}-{}",
@@ -360,19 +425,36 @@ impl Cache {
         true
     }
 
-    /// Record (or refresh) the entry `sha256`, then evict what the TTL and the cap require.
-    fn record(&self, sha256: &str, size: u64, source: &str) -> Result<()> {
+    /// Record (or refresh) entries `(sha256, size, source)` in one transaction, then evict
+    /// what the TTL and the cap require.
+    fn record(&self, rows: &[(&str, u64, &str)]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
         let now = now_ns();
-        self.conn()
-            .execute(
-                "INSERT INTO entries (sha256, size, source, stored_at, last_used)
-                 VALUES (?1, ?2, ?3, ?4, ?4)
-                 ON CONFLICT (sha256) DO UPDATE SET size = excluded.size,
-                   source = excluded.source, stored_at = excluded.stored_at,
-                   last_used = excluded.last_used",
-                params![sha256, size as i64, source, now],
-            )
-            .map_err(|e| db_error(&self.index_path(), e))?;
+        {
+            let mut conn = self.conn();
+            let tx = conn
+                .transaction()
+                .map_err(|e| db_error(&self.index_path(), e))?;
+            {
+                let mut upsert = tx
+                    .prepare_cached(
+                        "INSERT INTO entries (sha256, size, source, stored_at, last_used)
+                         VALUES (?1, ?2, ?3, ?4, ?4)
+                         ON CONFLICT (sha256) DO UPDATE SET size = excluded.size,
+                           source = excluded.source, stored_at = excluded.stored_at,
+                           last_used = excluded.last_used",
+                    )
+                    .map_err(|e| db_error(&self.index_path(), e))?;
+                for (sha256, size, source) in rows {
+                    upsert
+                        .execute(params![sha256, *size as i64, source, now])
+                        .map_err(|e| db_error(&self.index_path(), e))?;
+                }
+            }
+            tx.commit().map_err(|e| db_error(&self.index_path(), e))?;
+        }
         if self.may_need_cleaning()? {
             self.clean(CleanScope::ToFit, false)?;
         }
@@ -643,6 +725,68 @@ mod tests {
         let sha = stowage_store::sha256_hex(&[4u8; 300]);
         assert!(!cache.insert_file(&f, &sha, "p:b/big").unwrap());
         assert_eq!(cache.entries().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn verified_downloads_enter_as_second_names_in_one_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open_in(
+            &dir.path().join("c"),
+            &config(crate::config::DEFAULT_TTL, 1000),
+        )
+        .unwrap();
+        let download = |name: &str, content: &[u8]| {
+            let file = dir.path().join(name);
+            std::fs::write(&file, content).unwrap();
+            Download {
+                file,
+                sha256: stowage_store::sha256_hex(content),
+                size: content.len() as u64,
+                source: format!("p:b/{name}"),
+            }
+        };
+        let a = download("a.bin", b"first download");
+        let b = download("b.bin", b"second download");
+        // A torn entry left under b's name is replaced, not kept.
+        std::fs::create_dir_all(cache.blob_path(&b.sha256).parent().unwrap()).unwrap();
+        std::fs::write(cache.blob_path(&b.sha256), b"torn").unwrap();
+        let big = download("big.bin", &[7u8; 1001]);
+        let mut bad = download("bad.bin", b"x");
+        bad.sha256 = "not-a-sha".into();
+        let failed = cache.insert_downloads(&[a.clone(), b.clone(), big.clone(), bad]);
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert_eq!(failed[0].0, 3);
+        assert!(failed[0].1.contains("not-a-sha"), "{failed:?}");
+        let mut entries: Vec<(String, u64, String)> = cache
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.sha256, e.size, e.source))
+            .collect();
+        entries.sort();
+        let mut want = vec![
+            (a.sha256.clone(), 14, "p:b/a.bin".to_string()),
+            (b.sha256.clone(), 15, "p:b/b.bin".to_string()),
+        ];
+        want.sort();
+        assert_eq!(entries, want, "larger than the cap: not cached");
+        assert!(!cache.blob_path(&big.sha256).exists());
+        for d in [&a, &b] {
+            assert_eq!(
+                std::fs::read(cache.blob_path(&d.sha256)).unwrap(),
+                std::fs::read(&d.file).unwrap()
+            );
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::MetadataExt;
+                let ino = |p: &Path| std::fs::metadata(p).unwrap().ino();
+                assert_eq!(ino(&cache.blob_path(&d.sha256)), ino(&d.file), "a link");
+            }
+        }
+        // Served back, verified.
+        let out = dir.path().join("out.bin");
+        assert!(cache.serve(&b.sha256, 15, &out, false).unwrap());
+        assert_eq!(std::fs::read(&out).unwrap(), b"second download");
     }
 
     #[test]

@@ -138,9 +138,12 @@ struct Want<'a> {
     gunzip: bool,
 }
 
+/// Downloads of one batch to enter in the cache once they have landed, by item.
+type ToCache = std::sync::Mutex<Vec<(usize, crate::cache::Download)>>;
+
 /// cache → each location in read order; writes `dest` (never replacing a file without
-/// `force`; with a `landing`, left to its commit), populates the cache on a download. A dry
-/// run only checks.
+/// `force`; with a `landing`, left to its commit, and the cache entry to the batch's
+/// [`ToCache`]), populates the cache on a download. A dry run only checks.
 #[allow(clippy::too_many_arguments)]
 async fn fetch(
     reader: &Reader,
@@ -151,7 +154,7 @@ async fn fetch(
     dry_run: bool,
     progress: &Option<ProgressFn>,
     index: usize,
-    landing: Option<&Landing>,
+    landing: Option<(&Landing, &ToCache)>,
 ) -> Result<Fetched> {
     if let Some(cache) = &reader.cache {
         let hit = if dry_run {
@@ -162,7 +165,7 @@ async fn fetch(
                 want.size,
                 dest,
                 force,
-                landing.map(|l| (l, index)),
+                landing.map(|(l, _)| (l, index)),
             )?
         };
         if hit {
@@ -211,17 +214,33 @@ async fn fetch(
                 Some((want.size, want.sha256)),
                 progress,
                 index,
-                landing,
+                landing.map(|(l, _)| l),
             )
             .await?;
             Ok::<_, Error>((w.stored_size, Some(w.stored_sha256), w.size, w.at))
         };
         match attempt.await {
             Ok((stored_size, stored_sha256, size, at)) => {
-                if !dry_run {
-                    if let Some(cache) = &reader.cache {
-                        if let Err(e) = cache.insert_file(&at, want.sha256, &from) {
-                            warnings.push(format!("the download was not cached: {e}"));
+                if let (false, Some(cache)) = (dry_run, &reader.cache) {
+                    // Verified while written: the cache takes it without reading it again.
+                    let download = crate::cache::Download {
+                        file: at,
+                        sha256: want.sha256.to_string(),
+                        size,
+                        source: from.clone(),
+                    };
+                    match landing {
+                        Some((_, later)) => later.lock().unwrap_or_else(|e| e.into_inner()).push((
+                            index,
+                            crate::cache::Download {
+                                file: dest.to_path_buf(),
+                                ..download
+                            },
+                        )),
+                        None => {
+                            for (_, e) in cache.insert_downloads(&[download]) {
+                                warnings.push(format!("the download was not cached: {e}"));
+                            }
                         }
                     }
                 }
@@ -408,14 +427,14 @@ pub fn version_by_id(catalog: &Catalog, id: i64) -> Result<Option<VersionInfo>> 
 /// reader's primary profile, as KEY or, for a transparent get, KEY.gz): cache → the object
 /// itself → other recorded copies of the same bytes. None when it is not catalogued (the
 /// caller downloads it directly).
-pub async fn get_catalogued(
+async fn get_catalogued(
     catalog: &Catalog,
     reader: &Reader,
     item: &GetItem,
     options: &GetFilesOptions,
     progress: &Option<ProgressFn>,
     index: usize,
-    landing: Option<&Landing>,
+    landing: Option<(&Landing, &ToCache)>,
 ) -> Result<Option<(GetOutcome, ReadInfo)>> {
     let Some(profile) = reader.primary.as_deref() else {
         return Ok(None);
@@ -513,7 +532,8 @@ pub async fn get_many(
 ) -> Vec<Result<GetRead>> {
     use futures::StreamExt;
     let landing = Landing::default();
-    let landing_ref = &landing;
+    let to_cache = ToCache::default();
+    let (landing_ref, to_cache_ref) = (&landing, &to_cache);
     // Unordered: a slow item does not hold back the start of the next ones.
     let mut done: Vec<(usize, Result<GetRead>)> = futures::stream::iter(items.iter().enumerate())
         .map(|(index, item)| {
@@ -526,7 +546,7 @@ pub async fn get_many(
                     options,
                     &progress,
                     index,
-                    Some(landing_ref),
+                    Some((landing_ref, to_cache_ref)),
                 )
                 .await
                 .map_err(|e| e.with_file(&item.file));
@@ -554,6 +574,21 @@ pub async fn get_many(
     let mut results: Vec<_> = done.into_iter().map(|(_, r)| r).collect();
     for (index, e) in landing.commit().await {
         results[index] = Err(e);
+    }
+    // What landed enters the cache in one go (one transaction, one eviction check).
+    if let Some(cache) = &reader.cache {
+        let (indices, downloads): (Vec<usize>, Vec<_>) = to_cache
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_iter()
+            .filter(|(index, _)| results[*index].is_ok())
+            .unzip();
+        for (at, e) in cache.insert_downloads(&downloads) {
+            if let Ok((_, Some(info))) = &mut results[indices[at]] {
+                info.warnings
+                    .push(format!("the download was not cached: {e}"));
+            }
+        }
     }
     if let Some(p) = &progress {
         for (index, r) in results.iter().enumerate() {
