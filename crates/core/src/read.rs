@@ -222,21 +222,23 @@ async fn fetch(
         match attempt.await {
             Ok((stored_size, stored_sha256, size, at)) => {
                 if let (false, Some(cache)) = (dry_run, &reader.cache) {
-                    // Verified while written: the cache takes it without reading it again.
+                    // Verified while written: the cache takes it without reading it again
+                    // (in a batch, once it has landed under its name).
                     let download = crate::cache::Download {
-                        file: at,
+                        file: if landing.is_some() {
+                            dest.to_path_buf()
+                        } else {
+                            at
+                        },
                         sha256: want.sha256.to_string(),
                         size,
                         source: from.clone(),
                     };
                     match landing {
-                        Some((_, later)) => later.lock().unwrap_or_else(|e| e.into_inner()).push((
-                            index,
-                            crate::cache::Download {
-                                file: dest.to_path_buf(),
-                                ..download
-                            },
-                        )),
+                        Some((_, later)) => later
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((index, download)),
                         None => {
                             for (_, e) in cache.insert_downloads(&[download]) {
                                 warnings.push(format!("the download was not cached: {e}"));
