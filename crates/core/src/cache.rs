@@ -315,6 +315,12 @@ impl Cache {
         if !valid_sha(sha256) {
             return Err(Error::Usage(format!("`{sha256}` is not a SHA-256")));
         }
+        let len = std::fs::metadata(file)
+            .map_err(|e| io_error(file, "reading", e))?
+            .len();
+        if len > self.config.max_size {
+            return Ok(false);
+        }
         let mut src = std::fs::File::open(file).map_err(|e| io_error(file, "reading", e))?;
         let (got, size) = copy_hashing(&mut src, &mut std::io::sink())
             .map_err(|e| io_error(file, "reading", e))?;
