@@ -1,7 +1,8 @@
-//! `stowage team status|push|pull|sync|rebuild`: the team catalog on PostgreSQL.
+//! `stowage team status|push|pull|sync|rebuild|members|bind|unbind`: the team catalog on PostgreSQL.
 
 use clap::Subcommand;
 use stowage_core::app::TeamStatus;
+use stowage_core::team::{Binding, TeamMember};
 
 use crate::{doc, CmdResult, Ctx};
 
@@ -17,6 +18,31 @@ pub enum TeamCommand {
     Sync,
     /// Fill an empty local catalog from the team's rows (a new machine).
     Rebuild,
+    /// List the members by organization, with the role or user bound to each.
+    Members,
+    /// Let a database role or a Supabase user read one organization's rows (row-level
+    /// security): bind them to a member of it.
+    Bind {
+        /// The member (their `[team] member` name).
+        member: String,
+        /// The organization (needed when the member is in several).
+        #[arg(long)]
+        org: Option<String>,
+        /// A database role (`CREATE ROLE ... LOGIN` first).
+        #[arg(long)]
+        role: Option<String>,
+        /// A Supabase user's id (the JWT's `sub`), for reads through Supabase's REST API.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Remove a member's role and user bindings in an organization.
+    Unbind {
+        /// The member.
+        member: String,
+        /// The organization (needed when the member is in several).
+        #[arg(long)]
+        org: Option<String>,
+    },
 }
 
 pub async fn team(ctx: &Ctx, c: TeamCommand) -> CmdResult {
@@ -63,7 +89,53 @@ pub async fn team(ctx: &Ctx, c: TeamCommand) -> CmdResult {
             ));
             Ok(doc(&r))
         }
+        TeamCommand::Members => {
+            let members = ctx.app.team_members().await?;
+            for m in &members {
+                ctx.data(member_line(m));
+            }
+            Ok(doc(&members))
+        }
+        TeamCommand::Bind {
+            member,
+            org,
+            role,
+            user,
+        } => {
+            let m = ctx
+                .app
+                .team_bind(
+                    member,
+                    org,
+                    Binding {
+                        db_role: role,
+                        user_id: user,
+                    },
+                )
+                .await?;
+            ctx.say(format!("bound: {}", member_line(&m)));
+            Ok(doc(&m))
+        }
+        TeamCommand::Unbind { member, org } => {
+            let m = ctx.app.team_unbind(member, org).await?;
+            ctx.say(format!("unbound: {}", member_line(&m)));
+            Ok(doc(&m))
+        }
     }
+}
+
+/// `ana  acme  role analyst_ana, user -  2 machines, 14 versions`
+fn member_line(m: &TeamMember) -> String {
+    let org = if m.org.is_empty() { "(no org)" } else { &m.org };
+    format!(
+        "{:<12} {:<12} role {}, user {}  {} machines, {} versions",
+        m.name,
+        org,
+        m.db_role.as_deref().unwrap_or("-"),
+        m.user_id.as_deref().unwrap_or("-"),
+        m.machines,
+        m.versions
+    )
 }
 
 fn conflicts(n: u64) -> String {

@@ -606,11 +606,83 @@ fn a_member_bound_to_an_organization_reads_only_its_rows() {
     );
     let role = unique("member").replace('-', "_");
     let stranger = unique("stranger").replace('-', "_");
+    let ana = &machines[0];
+    // Binding is refused, with nothing changed, for a role that does not exist yet, a member
+    // the team has not seen, an organization the member is not in, and nothing to bind.
+    let no_role = ana.run(&["team", "bind", "ana", "--role", &role]).code(3);
+    assert!(
+        no_role
+            .stderr
+            .contains(&format!("no database role `{role}`"))
+            && no_role.stderr.contains("CREATE ROLE"),
+        "{no_role:?}"
+    );
+    let no_member = ana.run(&["team", "bind", "zed", "--user", "u"]).code(3);
+    assert!(
+        no_member.stderr.contains("no member `zed`")
+            && no_member.stderr.contains("ana, bob")
+            && no_member.stderr.contains("stowage team members"),
+        "{no_member:?}"
+    );
+    let wrong_org = ana
+        .run(&["team", "bind", "ana", "--org", "globex", "--user", "u"])
+        .code(3);
+    assert!(
+        wrong_org.stderr.contains("not in organization `globex`")
+            && wrong_org.stderr.contains("`acme`"),
+        "{wrong_org:?}"
+    );
+    let nothing = ana.run(&["team", "bind", "ana"]).code(2);
+    assert!(nothing.stderr.contains("--role"), "{nothing:?}");
+    assert_eq!(
+        pg.count(
+            "SELECT COUNT(*) FROM stowage.members WHERE db_role IS NOT NULL OR user_id IS NOT NULL"
+        ),
+        0
+    );
     pg.exec(&format!(
-        "CREATE ROLE {role} LOGIN; CREATE ROLE {stranger} LOGIN;
-         UPDATE stowage.members SET db_role = '{role}' WHERE name = 'ana' AND org = 'acme';
-         UPDATE stowage.members SET user_id = 'user-bob' WHERE name = 'bob' AND org = 'globex';"
+        "CREATE ROLE {role} LOGIN; CREATE ROLE {stranger} LOGIN;"
     ));
+    ana.run(&["team", "bind", "ana", "--role", &role]).ok();
+    machines[1]
+        .run(&[
+            "team", "bind", "bob", "--org", "globex", "--user", "user-bob",
+        ])
+        .ok();
+    let members = ana.run(&["team", "members", "--json"]).ok().json();
+    let bound: Vec<(String, String, Value, Value, u64)> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_string(),
+                m["org"].as_str().unwrap().to_string(),
+                m["db_role"].clone(),
+                m["user_id"].clone(),
+                m["versions"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        bound,
+        [
+            (
+                "ana".into(),
+                "acme".into(),
+                Value::from(role.as_str()),
+                Value::Null,
+                1
+            ),
+            (
+                "bob".into(),
+                "globex".into(),
+                Value::Null,
+                Value::from("user-bob"),
+                1
+            )
+        ]
+    );
     // A database role bound to acme.
     pg.exec(&format!("SET ROLE {role}"));
     assert_eq!(
@@ -646,6 +718,12 @@ fn a_member_bound_to_an_organization_reads_only_its_rows() {
     pg.exec("RESET request.jwt.claims");
     assert_eq!(pg.count("SELECT COUNT(*) FROM stowage.versions"), 0);
     assert_eq!(pg.count("SELECT COUNT(*) FROM stowage.training_results"), 0);
+    pg.exec("RESET ROLE");
+    // Unbound, the role reads nothing again.
+    let unbound = ana.run(&["team", "unbind", "ana", "--json"]).ok().json();
+    assert_eq!(unbound["db_role"], Value::Null, "{unbound}");
+    pg.exec(&format!("SET ROLE {role}"));
+    assert_eq!(pg.count("SELECT COUNT(*) FROM stowage.versions"), 0);
     pg.exec("RESET ROLE");
 }
 

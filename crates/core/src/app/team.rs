@@ -6,7 +6,8 @@ use ts_rs::TS;
 
 use super::*;
 use crate::secrets::{Keyring, Secret};
-use crate::team::{self, LabelConflict, PullReport, PushReport, RemoteCounts, Team};
+use crate::team::TeamMember;
+use crate::team::{self, Binding, LabelConflict, PullReport, PushReport, RemoteCounts, Team};
 
 /// `team status`: the link as this catalog records it, and what the database holds.
 #[derive(Clone, Debug, Default, Serialize, TS)]
@@ -202,6 +203,40 @@ impl App {
             Err(e) => status.error = Some(e.message),
         }
         Ok(status)
+    }
+
+    /// `team members`: every member, by organization, with what binds readers to it.
+    pub async fn team_members(&self) -> AppResult<Vec<TeamMember>> {
+        self.with_team("team members", |_, t| Box::pin(t.members()))
+            .await
+    }
+
+    /// `team bind`: bind `member` in `org` (their only one when None) to a database role
+    /// and/or a Supabase user id, so that reader reads that organization's rows.
+    pub async fn team_bind(
+        &self,
+        member: String,
+        org: Option<String>,
+        binding: Binding,
+    ) -> AppResult<TeamMember> {
+        if binding.db_role.is_none() && binding.user_id.is_none() {
+            return Err(AppError::usage(
+                "say what to bind: --role ROLE (a database role) and/or --user ID (a Supabase \
+                 user's id)",
+            ));
+        }
+        self.with_team("team bind", move |_, t| {
+            Box::pin(async move { t.bind(&member, org.as_deref(), Some(&binding)).await })
+        })
+        .await
+    }
+
+    /// `team unbind`: remove `member`'s role and user bindings in `org`.
+    pub async fn team_unbind(&self, member: String, org: Option<String>) -> AppResult<TeamMember> {
+        self.with_team("team unbind", move |_, t| {
+            Box::pin(async move { t.bind(&member, org.as_deref(), None).await })
+        })
+        .await
     }
 
     /// `login --team`: keep the team database's password in the OS keyring.

@@ -394,6 +394,33 @@ pub struct LabelConflict {
     pub won: String,
 }
 
+/// A member of the team in one organization, and what binds readers to it (row-level
+/// security: a database role, or a Supabase user id, reads that organization's rows).
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
+pub struct TeamMember {
+    /// The member's name (`[team] member`).
+    pub name: String,
+    /// The organization (empty: none).
+    pub org: String,
+    /// The database role bound to it.
+    pub db_role: Option<String>,
+    /// The Supabase user id (the JWT's `sub`) bound to it.
+    pub user_id: Option<String>,
+    /// The member's machines in that organization.
+    pub machines: u64,
+    /// The member's versions there (not deleted).
+    pub versions: u64,
+}
+
+/// What `team bind` sets: a database role, a Supabase user id, or both.
+#[derive(Clone, Debug, Default)]
+pub struct Binding {
+    /// The database role.
+    pub db_role: Option<String>,
+    /// The Supabase user id.
+    pub user_id: Option<String>,
+}
+
 /// A connection to the team database, its schema up to date and this machine registered.
 pub struct Team {
     client: Client,
@@ -571,6 +598,123 @@ impl Team {
         })
     }
 
+    /// Every member, by organization, with their bindings.
+    pub async fn members(&self) -> Result<Vec<TeamMember>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT m.name, m.org, m.db_role, m.user_id,
+                   (SELECT COUNT(*) FROM stowage.machines x
+                     WHERE x.member = m.name AND x.org = m.org),
+                   (SELECT COUNT(*) FROM stowage.versions v
+                     WHERE v.member = m.name AND v.org = m.org AND NOT v.deleted)
+                 FROM stowage.members m ORDER BY m.name, m.org",
+                &[],
+            )
+            .await
+            .map_err(|e| pg_error(&self.target, "reading the members", e))?;
+        Ok(rows.iter().map(member_from).collect())
+    }
+
+    /// Bind `member` in `org` (None: their only organization) to what `binding` names,
+    /// leaving what it does not name; or, with `None`, remove both bindings. Refuses a member
+    /// the team has not seen and a database role that does not exist.
+    pub async fn bind(
+        &self,
+        member: &str,
+        org: Option<&str>,
+        binding: Option<&Binding>,
+    ) -> Result<TeamMember> {
+        let all = self.members().await?;
+        let theirs: Vec<&TeamMember> = all.iter().filter(|m| m.name == member).collect();
+        let named = |ms: &[&TeamMember]| {
+            ms.iter()
+                .map(|m| format!("`{}`", m.org))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let found = match (org, theirs.as_slice()) {
+            (_, []) => {
+                let known: Vec<&str> = all.iter().map(|m| m.name.as_str()).collect();
+                return Err(team_error(
+                    ErrorKind::NotFound,
+                    format!(
+                        "no member `{member}` in the team database {} (members: {})",
+                        self.target.describe,
+                        if known.is_empty() {
+                            "none yet".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                    "a member joins with their first `stowage team push` ([team] member names \
+                     them); check the name with `stowage team members`",
+                ));
+            }
+            (None, [one]) => *one,
+            (None, several) => {
+                return Err(Error::Usage(format!(
+                    "member `{member}` is in several organizations ({}): say which with --org",
+                    named(several)
+                )))
+            }
+            (Some(o), several) => match several.iter().find(|m| m.org == o) {
+                Some(m) => *m,
+                None => {
+                    return Err(team_error(
+                        ErrorKind::NotFound,
+                        format!(
+                            "member `{member}` is not in organization `{o}` (theirs: {})",
+                            named(several)
+                        ),
+                        "a member joins an organization with a `stowage team push` from a \
+                         machine whose [team] org names it",
+                    ))
+                }
+            },
+        };
+        if let Some(role) = binding.and_then(|b| b.db_role.as_deref()) {
+            let exists = self
+                .client
+                .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role])
+                .await
+                .map_err(|e| pg_error(&self.target, "looking up the role", e))?
+                .is_some();
+            if !exists {
+                return Err(team_error(
+                    ErrorKind::NotFound,
+                    format!(
+                        "no database role `{role}` on {}; nothing was bound",
+                        self.target.describe
+                    ),
+                    "create it first (`CREATE ROLE name LOGIN PASSWORD '...'`), or bind a \
+                     Supabase user with --user",
+                ));
+            }
+        }
+        let (role, user, clear) = match binding {
+            Some(b) => (b.db_role.as_deref(), b.user_id.as_deref(), false),
+            None => (None, None, true),
+        };
+        let row = self
+            .client
+            .query_one(
+                "UPDATE stowage.members m
+                 SET db_role = CASE WHEN $5 THEN NULL ELSE COALESCE($3, m.db_role) END,
+                     user_id = CASE WHEN $5 THEN NULL ELSE COALESCE($4, m.user_id) END
+                 WHERE m.name = $1 AND m.org = $2
+                 RETURNING m.name, m.org, m.db_role, m.user_id,
+                   (SELECT COUNT(*) FROM stowage.machines x
+                     WHERE x.member = m.name AND x.org = m.org),
+                   (SELECT COUNT(*) FROM stowage.versions v
+                     WHERE v.member = m.name AND v.org = m.org AND NOT v.deleted)",
+                &[&found.name, &found.org, &role, &user, &clear],
+            )
+            .await
+            .map_err(|e| pg_error(&self.target, "binding the member", e))?;
+        Ok(member_from(&row))
+    }
+
     /// The newest label moves that lost, newest first.
     pub async fn conflicts(&self, limit: i64) -> Result<Vec<LabelConflict>> {
         let rows = self
@@ -593,6 +737,17 @@ impl Team {
                 won: r.get(4),
             })
             .collect())
+    }
+}
+
+fn member_from(r: &Row) -> TeamMember {
+    TeamMember {
+        name: r.get(0),
+        org: r.get(1),
+        db_role: r.get(2),
+        user_id: r.get(3),
+        machines: r.get::<_, i64>(4) as u64,
+        versions: r.get::<_, i64>(5) as u64,
     }
 }
 
