@@ -38,5 +38,6 @@ pub const COMMANDS: &[&str] = &[
     "set_prices",
     "team_status",
     "team_sync",
+    "team_members",
     "set_sync_profiles",
 ];

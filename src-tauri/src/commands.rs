@@ -287,6 +287,11 @@ pub async fn team_sync(app: AppState<'_>) -> Res<app::TeamSyncReport> {
 }
 
 #[tauri::command]
+pub async fn team_members(app: AppState<'_>) -> Res<Vec<stowage_core::team::TeamMember>> {
+    app.team_members().await
+}
+
+#[tauri::command]
 pub async fn set_sync_profiles<R: Runtime>(
     app: AppState<'_>,
     handle: AppHandle<R>,

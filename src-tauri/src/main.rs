@@ -142,6 +142,7 @@ fn main() {
             commands::set_prices,
             commands::team_status,
             commands::team_sync,
+            commands::team_members,
             commands::set_sync_profiles,
         ])
         .run(tauri::generate_context!());

@@ -1,5 +1,6 @@
 """The team catalog in the window, on a real PostgreSQL (the cluster scripts/test starts) and
-SeaweedFS: Settings shows the team database and syncs it; the Library then lists a
+SeaweedFS: Settings shows the team database, its members and who reads their rows, and
+syncs it; the Library then lists a
 teammate's artifact beside the user's own, and "Mine" leaves only the user's; the
 database password never reaches the DOM."""
 
@@ -37,7 +38,8 @@ class Team(AppTest):
         (bob / "data").mkdir(parents=True)
         self.bob_env = {**self.env, "STOWAGE_DATA_DIR": str(bob / "data"), "STOWAGE_TEAM_MEMBER": "bob"}
         (self.files / "model-theirs_v1.pt").write_bytes(bytes(range(256)) * 500)
-        for args in (["put", "model-theirs_v1.pt", f"{self.bucket}/models/"], ["team", "sync"]):
+        for args in (["put", "model-theirs_v1.pt", f"{self.bucket}/models/"], ["team", "sync"],
+                     ["team", "bind", "bob", "--user", "user-bob"]):
             subprocess.run([str(CLI), *args], env=self.bob_env, cwd=self.files, check=True, capture_output=True)
         self.launch()
 
@@ -60,6 +62,12 @@ class Team(AppTest):
         self.assertRegex(done, r"applied [1-9]\d* from the team")
         s.wait("nothing waiting", lambda: s.text_of("[data-testid=team-pending]").startswith("0 "))
         self.assertIn("2 artifacts", s.text_of("[data-testid=team-remote]"))
+        # The members, and who reads each one's organization (bob bound a Supabase user).
+        def members():
+            return s.js("return [...document.querySelectorAll('[data-testid=team-members] tbody tr')]"
+                        ".map(r => [...r.cells].map(c => c.innerText.trim()))")
+        expected = [["ana", "—", "nobody bound", "1", "1"], ["bob", "—", "user user-bob", "1", "1"]]
+        s.wait("the members", lambda: members() == expected)
         s.js("document.querySelector('[data-testid=team-panel]').scrollIntoView()")
         self.shot("team-settings")
         s.find("[data-testid=nav-library]").click()

@@ -3970,3 +3970,29 @@ member: string,
  * The version the label points at instead.
  */
 won: string, };
+
+export type TeamMember = { 
+/**
+ * The member's name (`[team] member`).
+ */
+name: string, 
+/**
+ * The organization (empty: none).
+ */
+org: string, 
+/**
+ * The database role bound to it.
+ */
+db_role: string | null, 
+/**
+ * The Supabase user id (the JWT's `sub`) bound to it.
+ */
+user_id: string | null, 
+/**
+ * The member's machines in that organization.
+ */
+machines: number, 
+/**
+ * The member's versions there (not deleted).
+ */
+versions: number, };

@@ -15,6 +15,7 @@ import type {
   SyncStatus,
   TeamStatus,
   TeamSyncReport,
+  TeamMember,
   WatchedFolder,
   ProfileRemoved,
   SaveProfileRequest,
@@ -113,6 +114,7 @@ export const api = {
   setPrices: (prices: PriceTable) => call<PriceTable>('set_prices', { prices }),
   teamStatus: () => call<TeamStatus>('team_status'),
   teamSync: () => call<TeamSyncReport>('team_sync'),
+  teamMembers: () => call<TeamMember[]>('team_members'),
   setSyncProfiles: (primary: string | null, secondary: string | null) =>
     call<ProfileList>('set_sync_profiles', { primary, secondary }),
 };

@@ -526,6 +526,7 @@ fn declarations() -> String {
         crate::team::PullReport::decl(),
         crate::team::RemoteCounts::decl(),
         crate::team::LabelConflict::decl(),
+        crate::team::TeamMember::decl(),
     ];
     let mut out = String::from(
         "// The app layer's types, generated from the Rust types in crates/core by the test\n\
