@@ -272,6 +272,75 @@ fn two_machines_see_each_others_artifacts_and_one_file_stays_one_version() {
 }
 
 #[test]
+fn a_teammates_copy_is_recorded_under_the_profile_here_that_reaches_the_same_server() {
+    let url = fresh_db();
+    let ana = machine(&url, "ana");
+    // Dora reaches the same SeaweedFS through a profile of her own name, beside another S3
+    // server.
+    let mut dora = Sandbox::new();
+    dora.write_config(&format!(
+        "default_profile = \"lab\"\n\n[profiles.archive]\nkind = \"s3\"\nendpoint = \"http://127.0.0.1:9\"\nregion = \"us-east-1\"\npath_style = true\n\n[profiles.lab]\nkind = \"s3\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\npath_style = true\n",
+        s3_endpoint()
+    ));
+    let (ak, sk) = s3_credentials();
+    dora.env("AWS_ACCESS_KEY_ID", &ak)
+        .env("AWS_SECRET_ACCESS_KEY", &sk)
+        .env("STOWAGE_TEAM_DATABASE_URL", &url)
+        .env("STOWAGE_TEAM_MEMBER", "dora");
+    let bucket = unique("team-names");
+    let _guard = BucketGuard {
+        sb: &ana,
+        bucket: bucket.clone(),
+    };
+    ana.run(&["buckets", "create", &bucket]).ok();
+    let models = format!("{bucket}/models/");
+    std::fs::write(ana.work("model_v1.pt"), data(30_000, 1)).unwrap();
+    std::fs::write(ana.work("model_v2.pt"), data(30_000, 2)).unwrap();
+    std::fs::write(dora.work("model_v1.pt"), data(30_000, 1)).unwrap();
+    ana.run(&["put", "model_v1.pt", "model_v2.pt", &models])
+        .ok();
+    // Dora stores the same file at the same key herself.
+    dora.run(&["put", "--overwrite", "model_v1.pt", &models])
+        .ok();
+    ana.run(&["team", "push"]).ok();
+    dora.run(&["team", "sync"]).ok();
+
+    // Every copy is recorded under `lab`, once: ana's `seaweed` copy of v1 is dora's own.
+    let v = dora.run(&["versions", "--json"]).ok().json();
+    let mut copies: Vec<(String, String, String)> = v["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|v| {
+            let version = v["version"].as_str().unwrap().to_string();
+            v["locations"].as_array().unwrap().iter().map(move |l| {
+                (
+                    version.clone(),
+                    l["profile"].as_str().unwrap().to_string(),
+                    l["key"].as_str().unwrap().to_string(),
+                )
+            })
+        })
+        .collect();
+    copies.sort();
+    assert_eq!(
+        copies,
+        [
+            ("v1".into(), "lab".into(), "models/model_v1.pt".into()),
+            ("v2".into(), "lab".into(), "models/model_v2.pt".into())
+        ],
+        "{v}"
+    );
+    // So she reads ana's v2 through it, and verify checks both copies there.
+    let out = dora.work("restored.pt");
+    dora.run(&["restore", "model@v2", out.to_str().unwrap()])
+        .ok();
+    assert_eq!(std::fs::read(&out).unwrap(), data(30_000, 2));
+    let verified = dora.run(&["verify", "--json"]).ok().json();
+    assert_eq!(verified["checked"], 2, "{verified}");
+}
+
+#[test]
 fn concurrent_label_moves_converge_and_the_losing_move_is_kept() {
     let url = fresh_db();
     let ana = machine(&url, "ana");

@@ -190,6 +190,25 @@ pub fn of_label(label: &str) -> Option<&'static Provider> {
         .find(|p| l.len() >= p.kind.len() && l[..p.kind.len()].eq_ignore_ascii_case(p.kind))
 }
 
+/// The label a store of `kind` reached at `endpoint` gives itself ([`crate::Store::provider`],
+/// which the catalog records as a copy's provider): `s3 (host:port)` for an S3 endpoint, the
+/// kind alone otherwise (AWS, a Supabase project, a local folder).
+pub fn label(kind: &str, endpoint: Option<&str>) -> String {
+    match endpoint {
+        Some(e) if kind == "s3" => format!(
+            "s3 ({})",
+            url::Url::parse(e)
+                .ok()
+                .and_then(|u| u.host_str().map(|h| match u.port() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h.to_string(),
+                }))
+                .unwrap_or_else(|| e.to_string())
+        ),
+        _ => kind.to_string(),
+    }
+}
+
 /// Every secret field of every provider.
 pub fn secret_fields() -> impl Iterator<Item = &'static SecretField> {
     PROVIDERS.iter().flat_map(|p| p.secrets.iter())
@@ -204,6 +223,16 @@ mod tests {
         assert_eq!(provider("s3").unwrap().price_kind, "s3");
         assert!(provider("ftp").is_none());
         assert_eq!(kinds_in_words(), "`local`, `s3` or `supabase`");
+        assert_eq!(
+            label("s3", Some("http://127.0.0.1:8333/")),
+            "s3 (127.0.0.1:8333)"
+        );
+        assert_eq!(
+            label("s3", Some("https://s3.example.com")),
+            "s3 (s3.example.com)"
+        );
+        assert_eq!(label("s3", None), "s3");
+        assert_eq!(label("supabase", Some("https://x.supabase.co")), "supabase");
         assert_eq!(of_label("s3 (127.0.0.1:8333)").unwrap().kind, "s3");
         assert_eq!(of_label("Supabase").unwrap().kind, "supabase");
         assert!(of_label("ftp").is_none());

@@ -202,19 +202,7 @@ impl S3Store {
         if let Some(endpoint) = &config.endpoint {
             builder = builder.endpoint_url(endpoint.clone());
         }
-        let label = match &config.endpoint {
-            Some(e) => format!(
-                "s3 ({})",
-                url::Url::parse(e)
-                    .ok()
-                    .and_then(|u| u.host_str().map(|h| match u.port() {
-                        Some(p) => format!("{h}:{p}"),
-                        None => h.to_string(),
-                    }))
-                    .unwrap_or_else(|| e.clone())
-            ),
-            None => "s3".to_string(),
-        };
+        let label = crate::provider::label("s3", config.endpoint.as_deref());
         Ok(S3Store {
             client: Client::from_conf(builder.build()),
             label,

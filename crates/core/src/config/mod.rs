@@ -152,6 +152,17 @@ impl Backend {
             Backend::Supabase(_) => "supabase",
         }
     }
+
+    /// The provider label its store gives itself, which the catalog records with each copy:
+    /// `s3 (127.0.0.1:8333)`, `supabase`, `local`.
+    pub fn label(&self) -> String {
+        let endpoint = match self {
+            Backend::S3(s) => s.endpoint.as_deref(),
+            Backend::Supabase(s) => s.url.as_deref(),
+            Backend::Local(_) => None,
+        };
+        stowage_store::provider::label(self.kind(), endpoint)
+    }
 }
 
 /// Settings of a local folder store.

@@ -60,6 +60,25 @@ pub struct Target {
     pub password_from: Option<String>,
     /// How often a running watch pushes and pulls.
     pub every: Duration,
+    /// This machine's profiles (name, provider label), by name: a teammate's copy pulled
+    /// here is recorded under the profile that reaches the same provider.
+    profiles: Vec<(String, String)>,
+}
+
+impl Target {
+    /// The profile here through which `provider` is reached for a copy a teammate stored
+    /// through their profile `theirs`: `theirs` if it is the same provider here, else the
+    /// first profile here of that provider, else `theirs` (reads then say it is not
+    /// configured here).
+    fn profile_here(&self, theirs: &str, provider: &str) -> String {
+        let same = |(_, label): &&(String, String)| label == provider;
+        self.profiles
+            .iter()
+            .filter(same)
+            .find(|(name, _)| name == theirs)
+            .or_else(|| self.profiles.iter().find(same))
+            .map_or_else(|| theirs.to_string(), |(name, _)| name.clone())
+    }
 }
 
 impl std::fmt::Debug for Target {
@@ -187,6 +206,11 @@ pub fn target(config: &Config) -> Result<Option<Target>> {
         describe,
         password_from,
         every,
+        profiles: config
+            .profiles
+            .values()
+            .map(|p| (p.name.clone(), p.backend.label()))
+            .collect(),
     }))
 }
 
@@ -554,7 +578,7 @@ impl Team {
                 if machine == self.machine {
                     continue;
                 }
-                let change = pulled(table, &row, &self.target.member);
+                let change = pulled(table, &row, &self.target);
                 if let Change::Label(l, _) = &change {
                     hlc = hlc.max(l.hlc);
                 }
@@ -845,9 +869,10 @@ fn key_from(row: &Row) -> ArtifactKey {
 }
 
 /// A pulled row as a change; a row of `me` (from another of my machines) is my own.
-fn pulled(table: &str, row: &Row, me: &str) -> Change {
+fn pulled(table: &str, row: &Row, here: &Target) -> Change {
     let member: String = row.get("member");
-    let member = (member != me).then_some(member);
+    let member = (member != here.member).then_some(member);
+    let profile = || here.profile_here(row.get("profile"), row.get("provider"));
     let deleted = || row.get::<_, bool>("deleted");
     match table {
         "artifact" if deleted() => Change::ArtifactGone(key_from(row)),
@@ -889,7 +914,7 @@ fn pulled(table: &str, row: &Row, me: &str) -> Change {
                 provider: row.get("provider"),
                 bucket: row.get("bucket"),
                 key: row.get("key"),
-                profile: row.get("profile"),
+                profile: profile(),
                 artifact: key_from(row),
                 version: row.get("version"),
                 version_sha256: row.get("version_sha256"),
@@ -925,7 +950,7 @@ fn pulled(table: &str, row: &Row, me: &str) -> Change {
         _ => Change::Transfer(
             TeamTransfer {
                 local_id: row.get("local_id"),
-                profile: row.get("profile"),
+                profile: profile(),
                 provider: row.get("provider"),
                 bucket: row.get("bucket"),
                 direction: row.get("direction"),
