@@ -9,11 +9,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use stowage_core::app::{App, AppEvent, Notices, WatcherState};
+use stowage_core::events::Event;
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_notification::NotificationExt;
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 
 use crate::syncing;
 
@@ -67,9 +72,12 @@ fn build<R: Runtime>(handle: &AppHandle<R>) -> tauri::Result<()> {
         tray = tray.icon(idle.clone());
     }
     let tray = tray.build(handle)?;
-    // Keep the title, tooltip and the pause item in step with the sync state.
+    // Keep the title, tooltip and the pause item in step with the sync state: read again
+    // when the app layer reports a change, and every 10 s for what another process (a
+    // watch or queue command in a terminal) changed.
     let app = handle.state::<Arc<App>>().inner().clone();
     tauri::async_runtime::spawn(async move {
+        let mut events = app.events();
         let mut last = String::new();
         loop {
             let (text, watching, state) = match app.sync_status(&[], 0) {
@@ -109,10 +117,35 @@ fn build<R: Runtime>(handle: &AppHandle<R>) -> tauri::Result<()> {
                 });
                 last = text;
             }
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            tokio::select! {
+                changed = next_change(&mut events) => {
+                    if !changed {
+                        break;
+                    }
+                    // A burst (a folder's files verified one after another) is read once.
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    while let Ok(_) | Err(TryRecvError::Lagged(_)) = events.try_recv() {}
+                }
+                _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+            }
         }
     });
     Ok(())
+}
+
+/// Wait for an event that may change the sync state (not a transfer's progress); false once
+/// the stream has closed.
+async fn next_change(events: &mut broadcast::Receiver<AppEvent>) -> bool {
+    loop {
+        match events.recv().await {
+            Ok(AppEvent {
+                event: Event::Progress { .. } | Event::Hashing { .. },
+                ..
+            }) => continue,
+            Ok(_) | Err(RecvError::Lagged(_)) => return true,
+            Err(RecvError::Closed) => return false,
+        }
+    }
 }
 
 /// The syncing badge's colour, and the error badge's.
@@ -154,7 +187,6 @@ pub fn notify<R: Runtime>(handle: &AppHandle<R>, app: &App) {
     let mut events = app.events();
     let handle = handle.clone();
     tauri::async_runtime::spawn(async move {
-        use tokio::sync::broadcast::error::RecvError;
         let mut notices = Notices::default();
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         loop {
