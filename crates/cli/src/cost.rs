@@ -200,13 +200,14 @@ pub fn render_text(r: &CostReport) -> String {
     for p in &r.providers {
         let _ = writeln!(
             s,
-            "  {:<w$} {:>10} stored, storage {}/mo est., egress {} in 30 days → {} est., requests {} est.",
+            "  {:<w$} {:>10} stored, storage {}/mo est., egress {} in 30 days → {} est., requests {} est.; {}/mo in all, est.",
             clip(&p.provider, w),
             human_bytes(p.stored_bytes),
             human_usd(p.storage_monthly_usd_est),
             human_bytes(p.egress_bytes_30d),
             human_usd(p.egress_usd_est_30d),
             human_usd(p.requests_usd_est_30d),
+            human_usd(p.total_monthly_usd_est),
         );
     }
     let _ = writeln!(s, "\nEstimates, not bills:");

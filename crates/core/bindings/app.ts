@@ -3195,7 +3195,11 @@ egress_usd_est_30d: number,
 /**
  * Request cost of the last 30 days, est.
  */
-requests_usd_est_30d: number, };
+requests_usd_est_30d: number, 
+/**
+ * Storage + egress + requests: a month's cost, est.
+ */
+total_monthly_usd_est: number, };
 
 export type ProviderKind = "local" | "s3" | "supabase" | "unknown";
 

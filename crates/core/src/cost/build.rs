@@ -610,17 +610,21 @@ pub(super) fn finish<'a>(
                 up_req += bk.transfers.up_requests;
                 down_req += bk.transfers.down_requests;
             }
+            let storage = p.rates.storage(p.stored as f64);
+            let egress = p.rates.egress(p.down_bytes as f64);
+            let requests = p.rates.requests(up_req, down_req);
             ProviderCost {
                 provider: p.label.to_string(),
                 kind: p.kind,
                 objects: p.objects,
                 stored_bytes: p.stored,
                 storage_included_gb: p.rates.storage_included_gb,
-                storage_monthly_usd_est: p.rates.storage(p.stored as f64),
+                storage_monthly_usd_est: storage,
                 egress_bytes_30d: p.down_bytes,
                 egress_free_gb: p.rates.egress_free_gb,
-                egress_usd_est_30d: p.rates.egress(p.down_bytes as f64),
-                requests_usd_est_30d: p.rates.requests(up_req, down_req),
+                egress_usd_est_30d: egress,
+                requests_usd_est_30d: requests,
+                total_monthly_usd_est: storage + egress + requests,
             }
         })
         .collect();

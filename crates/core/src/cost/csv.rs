@@ -128,6 +128,7 @@ pub fn csv(report: &CostReport, table: CostTable) -> String {
                     "egress_bytes_30d",
                     "egress_usd_est_30d",
                     "requests_usd_est_30d",
+                    "total_monthly_usd_est",
                 ]
                 .map(String::from),
             );
@@ -142,6 +143,7 @@ pub fn csv(report: &CostReport, table: CostTable) -> String {
                         p.egress_bytes_30d.to_string(),
                         usd(p.egress_usd_est_30d),
                         usd(p.requests_usd_est_30d),
+                        usd(p.total_monthly_usd_est),
                     ],
                 );
             }

@@ -234,6 +234,8 @@ pub struct ProviderCost {
     pub egress_usd_est_30d: f64,
     /// Request cost of the last 30 days, est.
     pub requests_usd_est_30d: f64,
+    /// Storage + egress + requests: a month's cost, est.
+    pub total_monthly_usd_est: f64,
 }
 
 /// One group's figures; dollar and forecast fields are estimates (`_est`).

@@ -207,6 +207,10 @@ fn egress_after_free_tier_and_requests() {
     close(sb.requests_usd_est_30d, 0.0);
     let p = r.providers.iter().find(|p| p.provider == "s3").unwrap();
     close(p.egress_usd_est_30d, 5.40);
+    close(
+        p.total_monthly_usd_est,
+        p.storage_monthly_usd_est + 5.40 + p.requests_usd_est_30d,
+    );
     assert_eq!(p.kind, ProviderKind::S3);
 }
 
