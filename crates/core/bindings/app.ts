@@ -3562,15 +3562,15 @@ error: AppError | null,
  * The rules in the order they are tried (the built-in ones included when the file
  * includes them).
  */
-rules: Array<RuleView>, 
+rules: Array<Rule>, 
 /**
  * What the text decides for each sample, with the rules passed over and why.
  */
 explained: Array<Item<Explanation>>, };
 
-export type RuleView = { 
+export type Rule = { 
 /**
- * Its name.
+ * Its name, shown by `explain`.
  */
 name: string, 
 /**
@@ -3578,19 +3578,19 @@ name: string,
  */
 patterns: Array<string>, 
 /**
- * Only files detected as one of these kinds.
+ * Only files detected as one of these kinds; None for any.
  */
 kinds: Array<Kind> | null, 
 /**
- * The kind recorded for matching files.
+ * The kind recorded for matching files; None keeps the detected kind.
  */
 kind: Kind | null, 
 /**
- * From this many bytes (inclusive).
+ * Matches files of at least this many bytes.
  */
 min_size: number | null, 
 /**
- * Below this many bytes.
+ * Matches files of fewer than this many bytes.
  */
 max_size: number | null, 
 /**
@@ -3598,7 +3598,7 @@ max_size: number | null,
  */
 destination: Destination, 
 /**
- * The key prefix.
+ * The key prefix, e.g. `models/` (empty: the bucket's root).
  */
 folder: string, 
 /**
@@ -3606,7 +3606,7 @@ folder: string,
  */
 org_prefix: boolean, 
 /**
- * Compression; None decides by type and size.
+ * Compression: None decides by type and size.
  */
 compress: boolean | null, };
 

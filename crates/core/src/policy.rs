@@ -259,8 +259,8 @@ impl ts_rs::TS for Explanation {
     }
 }
 
-/// One rule of the matrix.
-#[derive(Clone, Debug)]
+/// One rule of the matrix (as the settings' matrix shows it, without its compiled patterns).
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct Rule {
     /// Its name, shown by `explain`.
     pub name: String,
@@ -282,49 +282,9 @@ pub struct Rule {
     pub org_prefix: bool,
     /// Compression: None decides by type and size.
     pub compress: Option<bool>,
+    #[serde(skip)]
+    #[ts(skip)]
     matcher: Matcher,
-}
-
-/// A rule as the settings' matrix shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
-pub struct RuleView {
-    /// Its name.
-    pub name: String,
-    /// Glob patterns; empty matches every file.
-    pub patterns: Vec<String>,
-    /// Only files detected as one of these kinds.
-    pub kinds: Option<Vec<Kind>>,
-    /// The kind recorded for matching files.
-    pub kind: Option<Kind>,
-    /// From this many bytes (inclusive).
-    pub min_size: Option<u64>,
-    /// Below this many bytes.
-    pub max_size: Option<u64>,
-    /// Where matching files go.
-    pub destination: Destination,
-    /// The key prefix.
-    pub folder: String,
-    /// Whether the organization prefix applies.
-    pub org_prefix: bool,
-    /// Compression; None decides by type and size.
-    pub compress: Option<bool>,
-}
-
-impl From<&Rule> for RuleView {
-    fn from(r: &Rule) -> RuleView {
-        RuleView {
-            name: r.name.clone(),
-            patterns: r.patterns.clone(),
-            kinds: r.kinds.clone(),
-            kind: r.kind,
-            min_size: r.min_size,
-            max_size: r.max_size,
-            destination: r.destination,
-            folder: r.folder.clone(),
-            org_prefix: r.org_prefix,
-            compress: r.compress,
-        }
-    }
 }
 
 /// What a new policy file starts as: the built-in rules, and an example to adapt.

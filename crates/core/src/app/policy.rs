@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::{App, AppError, AppResult, Item};
-use crate::policy::{Explanation, Policy, RuleView};
+use crate::policy::{Explanation, Policy, Rule};
 
 /// The policy file as the editor opens it.
 #[derive(Clone, Debug, Serialize, TS)]
@@ -41,7 +41,7 @@ pub struct PolicyCheck {
     pub error: Option<AppError>,
     /// The rules in the order they are tried (the built-in ones included when the file
     /// includes them).
-    pub rules: Vec<RuleView>,
+    pub rules: Vec<Rule>,
     /// What the text decides for each sample, with the rules passed over and why.
     pub explained: Vec<Item<Explanation>>,
 }
@@ -98,7 +98,7 @@ impl App {
         };
         PolicyCheck {
             error: None,
-            rules: policy.rules().iter().map(RuleView::from).collect(),
+            rules: policy.rules().to_vec(),
             explained: samples.iter().map(|s| Item(explain(s))).collect(),
         }
     }

@@ -502,7 +502,7 @@ fn declarations() -> String {
         super::PolicyDocument::decl(),
         super::PolicySample::decl(),
         super::PolicyCheck::decl(),
-        crate::policy::RuleView::decl(),
+        crate::policy::Rule::decl(),
         crate::config::Profile::decl(),
         crate::config::ProfileSource::decl(),
         crate::config::Backend::decl(),
