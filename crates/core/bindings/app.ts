@@ -1226,7 +1226,8 @@ org: string | null,
  */
 search: string | null, 
 /**
- * Only artifacts with a copy on this kind of provider (`local`, `s3`, `supabase`).
+ * Only artifacts with a copy on this kind of provider (`local`, `s3`, `supabase`; an S3
+ * kind takes in every endpoint), or on this one provider (`s3 (127.0.0.1:8333)`).
  */
 provider: string | null, 
 /**

@@ -17,7 +17,8 @@ pub struct LibraryQuery {
     /// Text the artifact's name (folder, family, extension) contains.
     #[serde(default)]
     pub search: Option<String>,
-    /// Only artifacts with a copy on this kind of provider (`local`, `s3`, `supabase`).
+    /// Only artifacts with a copy on this kind of provider (`local`, `s3`, `supabase`; an S3
+    /// kind takes in every endpoint), or on this one provider (`s3 (127.0.0.1:8333)`).
     #[serde(default)]
     pub provider: Option<String>,
     /// Only artifacts with a copy on this profile.
@@ -222,11 +223,17 @@ impl Catalog {
                 format!("%{escaped}%").into(),
             );
         }
-        for (value, column) in [
-            (text(&q.provider), "providers"),
-            (text(&q.profile), "profiles"),
-            (text(&q.label), "labels"),
-        ] {
+        if let Some(p) = text(&q.provider) {
+            // A kind (`s3`) or a whole label (`s3 (127.0.0.1:8333)`): labels are the kind,
+            // then the endpoint in brackets (`stowage_store::provider::label`).
+            push(
+                &mut filter,
+                " AND (instr(a.providers, ',' || ? || ',') > 0
+                       OR instr(a.providers, ',' || ? || ' (') > 0)",
+                p.into(),
+            );
+        }
+        for (value, column) in [(text(&q.profile), "profiles"), (text(&q.label), "labels")] {
             if let Some(v) = value {
                 let sql = format!(" AND instr(a.{column}, ',' || ? || ',') > 0");
                 push(&mut filter, &sql, v.into());

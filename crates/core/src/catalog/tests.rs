@@ -804,7 +804,15 @@ fn library_filters_sorts_and_pages() {
             None,
             ("team", "supabase"),
         ),
-        ("charlie", "dataset", None, 200, None, None, ("lab", "s3")),
+        (
+            "charlie",
+            "dataset",
+            None,
+            200,
+            None,
+            None,
+            ("minio", "s3 (127.0.0.1:9000)"),
+        ),
         (
             "delta",
             "model",
@@ -877,9 +885,18 @@ fn library_filters_sorts_and_pages() {
         names(q)
     };
     assert_eq!(only(|q| q.label = Some("production".into())), ["alpha"]);
+    // A kind takes in its endpoints (`s3 (127.0.0.1:9000)` is an s3); a label is itself.
     assert_eq!(
         only(|q| q.provider = Some("s3".into())),
         ["alpha", "charlie"]
+    );
+    assert_eq!(
+        only(|q| q.provider = Some("s3 (127.0.0.1:9000)".into())),
+        ["charlie"]
+    );
+    assert_eq!(
+        only(|q| q.provider = Some("s3 (".into())),
+        Vec::<String>::new()
     );
     assert_eq!(only(|q| q.profile = Some("team".into())), ["bravo"]);
     assert_eq!(only(|q| q.org = Some("acme".into())), ["bravo"]);
