@@ -80,6 +80,13 @@ class Team(AppTest):
         self.assertIn("model-mine", s.js("return document.body.innerText"))
         self.assertNotIn("model-theirs", s.js("return document.body.innerText"))
         self.shot("team-library-mine")
+        # The provider filter's "s3" takes in this S3-compatible endpoint's copies.
+        for provider, expected in (("supabase", "0 artifacts"), ("s3", "1 artifact")):
+            s.js(
+                "const e = document.querySelector('[data-testid=filter-provider]');"
+                f"e.value = '{provider}'; e.dispatchEvent(new Event('change', {{ bubbles: true }}));"
+            )
+            s.wait(f"the {provider} filter", lambda: self.count() == expected)
         html = s.js("return document.documentElement.outerHTML")
         self.assertNotIn(self.password, html)
         # The CLI agrees: bob's version carries his name.
