@@ -91,6 +91,9 @@ pub async fn team(ctx: &Ctx, c: TeamCommand) -> CmdResult {
         }
         TeamCommand::Members => {
             let members = ctx.app.team_members().await?;
+            if members.is_empty() {
+                ctx.say("no members yet: a member joins with their first `stowage team` command");
+            }
             for m in &members {
                 ctx.data(member_line(m));
             }
@@ -127,14 +130,15 @@ pub async fn team(ctx: &Ctx, c: TeamCommand) -> CmdResult {
 /// `ana  acme  role analyst_ana, user -  2 machines, 14 versions`
 fn member_line(m: &TeamMember) -> String {
     let org = if m.org.is_empty() { "(no org)" } else { &m.org };
+    let count = |n: u64, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     format!(
-        "{:<12} {:<12} role {}, user {}  {} machines, {} versions",
+        "{:<12} {:<12} role {}, user {}  {}, {}",
         m.name,
         org,
         m.db_role.as_deref().unwrap_or("-"),
         m.user_id.as_deref().unwrap_or("-"),
-        m.machines,
-        m.versions
+        count(m.machines, "machine"),
+        count(m.versions, "version")
     )
 }
 

@@ -718,6 +718,14 @@ fn a_member_bound_to_an_organization_reads_only_its_rows() {
             "team", "bind", "bob", "--org", "globex", "--user", "user-bob",
         ])
         .ok();
+    let listed = ana.run(&["team", "members"]).ok().stdout;
+    assert!(
+        listed.lines().any(|l| l.starts_with("ana ")
+            && l.contains("acme")
+            && l.contains(&format!("role {role}, user -"))
+            && l.ends_with("1 machine, 1 version")),
+        "{listed}"
+    );
     let members = ana.run(&["team", "members", "--json"]).ok().json();
     let bound: Vec<(String, String, Value, Value, u64)> = members
         .as_array()

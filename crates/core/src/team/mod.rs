@@ -659,7 +659,8 @@ impl Team {
         };
         let found = match (org, theirs.as_slice()) {
             (_, []) => {
-                let known: Vec<&str> = all.iter().map(|m| m.name.as_str()).collect();
+                let mut known: Vec<&str> = all.iter().map(|m| m.name.as_str()).collect();
+                known.dedup();
                 return Err(team_error(
                     ErrorKind::NotFound,
                     format!(
@@ -671,8 +672,8 @@ impl Team {
                             known.join(", ")
                         }
                     ),
-                    "a member joins with their first `stowage team push` ([team] member names \
-                     them); check the name with `stowage team members`",
+                    "a member joins with their first `stowage team` command ([team] member \
+                     names them); check the name with `stowage team members`",
                 ));
             }
             (None, [one]) => *one,
