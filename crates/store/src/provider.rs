@@ -196,7 +196,8 @@ pub fn of_label(label: &str) -> Option<&'static Provider> {
 pub fn label(kind: &str, endpoint: Option<&str>) -> String {
     match endpoint {
         Some(e) if kind == "s3" => format!(
-            "s3 ({})",
+            "{}{})",
+            endpoint_label_prefix(kind),
             url::Url::parse(e)
                 .ok()
                 .and_then(|u| u.host_str().map(|h| match u.port() {
@@ -207,6 +208,12 @@ pub fn label(kind: &str, endpoint: Option<&str>) -> String {
         ),
         _ => kind.to_string(),
     }
+}
+
+/// How every label of `kind` reached at an endpoint begins (`s3 (`): a kind's labels are
+/// the kind itself and those.
+pub fn endpoint_label_prefix(kind: &str) -> String {
+    format!("{kind} (")
 }
 
 /// Every secret field of every provider.

@@ -224,13 +224,17 @@ impl Catalog {
             );
         }
         if let Some(p) = text(&q.provider) {
-            // A kind (`s3`) or a whole label (`s3 (127.0.0.1:8333)`): labels are the kind,
-            // then the endpoint in brackets (`stowage_store::provider::label`).
+            // A whole label (`s3 (127.0.0.1:8333)`), or a kind (`s3`) with its endpoints.
+            let endpoints = stowage_store::provider::endpoint_label_prefix(&p);
             push(
                 &mut filter,
-                " AND (instr(a.providers, ',' || ? || ',') > 0
-                       OR instr(a.providers, ',' || ? || ' (') > 0)",
+                " AND (instr(a.providers, ',' || ? || ',') > 0",
                 p.into(),
+            );
+            push(
+                &mut filter,
+                " OR instr(a.providers, ',' || ?) > 0)",
+                endpoints.into(),
             );
         }
         for (value, column) in [(text(&q.profile), "profiles"), (text(&q.label), "labels")] {

@@ -692,7 +692,7 @@ impl Team {
                             "member `{member}` is not in organization `{o}` (theirs: {})",
                             named(several)
                         ),
-                        "a member joins an organization with a `stowage team push` from a \
+                        "a member joins an organization with a `stowage team` command from a \
                          machine whose [team] org names it",
                     ))
                 }
