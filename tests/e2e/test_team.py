@@ -56,6 +56,9 @@ class Team(AppTest):
         s.wait("the library", lambda: self.count() == "1 artifact")
         s.find("[data-testid=nav-settings]").click()
         s.wait("the team panel", lambda: "127.0.0.1" in s.text_of("[data-testid=team-panel]"))
+        # The profiles above it arrive on their own (the keyring is asked for each): once
+        # they are in, nothing moves "Sync now" under the click.
+        s.wait("the profiles", lambda: s.find_all("[data-testid=profiles-table] tr[data-profile=seaweed]"))
         self.assertIn("from STOWAGE_TEAM_DATABASE_URL", s.text_of("[data-testid=team-panel]"))
         s.find("[data-testid=team-sync]").click()
         done = s.wait("the sync", lambda: s.find_all("[data-testid=team-done]") and s.text_of("[data-testid=team-done]"))
